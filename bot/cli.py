@@ -1,0 +1,228 @@
+"""The `lensbot` command line: chat, cases, assess, matrix check, dialog graph, db upgrade.
+
+Exit codes: 0 success, 1 the thing checked is wrong (e.g. a broken lens), 2 bad usage or
+bad input (unknown answer ids, a missing token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.console import ConsoleChat, console_texts
+from bot.terminal import render_block
+from dialogs.intake import IntakeDialog
+from dialogs.service import IntakeService
+from dialogs.summary import summary_blocks
+from dialogs.texts import normalise_lang
+from matrix.export import assessment_dict
+from matrix.lens import Lens
+from matrix.loader import LensError, load_lens
+from matrix.scoring import assess, normalise_answer
+from storage.repo import SchemaOutdated, StorageUnavailable, Store
+
+CONSOLE_CHANNEL = "console"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except LensError as exc:
+        print(f"lensbot: the lens is not valid ({len(exc.problems)} problems):", file=sys.stderr)
+        for p in exc.problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    except (StorageUnavailable, SchemaOutdated) as exc:
+        print(f"lensbot: database problem: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lensbot", description="Signals of criminal exploitation through the CCV lens.")
+    p.add_argument("--database", metavar="URL", help="database URL (default: LENSBOT_DATABASE_URL or sqlite:///lensbot.db)")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    chat = sub.add_parser("chat", help="the intake in this terminal")
+    chat.add_argument("--lang", choices=["nl", "en"], default="nl")
+    chat.add_argument("--case", metavar="CODE", help="resume this case where it stopped")
+    chat.set_defaults(func=cmd_chat)
+
+    cases = sub.add_parser("cases", help="list your cases")
+    cases.add_argument("--format", choices=["text", "json"], default="text")
+    cases.set_defaults(func=cmd_cases)
+
+    summ = sub.add_parser("summary", help="show the summary of one of your cases")
+    summ.add_argument("code")
+    summ.add_argument("--lang", choices=["nl", "en"], default="nl")
+    summ.set_defaults(func=cmd_summary)
+
+    ass = sub.add_parser("assess", help="assess answers from a JSON file (signal id -> yes/no/unknown)")
+    ass.add_argument("answers", metavar="ANSWERS.json", help="JSON file, or - for standard input")
+    ass.add_argument("--format", choices=["text", "json"], default="text")
+    ass.add_argument("--lang", choices=["nl", "en"], default="nl")
+    ass.set_defaults(func=cmd_assess)
+
+    matrix = sub.add_parser("matrix", help="the lens data").add_subparsers(metavar="ACTION")
+    check = matrix.add_parser("check", help="validate a lens and print its counts")
+    check.add_argument("path", nargs="?", help="lens folder or file (default: LENSBOT_LENS or the bundled lens)")
+    check.add_argument("--contacts", help="a local contacts file to validate with it (default: LENSBOT_CONTACTS)")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(func=cmd_matrix_check)
+
+    dialog = sub.add_parser("dialog", help="the dialog machines").add_subparsers(metavar="ACTION")
+    graph = dialog.add_parser("graph", help="print the intake machine as a Mermaid diagram")
+    graph.set_defaults(func=cmd_dialog_graph)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
+    up = db.add_parser("upgrade", help="run the Alembic migrations up to the newest schema")
+    up.set_defaults(func=cmd_db_upgrade)
+    return p
+
+
+# -- shared set-up ------------------------------------------------------------------------
+def open_store(args: argparse.Namespace) -> Store:
+    store = Store(args.database)
+    store.ensure_schema(auto_upgrade=False)
+    return store
+
+
+def console_user(store: Store) -> Any:
+    return store.user(CONSOLE_CHANNEL, getpass.getuser(), create_role="professional")
+
+
+# -- commands -----------------------------------------------------------------------------
+def cmd_chat(args: argparse.Namespace) -> int:
+    lens = load_lens()
+    store = open_store(args)
+    service = IntakeService(store, lens)
+    return ConsoleChat(service, console_user(store), args.lang).run(args.case)
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    cases = store.list_cases(console_user(store).id)
+    if args.format == "json":
+        print(json.dumps([c.as_dict() for c in cases], indent=2, ensure_ascii=False))
+        return 0
+    if not cases:
+        print(console_texts()("console.no_cases", "nl"))
+        return 0
+    header = f"{'code':8}  {'mode':5}  {'status':9}  {'answers':>7}  {'lens':18}  {'created':19}  updated"
+    print(header)
+    for c in cases:
+        d = c.as_dict()
+        print(f"{c.code:8}  {c.mode:5}  {c.status:9}  {c.answers:>7}  {c.lens_version:18}  "
+              f"{d['created'][:19]:19}  {d['updated'][:19]}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    lens = load_lens()
+    store = open_store(args)
+    service = IntakeService(store, lens)
+    blocks = service.summary(console_user(store), args.code, args.lang)
+    if blocks is None:
+        print(f"lensbot: case {args.code} not found", file=sys.stderr)
+        return 2
+    for block in blocks:
+        print(render_block(block))
+    return 0
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    lens = load_lens()
+    try:
+        raw = sys.stdin.read() if args.answers == "-" else Path(args.answers).read_text(encoding="utf-8")
+        data = json.loads(raw)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"lensbot: cannot read {args.answers}: {exc}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"lensbot: {args.answers}:{exc.lineno}: not valid JSON: {exc.msg}", file=sys.stderr)
+        return 2
+    answers, errors = parse_answers(lens, data)
+    if errors:
+        print(f"lensbot: {args.answers}: {len(errors)} problem(s):", file=sys.stderr)
+        for e in errors:
+            print(f"  {e}", file=sys.stderr)
+        return 2
+    result = assess(lens, answers)
+    lang = normalise_lang(args.lang)
+    if args.format == "json":
+        print(json.dumps(assessment_dict(lens, result, lang), indent=2, ensure_ascii=False))
+    else:
+        for block in summary_blocks(lens, result, lang):
+            print(render_block(block))
+    return 0
+
+
+def parse_answers(lens: Lens, data: Any) -> tuple[dict[str, Any], list[str]]:
+    if not isinstance(data, dict):
+        return {}, ['expected a JSON object such as {"schulden": "yes", "rf_direct_gevaar": "no"}']
+    answers: dict[str, Any] = {}
+    errors: list[str] = []
+    for key, value in data.items():
+        if key not in lens.question_index:
+            errors.append(f"unknown signal or red flag id '{key}'")
+            continue
+        answer = normalise_answer(value)
+        if answer is None:
+            errors.append(f"'{key}': unknown answer {value!r} (use yes/no/unknown or ja/nee/onbekend)")
+            continue
+        answers[key] = answer
+    return answers, errors
+
+
+def cmd_matrix_check(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    try:
+        lens = load_lens(args.path, args.contacts)
+    except LensError as exc:
+        if args.json:
+            print(json.dumps({"ok": False, "problems": [p.__dict__ for p in exc.problems]}, indent=2,
+                             ensure_ascii=False))
+        else:
+            print(f"{len(exc.problems)} problem(s) found:")
+            for p in exc.problems:
+                print(p)
+        return 1
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    counts = lens.counts()
+    if args.json:
+        print(json.dumps({"ok": True, "counts": counts, "load_ms": round(elapsed_ms, 1)}, indent=2))
+    else:
+        print(f"lens {lens.meta.id} {counts['version']}: OK")
+        for key in ("leefgebieden", "indicators", "signals", "red_flags", "contacts", "advice_rules"):
+            print(f"  {key:13} {counts[key]}")
+        print(f"  loaded in {elapsed_ms:.0f} ms")
+    return 0
+
+
+def cmd_dialog_graph(args: argparse.Namespace) -> int:
+    print(IntakeDialog(load_lens()).mermaid())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    store = Store(args.database)
+    store.upgrade()
+    print("database schema is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

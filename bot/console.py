@@ -1,0 +1,132 @@
+"""The console channel: the intake in a terminal, typed or piped.
+
+Works the same on a TTY and with stdin piped (one answer per line), so it doubles as the
+end-to-end harness for the core. Every answer is committed before the next question is
+printed; at end of input everything answered so far is already stored.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from pathlib import Path
+from typing import TextIO
+
+from bot.terminal import render_block, render_prompt
+from dialogs.output import Prompt, Reply
+from dialogs.service import IntakeService
+from dialogs.texts import Catalog
+from storage.repo import StorageUnavailable, UserRow
+
+WORDS: dict[str, str] = {
+    "ja": "yes", "j": "yes", "yes": "yes", "y": "yes",
+    "nee": "no", "n": "no", "no": "no",
+    "weet ik niet": "unknown", "weet niet": "unknown", "?": "unknown", "onbekend": "unknown",
+    "don't know": "unknown", "dont know": "unknown", "unknown": "unknown",
+    "terug": "back", "back": "back", "t": "back", "b": "back",
+    "sla over": "skip", "sla leefgebied over": "skip", "overslaan": "skip", "skip": "skip",
+    "begin": "begin", "start": "begin",
+    "geen notitie": "no_note", "geen": "no_note", "no note": "no_note",
+}
+STOP_WORDS = {"stop", "pauze", "quit", "exit", "q"}
+
+
+@cache
+def console_texts() -> Catalog:
+    return Catalog.load(Path(__file__).with_name("texts.yaml"))
+
+
+def interpret(line: str, prompt: Prompt) -> tuple[str, str | None] | None:
+    """Map a typed line to (option id, free text) for the prompt on screen; None if unclear."""
+    text = line.strip()
+    ids = [o.id for o in prompt.options]
+    if text.isdigit() and 1 <= int(text) <= len(ids):
+        return ids[int(text) - 1], None
+    word = WORDS.get(text.lower().rstrip("."))
+    if word in ids:
+        return word, None
+    if word in ("yes", "no", "unknown") and "yes" in ids:
+        return word, None
+    if prompt.accepts_text and text:
+        return "note", text
+    return None
+
+
+def event_for(option: str, text: str | None) -> tuple[str, str | None]:
+    if option in ("yes", "no", "unknown"):
+        return "answer", option
+    return option, text
+
+
+class ConsoleChat:
+    def __init__(self, service: IntakeService, user: UserRow, lang: str,
+                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+        self.service, self.user, self.lang = service, user, lang
+        self.stdin, self.stdout = stdin, stdout
+        self.t = console_texts()
+        self.interactive = bool(getattr(stdin, "isatty", lambda: False)())
+
+    def say(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def show(self, reply: Reply) -> None:
+        for block in reply.blocks:
+            self.say(render_block(block))
+        if reply.prompt:
+            self.say(render_prompt(reply.prompt))
+
+    def run(self, code: str | None = None) -> int:
+        try:
+            if code:
+                reply = self.service.resume(self.user, code, self.lang)
+                if reply.refused:
+                    self.say(reply.toast or "")
+                    return 2
+                self.say(self.t("console.resumed", self.lang, code=reply.case_code))
+            else:
+                reply = self.service.start(self.user, self.lang)
+                self.say(self.t("console.started", self.lang, code=reply.case_code))
+        except StorageUnavailable as exc:
+            self.say(self.t("console.storage_error", self.lang, error=exc))
+            return 1
+        self.show(reply)
+        return self.loop(reply)
+
+    def loop(self, reply: Reply) -> int:
+        code = reply.case_code
+        prompt = reply.prompt
+        step = reply.step
+        while prompt is not None:
+            self.stdout.write("> ")
+            self.stdout.flush()
+            line = self.stdin.readline()
+            if line and not self.interactive:
+                self.say(line.rstrip("\n"))  # echo piped input so the transcript reads like a chat
+            if not line:
+                self.say("\n" + self.t("console.eof", self.lang, code=code))
+                return 0
+            if line.strip().lower() in STOP_WORDS:
+                self.say(self.t("console.paused", self.lang, code=code))
+                return 0
+            choice = interpret(line, prompt)
+            if choice is None:
+                hint = self.t("console.note_hint" if prompt.accepts_text else "console.options_hint", self.lang)
+                self.say(self.t("console.not_understood", self.lang, hint=hint))
+                continue
+            event, value = event_for(*choice)
+            try:
+                reply = self.service.handle(self.user, code, event, value, step=step, lang=self.lang)
+            except StorageUnavailable as exc:
+                self.say(self.t("console.storage_error", self.lang, error=exc))
+                continue
+            if reply.refused:
+                self.say(reply.toast or "")
+                if reply.step != step:  # someone else moved the case on: show where it is now
+                    reply = self.service.resume(self.user, code, self.lang)
+                    self.show(reply)
+                    prompt, step = reply.prompt, reply.step
+                continue
+            self.show(reply)
+            prompt, step = reply.prompt, reply.step
+        return 0

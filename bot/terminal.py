@@ -1,0 +1,45 @@
+"""Render channel-neutral dialog output as plain terminal text."""
+
+from __future__ import annotations
+
+import textwrap
+
+from dialogs.output import Block, Line, Prompt
+
+WIDTH = 100
+
+
+def render_line(line: Line) -> str:
+    if line.style == "title":
+        return f"\n{line.text}\n{'=' * min(len(line.text), WIDTH)}"
+    if line.style == "heading":
+        return f"\n{line.text}"
+    if line.style == "item":
+        return textwrap.fill(line.text, WIDTH, initial_indent="  • ", subsequent_indent="    ")
+    if line.style == "subitem":
+        return textwrap.fill(line.text, WIDTH, initial_indent="      - ", subsequent_indent="        ")
+    if line.style == "alert":
+        return textwrap.fill(line.text, WIDTH, initial_indent="!! ", subsequent_indent="   ")
+    if line.style == "muted":
+        return textwrap.fill(line.text, WIDTH, initial_indent="  ", subsequent_indent="  ")
+    return textwrap.fill(line.text, WIDTH)
+
+
+def render_block(block: Block) -> str:
+    text = "\n".join(render_line(line) for line in block.lines)
+    if block.kind == "alert":
+        bar = "!" * 60
+        return f"\n{bar}\n{text.strip()}\n{bar}"
+    return text
+
+
+def render_prompt(prompt: Prompt) -> str:
+    parts: list[str] = [""]
+    if prompt.progress:
+        parts.append(f"[{prompt.progress}]")
+    parts += [textwrap.fill(p, WIDTH) if p.strip() else p for p in prompt.text.split("\n")]
+    if prompt.current:
+        parts.append(f"({prompt.current})")
+    if prompt.options:
+        parts.append("   ".join(f"{i}) {opt.label}" for i, opt in enumerate(prompt.options, 1)))
+    return "\n".join(parts)

@@ -1,0 +1,145 @@
+"""The intake service: one event for one case, applied in one transaction.
+
+Every channel goes through here, so the order "check owner and step, fire the machine, store,
+commit, then reply" is written once. The reply is composed only after the commit: what a user
+sees acknowledged is stored. A case whose lens version is not the current one is driven by
+a machine built from the lens content stored with that version.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from dialogs.intake import DONE, INTRO, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
+from dialogs.output import Block, Line, Reply
+from dialogs.render import effect_blocks, prompt
+from dialogs.summary import summary_blocks
+from dialogs.texts import dialog_texts
+from matrix.lens import Lens
+from matrix.loader import lens_from_content
+from matrix.scoring import Assessment, assess
+from storage.repo import CaseRow, StorageUnavailable, Store, UserRow, normalise_code, now
+
+log = logging.getLogger(__name__)
+EVENTS = ("begin", "answer", "back", "skip", "note", "no_note")
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case with its lens, for read-only uses (summary, reports)."""
+
+    case: CaseRow
+    lens: Lens
+    answers: dict[str, str]
+
+    def assessment(self) -> Assessment:
+        return assess(self.lens, self.answers)
+
+
+class IntakeService:
+    def __init__(self, store: Store, lens: Lens) -> None:
+        self.store = store
+        self.lens = lens
+        self._dialogs: dict[str, IntakeDialog] = {lens.version: IntakeDialog(lens)}
+        meta = lens.meta
+        store.ensure_lens_version(lens.version, meta.version, lens.content_hash, lens.content)
+
+    def dialog_for(self, version: str) -> IntakeDialog:
+        dialog = self._dialogs.get(version)
+        if dialog is None:
+            content = self.store.lens_content(version)
+            if content is None:
+                raise LookupError(f"lens version {version} is not stored")
+            dialog = self._dialogs[version] = IntakeDialog(lens_from_content(content))
+        return dialog
+
+    # -- starting and resuming -------------------------------------------------------------
+    def start(self, user: UserRow, lang: str, mode: str = "full") -> Reply:
+        case = self.store.create_case(user.id, self.lens.version, INTRO, lang, mode)
+        log.info("case started", extra={"case": case.code, "user_id": user.id})
+        return self._reply(self.dialog_for(case.lens_version), _model(case, {}), case, lang, [])
+
+    def resume(self, user: UserRow, code: str, lang: str) -> Reply:
+        """The current prompt of a case again, exactly where it stopped."""
+        view = self.view(user, code)
+        if view is None:
+            return self._refusal(code, 0, "refuse.unknown_case", lang)
+        dialog = self.dialog_for(view.case.lens_version)
+        model = _model(view.case, view.answers)
+        blocks = []
+        if view.case.state == DONE:
+            blocks.append(Block((Line(dialog_texts()("done.already", lang)),), "notice"))
+        return self._reply(dialog, model, view.case, lang, blocks)
+
+    def view(self, user: UserRow, code: str) -> CaseView | None:
+        """The case if it exists and belongs to this user; None otherwise (no difference shown)."""
+        with self.store.transaction() as tx:
+            case = tx.load_case(code)
+            if case is None or case.user_id != user.id:
+                return None
+            answers = tx.answers(case.id)
+        return CaseView(case, self.dialog_for(case.lens_version).lens, answers)
+
+    def summary(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
+        view = self.view(user, code)
+        if view is None:
+            return None
+        return summary_blocks(view.lens, view.assessment(), lang, view.case.code)
+
+    # -- one event -------------------------------------------------------------------------
+    def handle(self, user: UserRow, code: str, event: str, value: str | None = None,
+               step: int | None = None, lang: str | None = None) -> Reply:
+        """Apply `event` to the case if `step` still matches; refuse without change otherwise."""
+        if event not in EVENTS:
+            return self._refusal(code, step or 0, "refuse.invalid", lang or user.lang)
+        at = now()
+        with self.store.transaction() as tx:
+            case = tx.load_case(code)
+            if case is None or case.user_id != user.id:
+                return self._refusal(code, step or 0, "refuse.unknown_case", lang or user.lang)
+            lang = lang or case.lang
+            if step is not None and step != case.step:
+                return self._refusal(case.code, case.step, "refuse.stale", lang)
+            dialog = self.dialog_for(case.lens_version)
+            model = _model(case, tx.answers(case.id))
+            if not dialog.fire(model, event, value):
+                return self._refusal(case.code, case.step, _refusal_reason(dialog, model, event, value), lang)
+            case.state, case.trail, case.skipped = model.state, model.trail, model.skipped
+            case.step += 1
+            completed = model.state == DONE and case.status != "completed"
+            if completed:
+                case.status = "completed"
+            tx.set_answers(case.id, model.changes, at)
+            if model.note:
+                tx.add_note(case.id, model.note, at)
+            tx.save_case(case, at, completed=completed)
+        return self._reply(dialog, model, case, lang, [], saved=tuple(model.changes))
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _reply(self, dialog: IntakeDialog, model: IntakeCase, case: CaseRow, lang: str,
+               blocks: list[Block], saved: tuple[str, ...] = ()) -> Reply:
+        blocks = blocks + effect_blocks(dialog, model, lang, case.code)
+        return Reply(case_code=case.code, step=case.step, blocks=tuple(blocks),
+                     prompt=prompt(dialog, model, lang, case.code), finished=model.state == DONE, saved=saved)
+
+    def _refusal(self, code: str, step: int, key: str, lang: str) -> Reply:
+        text = dialog_texts()(key, lang, code=normalise_code(code), max=NOTE_MAX_CHARS)
+        return Reply(case_code=normalise_code(code), step=step, refused=True, toast=text)
+
+
+def _model(case: CaseRow, answers: dict[str, str]) -> IntakeCase:
+    return IntakeCase(state=case.state, trail=list(case.trail), skipped=list(case.skipped), answers=dict(answers))
+
+
+def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: str | None) -> str:
+    if event == "back":
+        return "refuse.no_back"
+    if event == "skip" and dialog.accepts(model.state, "answer"):
+        return "refuse.no_skip"
+    if event == "note" and value and len(value.strip()) > NOTE_MAX_CHARS:
+        return "refuse.note_too_long"
+    return "refuse.invalid"
+
+
+__all__ = ["CaseView", "IntakeService", "StorageUnavailable"]

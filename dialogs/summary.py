@@ -1,0 +1,89 @@
+"""The summary of an assessment as channel-neutral blocks.
+
+Shared by every place that shows a result (end of the intake, `/samenvatting`, `lensbot assess`)
+so the wording and order are the same everywhere: acute danger first, then the concern level
+and its reason, the spread, the triggered indicators, what is unknown and who may know, the
+related phenomena, and the advice with contacts.
+"""
+
+from __future__ import annotations
+
+from dialogs.output import Block, Line
+from dialogs.texts import dialog_texts
+from matrix.lens import Lens
+from matrix.scoring import Assessment
+
+
+def red_flag_block(lens: Lens, lang: str, flags: tuple[str, ...] | list[str] = ()) -> Block:
+    t = dialog_texts()
+    lines = [Line(t("red_flag.title", lang), "title"), Line(t("red_flag.body", lang))]
+    extra = [c for rf in flags for c in lens.red_flags[rf].contacts if c != "alarm_112"]
+    for contact_id in dict.fromkeys(extra):
+        lines.append(Line(contact_line(lens, contact_id, lens.contacts[contact_id].when.get(lang), lang), "item"))
+    return Block(tuple(lines), "alert")
+
+
+def contact_line(lens: Lens, contact_id: str, why: str, lang: str) -> str:
+    contact = lens.contacts[contact_id]
+    phone = f" ({contact.phone})" if contact.phone else ""
+    return dialog_texts()("summary.contact_line", lang, name=contact.name.get(lang), phone=phone, why=why)
+
+
+def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None = None) -> list[Block]:
+    t = dialog_texts()
+    blocks: list[Block] = []
+    if result.red_flags:
+        blocks.append(red_flag_block(lens, lang, result.red_flags))
+    head: list[Line] = []
+    if code:
+        head.append(Line(t("summary.title", lang, code=code), "title"))
+    head.append(Line(t("summary.concern", lang, level=t(f"concern.{result.concern}", lang)), "heading"))
+    head.append(Line(result.concern_explanation.get(lang)))
+    if result.red_flags:
+        head.append(Line(t("summary.red_flags", lang)))
+        head += [Line(lens.red_flags[rf].question.get(lang), "item") for rf in result.red_flags]
+    head.append(Line(t("summary.spread", lang, count=len(result.spread), total=len(lens.leefgebieden))))
+    head.append(Line(t("summary.leefgebieden", lang), "heading"))
+    for lg in result.leefgebieden:
+        name = lens.leefgebied_by_id[lg.id].name.get(lang)
+        head.append(Line(t("summary.leefgebied_line", lang, name=name, status=t(f"status.{lg.status}", lang),
+                           yes=lg.yes, no=lg.no, unknown=lg.unknown), "item"))
+    blocks.append(Block(tuple(head), "summary"))
+
+    body: list[Line] = [Line(t("summary.triggered", lang), "heading")]
+    triggered = result.triggered
+    if not triggered:
+        body.append(Line(t("summary.no_triggered", lang), "muted"))
+    for ind in triggered:
+        body.append(Line(t("summary.indicator_line", lang, name=lens.indicators[ind.id].name.get(lang),
+                           leefgebied=lens.leefgebied_by_id[ind.leefgebied].name.get(lang)), "item"))
+        body += [Line(lens.signals[s].question.get(lang), "subitem") for s in ind.signals]
+    loose = [s for ind in result.indicators if ind.status == "signals" for s in ind.signals]
+    if loose:
+        body.append(Line(t("summary.signals_yes", lang), "heading"))
+        body += [Line(lens.signals[s].question.get(lang), "item") for s in loose]
+    blocks.append(Block(tuple(body), "summary"))
+
+    unknown: list[Line] = [Line(t("summary.unknown", lang), "heading")]
+    if not result.unknown:
+        unknown.append(Line(t("summary.unknown_none", lang), "muted"))
+    for group in result.unknown:
+        who = ", ".join(lens.viewers[v].name.get(lang) for v in group.seen_by)
+        unknown.append(Line(t("summary.unknown_line", lang, name=lens.indicators[group.indicator].name.get(lang),
+                              count=len(group.signals), who=who), "item"))
+    if result.phenomena:
+        unknown.append(Line(t("summary.phenomena", lang), "heading"))
+        unknown.append(Line(", ".join(lens.phenomena[p].name.get(lang) for p, _ in result.phenomena)))
+    blocks.append(Block(tuple(unknown), "summary"))
+
+    advice: list[Line] = [Line(t("summary.advice", lang), "heading")]
+    advice += [Line(contact_line(lens, a.contact, a.why.get(lang), lang), "item") for a in result.advice]
+    steps = [step for rule in lens.advice_rules if rule.id in result.rules for step in rule.steps]
+    if steps:
+        advice.append(Line(t("summary.steps", lang), "heading"))
+        advice += [Line(step.get(lang), "item") for step in steps]
+    advice.append(Line(lens.meta.disclaimer.get(lang), "muted"))
+    advice.append(Line(t("summary.answered", lang, answered=result.answered, total=len(lens.questions),
+                         version=result.lens_version), "muted"))
+    blocks.append(Block(tuple(advice), "summary"))
+    return blocks

@@ -1,0 +1,152 @@
+"""Checks that span files: unique ids and references to ids that exist.
+
+Each file is valid on its own once pydantic accepts it; whether `seen_by: [wijkagent]` names a
+viewer defined somewhere in the lens can only be checked over all files together.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from matrix.models import Condition, ContactsDocument, LensDocument
+from matrix.yamlsource import PathKey, Problem, SourceDoc
+
+Doc = LensDocument | ContactsDocument
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An id as it appears at one place in one file."""
+
+    ident: str
+    source: SourceDoc
+    path: PathKey
+
+    def problem(self, message: str) -> Problem:
+        return Problem(self.source.file, self.source.line_of(self.path), self.source.label(self.path), message)
+
+
+def cross_check(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Problem]:
+    problems: list[Problem] = []
+    defined = {kind: _defined(docs, kind, problems) for kind in
+               ("phenomena", "viewers", "leefgebieden", "indicators", "questions", "contacts", "advice")}
+    lens_meta = [(s, ("lens",)) for s, d in docs if isinstance(d, LensDocument) and d.lens is not None]
+    if not lens_meta:
+        problems.append(Problem(lens_path, 1, "lens", "no 'lens' section (id, version, name) found in any file"))
+    for source, path in lens_meta[1:]:
+        problems.append(Ref("lens", source, path).problem(
+            f"second 'lens' section (the first is in {lens_meta[0][0].file})"))
+    if not defined["leefgebieden"]:
+        problems.append(Problem(lens_path, 1, "leefgebieden", "the lens defines no leefgebied"))
+    problems += _check_orders(docs)
+    problems += _check_concern(docs, lens_path)
+    targets = {"phenomena": "phenomenon", "viewers": "viewer", "contacts": "contact",
+               "questions": "signal or red flag", "advice": "advice rule"}
+    for kind, ref in _references(docs):
+        if ref.ident not in defined[kind]:
+            problems.append(ref.problem(f"unknown {targets[kind]} '{ref.ident}'{_suggest(ref.ident, defined[kind])}"))
+    return problems
+
+
+def _defined(docs: list[tuple[SourceDoc, Doc]], kind: str, problems: list[Problem]) -> set[str]:
+    """Collect the ids of one kind and report duplicates where the second one stands."""
+    seen: dict[str, Ref] = {}
+    for ref in _definitions(docs, kind):
+        first = seen.get(ref.ident)
+        if first is not None:
+            where = f"{first.source.file}:{first.source.line_of(first.path)}"
+            problems.append(ref.problem(f"duplicate id '{ref.ident}' (first defined at {where})"))
+        else:
+            seen[ref.ident] = ref
+    return set(seen)
+
+
+def _definitions(docs: list[tuple[SourceDoc, Doc]], kind: str) -> Iterator[Ref]:
+    for source, doc in docs:
+        if kind == "contacts":
+            for i, c in enumerate(doc.contacts):
+                yield Ref(c.id, source, ("contacts", i, "id"))
+        if not isinstance(doc, LensDocument):
+            continue
+        if kind in ("phenomena", "viewers", "advice"):
+            for i, item in enumerate(getattr(doc, kind)):
+                yield Ref(item.id, source, (kind, i, "id"))
+        elif kind == "leefgebieden":
+            for i, lg in enumerate(doc.leefgebieden):
+                yield Ref(lg.id, source, ("leefgebieden", i, "id"))
+        elif kind == "indicators":
+            for i, lg in enumerate(doc.leefgebieden):
+                for j, ind in enumerate(lg.indicators):
+                    yield Ref(ind.id, source, ("leefgebieden", i, "indicators", j, "id"))
+        elif kind == "questions":
+            # Signals and red flags share one namespace: answers are keyed by these ids.
+            for i, rf in enumerate(doc.red_flags):
+                yield Ref(rf.id, source, ("red_flags", i, "id"))
+            for i, lg in enumerate(doc.leefgebieden):
+                for j, ind in enumerate(lg.indicators):
+                    for k, sig in enumerate(ind.signals):
+                        yield Ref(sig.id, source, ("leefgebieden", i, "indicators", j, "signals", k, "id"))
+
+
+def _references(docs: list[tuple[SourceDoc, Doc]]) -> Iterator[tuple[str, Ref]]:
+    for source, doc in docs:
+        for i, c in enumerate(doc.contacts):
+            for m, target in enumerate(c.attach_to):
+                yield "advice", Ref(target, source, ("contacts", i, "attach_to", m))
+        if not isinstance(doc, LensDocument):
+            continue
+        for i, lg in enumerate(doc.leefgebieden):
+            for j, ind in enumerate(lg.indicators):
+                base = ("leefgebieden", i, "indicators", j)
+                for m, viewer in enumerate(ind.seen_by):
+                    yield "viewers", Ref(viewer, source, (*base, "seen_by", m))
+                for k, sig in enumerate(ind.signals):
+                    for m, ph in enumerate(sig.phenomena):
+                        yield "phenomena", Ref(ph, source, (*base, "signals", k, "phenomena", m))
+        for i, rf in enumerate(doc.red_flags):
+            for m, contact in enumerate(rf.contacts):
+                yield "contacts", Ref(contact, source, ("red_flags", i, "contacts", m))
+        for i, rule in enumerate(doc.advice):
+            for m, contact in enumerate(rule.contacts):
+                yield "contacts", Ref(contact, source, ("advice", i, "contacts", m))
+            yield from _condition_refs(rule.when, source, ("advice", i, "when"))
+        for i, crule in enumerate(doc.concern):
+            yield from _condition_refs(crule.when, source, ("concern", i, "when"))
+
+
+def _condition_refs(cond: Condition, source: SourceDoc, base: PathKey) -> Iterator[tuple[str, Ref]]:
+    for key, kind in (("red_flags_any", "questions"), ("signals_any", "questions"), ("phenomena_any", "phenomena")):
+        for m, ident in enumerate(getattr(cond, key) or []):
+            yield kind, Ref(ident, source, (*base, key, m))
+
+
+def _check_orders(docs: list[tuple[SourceDoc, Doc]]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[int, str] = {}
+    for source, doc in docs:
+        if not isinstance(doc, LensDocument):
+            continue
+        for i, lg in enumerate(doc.leefgebieden):
+            if lg.order in seen:
+                problems.append(Ref(lg.id, source, ("leefgebieden", i, "order")).problem(
+                    f"order {lg.order} is already used by leefgebied '{seen[lg.order]}'"))
+            seen.setdefault(lg.order, lg.id)
+    return problems
+
+
+def _check_concern(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Problem]:
+    rules = [(s, i, r) for s, d in docs if isinstance(d, LensDocument) for i, r in enumerate(d.concern)]
+    if not rules:
+        return [Problem(lens_path, 1, "concern", "no concern rules: add at least one, the last with when: {always: true}")]
+    source, i, last = rules[-1]
+    if not last.when.always:
+        return [Ref(last.level, source, ("concern", i, "when")).problem(
+            "the last concern rule must have when: {always: true} so every case gets a level")]
+    return []
+
+
+def _suggest(ident: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(ident, sorted(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,168 @@
+"""A validated lens with the look-ups the dialogs and scoring need, and its version.
+
+Built once per lens version and shared read-only: the dialog asks "what is question n" and
+"which leefgebied owns this signal" on every answer, so those are dictionary look-ups here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from matrix.models import (
+    AdviceRule,
+    Contact,
+    Indicator,
+    Leefgebied,
+    LensDocument,
+    Phenomenon,
+    RedFlag,
+    Signal,
+    Text,
+    Viewer,
+)
+
+RED_FLAGS_PHASE = "red_flags"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of the intake: a red flag or a signal, at a place in its phase."""
+
+    index: int          # position in the whole intake
+    item_id: str        # signal or red flag id (the key of the stored answer)
+    phase: str          # "red_flags" or a leefgebied id
+    number: int         # 1-based position within the phase
+    phase_size: int
+    text: Text
+
+
+@dataclass(frozen=True, eq=False)
+class Lens:
+    doc: LensDocument
+    content: dict[str, Any]
+    content_hash: str
+
+    @classmethod
+    def build(cls, doc: LensDocument) -> Lens:
+        content = doc.model_dump(mode="json")
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return cls(doc=doc, content=content, content_hash=digest)
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """Declared version plus a content hash: an edited lens never poses as the old one."""
+        assert self.doc.lens is not None
+        return f"{self.doc.lens.version}+{self.content_hash[:10]}"
+
+    @property
+    def meta(self):  # type: ignore[no-untyped-def]
+        assert self.doc.lens is not None
+        return self.doc.lens
+
+    # -- structure -------------------------------------------------------------------------
+    @cached_property
+    def leefgebieden(self) -> tuple[Leefgebied, ...]:
+        return tuple(sorted(self.doc.leefgebieden, key=lambda lg: lg.order))
+
+    @cached_property
+    def leefgebied_by_id(self) -> dict[str, Leefgebied]:
+        return {lg.id: lg for lg in self.leefgebieden}
+
+    @cached_property
+    def indicators(self) -> dict[str, Indicator]:
+        return {ind.id: ind for lg in self.leefgebieden for ind in lg.indicators}
+
+    @cached_property
+    def indicator_leefgebied(self) -> dict[str, str]:
+        return {ind.id: lg.id for lg in self.leefgebieden for ind in lg.indicators}
+
+    @cached_property
+    def signals(self) -> dict[str, Signal]:
+        return {s.id: s for ind in self.indicators.values() for s in ind.signals}
+
+    @cached_property
+    def signal_indicator(self) -> dict[str, str]:
+        return {s.id: ind.id for ind in self.indicators.values() for s in ind.signals}
+
+    @cached_property
+    def red_flags(self) -> dict[str, RedFlag]:
+        return {rf.id: rf for rf in self.doc.red_flags}
+
+    @cached_property
+    def contacts(self) -> dict[str, Contact]:
+        return {c.id: c for c in self.doc.contacts}
+
+    @cached_property
+    def phenomena(self) -> dict[str, Phenomenon]:
+        return {p.id: p for p in self.doc.phenomena}
+
+    @cached_property
+    def viewers(self) -> dict[str, Viewer]:
+        return {v.id: v for v in self.doc.viewers}
+
+    @cached_property
+    def advice_rules(self) -> tuple[AdviceRule, ...]:
+        return tuple(self.doc.advice)
+
+    @cached_property
+    def attached_contacts(self) -> dict[str, list[str]]:
+        """Local contacts joining an advice rule's list (contact `attach_to`)."""
+        result: dict[str, list[str]] = {}
+        for c in self.doc.contacts:
+            for rule_id in c.attach_to:
+                result.setdefault(rule_id, []).append(c.id)
+        return result
+
+    # -- the intake ------------------------------------------------------------------------
+    @cached_property
+    def questions(self) -> tuple[Question, ...]:
+        """Red flags first, then every leefgebied's signals in order."""
+        items: list[tuple[str, str, Text]] = [(RED_FLAGS_PHASE, rf.id, rf.question) for rf in self.doc.red_flags]
+        for lg in self.leefgebieden:
+            items += [(lg.id, s.id, s.question) for ind in lg.indicators for s in ind.signals]
+        sizes: dict[str, int] = {}
+        for phase, _, _ in items:
+            sizes[phase] = sizes.get(phase, 0) + 1
+        seen: dict[str, int] = {}
+        result = []
+        for index, (phase, item_id, text) in enumerate(items):
+            seen[phase] = seen.get(phase, 0) + 1
+            result.append(Question(index, item_id, phase, seen[phase], sizes[phase], text))
+        return tuple(result)
+
+    @cached_property
+    def question_index(self) -> dict[str, int]:
+        return {q.item_id: q.index for q in self.questions}
+
+    @cached_property
+    def phases(self) -> tuple[str, ...]:
+        """The question phases in intake order (red flags, then leefgebied ids)."""
+        return tuple(dict.fromkeys(q.phase for q in self.questions))
+
+    @cached_property
+    def phase_start(self) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for q in self.questions:
+            result.setdefault(q.phase, q.index)
+        return result
+
+    def phase_name(self, phase: str) -> Text | None:
+        lg = self.leefgebied_by_id.get(phase)
+        return lg.name if lg else None
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "leefgebieden": len(self.leefgebieden),
+            "indicators": len(self.indicators),
+            "signals": len(self.signals),
+            "red_flags": len(self.red_flags),
+            "contacts": len(self.contacts),
+            "advice_rules": len(self.advice_rules),
+            "version": self.version,
+        }

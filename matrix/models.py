@@ -1,0 +1,144 @@
+"""Pydantic models of the lens: the schema a lens file must follow (see FORMAT.md).
+
+The models are strict (`extra="forbid"`) so that a misspelt key in a YAML file is reported
+instead of silently ignored; a domain expert editing the lens must hear about every mistake.
+Cross-references (an indicator naming an unknown viewer, say) are checked in `checks.py`,
+because they span files.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Lang = Literal["nl", "en"]
+LANGS: tuple[Lang, ...] = ("nl", "en")
+ConcernLevel = Literal["none", "attention", "possible_exploitation", "acute"]
+CONCERN_LEVELS: tuple[ConcernLevel, ...] = ("none", "attention", "possible_exploitation", "acute")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A user-facing text; both languages are required so no user meets a missing string."""
+
+    nl: NonEmpty
+    en: NonEmpty
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.nl
+
+
+class LensMeta(Strict):
+    id: Id
+    version: NonEmpty
+    name: Text
+    description: Text
+    disclaimer: Text
+    indicator_threshold: Annotated[int, Field(ge=1, le=20)] = 3
+
+
+class Phenomenon(Strict):
+    id: Id
+    code: NonEmpty
+    name: Text
+
+
+class Viewer(Strict):
+    id: Id
+    name: Text
+
+
+class Signal(Strict):
+    id: Id
+    weight: Annotated[int, Field(ge=1, le=3)]
+    question: Text
+    phenomena: list[Id] = []
+    seed: bool = False
+    sources: list[NonEmpty] = []
+
+
+class Indicator(Strict):
+    id: Id
+    name: Text
+    seen_by: Annotated[list[Id], Field(min_length=1)]
+    signals: Annotated[list[Signal], Field(min_length=1)]
+
+
+class Leefgebied(Strict):
+    id: Id
+    order: Annotated[int, Field(ge=1)]
+    name: Text
+    indicators: Annotated[list[Indicator], Field(min_length=1)]
+
+
+class RedFlag(Strict):
+    id: Id
+    question: Text
+    contacts: list[Id] = []
+
+
+class Contact(Strict):
+    id: Id
+    name: Text
+    when: Text
+    phone: NonEmpty | None = None
+    website: NonEmpty | None = None
+    hours: Text | None = None
+    attach_to: list[Id] = []
+
+
+class Condition(Strict):
+    """The small rule vocabulary of FORMAT.md; every condition that is set must hold."""
+
+    always: bool | None = None
+    any_red_flag: bool | None = None
+    red_flags_any: list[Id] | None = None
+    signals_any: list[Id] | None = None
+    concern: list[ConcernLevel] | None = None
+    min_yes: Annotated[int, Field(ge=0)] | None = None
+    max_yes: Annotated[int, Field(ge=0)] | None = None
+    min_yes_weight: Annotated[int, Field(ge=0)] | None = None
+    min_leefgebieden: Annotated[int, Field(ge=0)] | None = None
+    min_signal_weight: Annotated[int, Field(ge=1, le=3)] | None = None
+    max_signal_weight: Annotated[int, Field(ge=1, le=3)] | None = None
+    min_unknown: Annotated[int, Field(ge=0)] | None = None
+    phenomena_any: list[Id] | None = None
+
+
+class ConcernRule(Strict):
+    level: ConcernLevel
+    when: Condition
+    explanation: Text
+
+
+class AdviceRule(Strict):
+    id: Id
+    when: Condition
+    why: Text
+    contacts: list[Id] = []
+    steps: list[Text] = []
+
+
+class LensDocument(Strict):
+    """One YAML file, or the merged content of a whole lens folder."""
+
+    lens: LensMeta | None = None
+    phenomena: list[Phenomenon] = []
+    viewers: list[Viewer] = []
+    leefgebieden: list[Leefgebied] = []
+    red_flags: list[RedFlag] = []
+    contacts: list[Contact] = []
+    concern: list[ConcernRule] = []
+    advice: list[AdviceRule] = []
+
+
+class ContactsDocument(Strict):
+    """An operator's file of local contacts (LENSBOT_CONTACTS)."""
+
+    contacts: list[Contact] = []

@@ -1,0 +1,90 @@
+"""The database schema. Alembic migrations (storage/migrations) create it; never `create_all`.
+
+Cases hold a pseudonymous code only: no table has a column for a name, birth date or
+address. Answers keep one current row per case and question plus an append-only log of every
+change, so a changed answer is never silently overwritten.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_channel_external"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))          # "console", "telegram"
+    external_id: Mapped[str] = mapped_column(String(64))      # OS login or Telegram user id
+    role: Mapped[str] = mapped_column(String(16), default="professional")
+    lang: Mapped[str] = mapped_column(String(2), default="nl")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LensVersion(Base):
+    """Every lens version a case was started with, so an old case keeps its own questions."""
+
+    __tablename__ = "lens_versions"
+
+    version: Mapped[str] = mapped_column(String(80), primary_key=True)
+    declared: Mapped[str] = mapped_column(String(40))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)                 # canonical JSON of the lens
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_user_updated", "user_id", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(16), default="full")
+    status: Mapped[str] = mapped_column(String(16), default="open")      # open | completed
+    state: Mapped[str] = mapped_column(String(60))                        # dialog phase
+    step: Mapped[int] = mapped_column(Integer, default=0)                 # bumps on every change
+    trail: Mapped[str] = mapped_column(Text, default="")                  # question indices shown
+    skipped: Mapped[str] = mapped_column(Text, default="")                # skipped leefgebied ids
+    lang: Mapped[str] = mapped_column(String(2), default="nl")
+    lens_version: Mapped[str] = mapped_column(ForeignKey("lens_versions.version"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(60), primary_key=True)    # signal or red flag id
+    value: Mapped[str] = mapped_column(String(8))                          # yes | no | unknown
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnswerLog(Base):
+    __tablename__ = "answer_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(60))
+    value: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,283 @@
+"""The repository: the only code that opens database connections.
+
+One answer is one short transaction (`Store.transaction()`): read the case (row-locked on
+PostgreSQL, under SQLite's write lock otherwise), check the step, write, commit. SQLAlchemy
+Core statements keep that transaction cheap; the ORM classes in models.py define the schema.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from storage import migrate
+from storage.db import is_sqlite, make_engine
+from storage.models import Answer, AnswerLog, Case, LensVersion, Note, User
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and retyped
+
+
+class StorageUnavailable(Exception):
+    """The database could not be reached or stayed locked; nothing was written."""
+
+
+class SchemaOutdated(Exception):
+    """The database schema is older than this lensbot; run `lensbot db upgrade`."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_case_code() -> str:
+    """A pseudonymous code like K7-QX3M: short enough to type, ~30 bits of randomness."""
+    pick = secrets.choice
+    return "".join(pick(CODE_ALPHABET) for _ in range(2)) + "-" + "".join(pick(CODE_ALPHABET) for _ in range(4))
+
+
+def normalise_code(code: str) -> str:
+    code = code.strip().upper().replace(" ", "")
+    if len(code) == 6 and "-" not in code:
+        code = f"{code[:2]}-{code[2:]}"
+    return code
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    channel: str
+    external_id: str
+    role: str
+    lang: str
+
+
+@dataclass
+class CaseRow:
+    id: int
+    code: str
+    user_id: int
+    mode: str
+    status: str
+    state: str
+    step: int
+    trail: list[int]
+    skipped: list[str]
+    lang: str
+    lens_version: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    code: str
+    mode: str
+    status: str
+    state: str
+    answers: int
+    lens_version: str
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code, "mode": self.mode, "status": self.status, "state": self.state,
+            "answers": self.answers, "lens_version": self.lens_version,
+            "created": self.created_at.isoformat(timespec="seconds"),
+            "updated": self.updated_at.isoformat(timespec="seconds"),
+        }
+
+
+_CASE_COLUMNS = (Case.id, Case.code, Case.user_id, Case.mode, Case.status, Case.state, Case.step, Case.trail,
+                 Case.skipped, Case.lang, Case.lens_version, Case.created_at, Case.updated_at)
+
+
+def _case_row(row: Any) -> CaseRow:
+    return CaseRow(
+        id=row.id, code=row.code, user_id=row.user_id, mode=row.mode, status=row.status, state=row.state,
+        step=row.step, trail=[int(x) for x in row.trail.split(",") if x], skipped=[x for x in row.skipped.split(",") if x],
+        lang=row.lang, lens_version=row.lens_version, created_at=_aware(row.created_at), updated_at=_aware(row.updated_at),
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Tx:
+    """Statements available inside one transaction."""
+
+    def __init__(self, conn: Connection, lock_rows: bool) -> None:
+        self.conn = conn
+        self._lock = lock_rows
+
+    def load_case(self, code: str) -> CaseRow | None:
+        stmt = select(*_CASE_COLUMNS).where(Case.code == normalise_code(code))
+        if self._lock:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return _case_row(row) if row else None
+
+    def answers(self, case_id: int) -> dict[str, str]:
+        rows = self.conn.execute(select(Answer.item_id, Answer.value).where(Answer.case_id == case_id))
+        return {r.item_id: r.value for r in rows}
+
+    def set_answers(self, case_id: int, changes: dict[str, str], at: datetime) -> None:
+        """Upsert the current answers and append every change to the log."""
+        for item_id, value in changes.items():
+            updated = self.conn.execute(
+                update(Answer).where(Answer.case_id == case_id, Answer.item_id == item_id)
+                .values(value=value, answered_at=at)
+            ).rowcount
+            if not updated:
+                self.conn.execute(insert(Answer).values(case_id=case_id, item_id=item_id, value=value, answered_at=at))
+        if changes:
+            self.conn.execute(insert(AnswerLog), [
+                {"case_id": case_id, "item_id": item, "value": value, "at": at} for item, value in changes.items()
+            ])
+
+    def save_case(self, case: CaseRow, at: datetime, completed: bool = False) -> None:
+        values: dict[str, Any] = {
+            "state": case.state, "step": case.step, "status": case.status, "lang": case.lang,
+            "trail": ",".join(map(str, case.trail)), "skipped": ",".join(case.skipped), "updated_at": at,
+        }
+        if completed:
+            values["completed_at"] = at
+        self.conn.execute(update(Case).where(Case.id == case.id).values(**values))
+
+    def add_note(self, case_id: int, text: str, at: datetime) -> None:
+        self.conn.execute(insert(Note).values(case_id=case_id, text=text, created_at=at))
+
+
+class Store:
+    """Entry point of storage; create one per process and share it."""
+
+    def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
+        self.engine = engine or make_engine(url)
+        self._sqlite = is_sqlite(self.engine)
+
+    # -- schema ----------------------------------------------------------------------------
+    def upgrade(self) -> None:
+        migrate.upgrade(self.engine)
+
+    def ensure_schema(self, auto_upgrade: bool) -> None:
+        """SQLite files are upgraded in place; a shared PostgreSQL is migrated once, on purpose."""
+        try:
+            current = migrate.is_current(self.engine)
+        except OperationalError as exc:
+            raise StorageUnavailable(str(exc.orig)) from exc
+        if current:
+            return
+        if auto_upgrade or self._sqlite:
+            self.upgrade()
+        else:
+            raise SchemaOutdated("the database schema is not up to date: run `lensbot db upgrade`")
+
+    # -- transactions ----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        try:
+            with self.engine.begin() as conn:
+                yield Tx(conn, lock_rows=not self._sqlite)
+        except OperationalError as exc:
+            raise StorageUnavailable(str(exc.orig)) from exc
+
+    # -- users -----------------------------------------------------------------------------
+    def user(self, channel: str, external_id: str, create_role: str | None = None) -> UserRow | None:
+        """Look a user up; with `create_role`, create them when they do not exist yet."""
+        with self.transaction() as tx:
+            stmt = select(User.id, User.channel, User.external_id, User.role, User.lang).where(
+                User.channel == channel, User.external_id == str(external_id))
+            row = tx.conn.execute(stmt).first()
+            if row is None and create_role is not None:
+                tx.conn.execute(insert(User).values(
+                    channel=channel, external_id=str(external_id), role=create_role, lang="nl", created_at=now()))
+                row = tx.conn.execute(stmt).first()
+        if row is None:
+            return None
+        return UserRow(row.id, row.channel, row.external_id, row.role, row.lang)
+
+    def set_user_lang(self, user_id: int, lang: str) -> None:
+        with self.transaction() as tx:
+            tx.conn.execute(update(User).where(User.id == user_id).values(lang=lang))
+
+    # -- lens versions ---------------------------------------------------------------------
+    def ensure_lens_version(self, version: str, declared: str, content_hash: str, content: dict[str, Any]) -> None:
+        with self.transaction() as tx:
+            exists = tx.conn.execute(select(LensVersion.version).where(LensVersion.version == version)).first()
+            if exists:
+                return
+            payload = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            try:
+                with tx.conn.begin_nested():
+                    tx.conn.execute(insert(LensVersion).values(
+                        version=version, declared=declared, content_hash=content_hash, content=payload,
+                        created_at=now()))
+            except IntegrityError:
+                pass  # another instance stored the same version at the same moment
+
+    def lens_content(self, version: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(LensVersion.content).where(LensVersion.version == version)).first()
+        return json.loads(row.content) if row else None
+
+    # -- cases -----------------------------------------------------------------------------
+    def create_case(self, user_id: int, lens_version: str, state: str, lang: str, mode: str = "full") -> CaseRow:
+        for _ in range(10):
+            code = new_case_code()
+            at = now()
+            try:
+                with self.transaction() as tx:
+                    tx.conn.execute(insert(Case).values(
+                        code=code, user_id=user_id, mode=mode, status="open", state=state, step=0, trail="",
+                        skipped="", lang=lang, lens_version=lens_version, created_at=at, updated_at=at))
+                    case = tx.load_case(code)
+                assert case is not None
+                return case
+            except IntegrityError:
+                continue  # code collision: draw again
+        raise StorageUnavailable("could not allocate a unique case code")
+
+    def list_cases(self, user_id: int, status: str | None = None) -> list[CaseSummary]:
+        counts = (select(Answer.case_id, func.count().label("n")).group_by(Answer.case_id).subquery())
+        stmt = (
+            select(Case.code, Case.mode, Case.status, Case.state, Case.lens_version, Case.created_at,
+                   Case.updated_at, func.coalesce(counts.c.n, 0).label("n"))
+            .outerjoin(counts, counts.c.case_id == Case.id)
+            .where(Case.user_id == user_id)
+            .order_by(Case.updated_at.desc())
+        )
+        if status:
+            stmt = stmt.where(Case.status == status)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [CaseSummary(r.code, r.mode, r.status, r.state, r.n, r.lens_version, _aware(r.created_at),
+                            _aware(r.updated_at)) for r in rows]
+
+    def notes(self, case_id: int) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Note.text).where(Note.case_id == case_id).order_by(Note.id)).all()
+        return [r.text for r in rows]
+
+    def answer_log(self, case_id: int) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(AnswerLog.item_id, AnswerLog.value).where(AnswerLog.case_id == case_id).order_by(AnswerLog.id)
+            ).all()
+        return [(r.item_id, r.value) for r in rows]
+
+    def delete_case(self, case_id: int) -> None:
+        with self.transaction() as tx:
+            tx.conn.execute(delete(Case).where(Case.id == case_id))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
