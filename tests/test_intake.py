@@ -1,0 +1,227 @@
+"""The full intake through the service and real storage, on SQLite and PostgreSQL.
+
+Each test reads like a conversation: start, tap answers, look at what the user is shown and
+at what is stored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from dialogs.intake import IntakeDialog
+from dialogs.output import Reply
+from dialogs.service import IntakeService
+from matrix.lens import Lens
+from matrix.loader import load_lens
+from storage.repo import Store, UserRow
+
+DIAGRAM = Path(__file__).parents[1] / "dialogs" / "intake.mmd"
+
+
+class Chat:
+    """A scripted professional: remembers the case and the step of the last reply."""
+
+    def __init__(self, service: IntakeService, user: UserRow, lang: str = "nl") -> None:
+        self.service, self.user, self.lang = service, user, lang
+        self.reply = service.start(user, lang)
+        self.code = self.reply.case_code
+
+    def do(self, event: str, value: str | None = None) -> Reply:
+        reply = self.service.handle(self.user, self.code, event, value, step=self.reply.step, lang=self.lang)
+        if not reply.refused:
+            self.reply = reply
+        return reply
+
+    def answer(self, value: str) -> Reply:
+        return self.do("answer", value)
+
+    @property
+    def progress(self) -> str | None:
+        return self.reply.prompt.progress if self.reply.prompt else None
+
+    def texts(self, reply: Reply | None = None) -> str:
+        reply = reply or self.reply
+        return "\n".join(line.text for block in reply.blocks for line in block.lines)
+
+
+def new_chat(store: Store, lens: Lens, who: str = "ann") -> Chat:
+    service = IntakeService(store, lens)
+    return Chat(service, store.user("console", who, create_role="professional"))
+
+
+def stored(store: Store, chat: Chat) -> dict[str, str]:
+    view = chat.service.view(chat.user, chat.code)
+    assert view is not None
+    return view.answers
+
+
+def test_full_intake_all_no_is_stored_and_gives_concern_none(store: Store, lens: Lens) -> None:
+    chat = new_chat(store, lens)
+    assert "Zaakcode: " + chat.code in chat.reply.prompt.text
+    assert [o.label for o in chat.reply.prompt.options] == ["Begin"]
+    chat.do("begin")
+    assert chat.progress == "Acuut gevaar · 1/6"
+    assert [o.label for o in chat.reply.prompt.options] == ["Ja", "Nee", "Weet ik niet", "← Terug"]
+    for _ in range(6):
+        chat.answer("no")
+    assert chat.progress == "Wonen & Financiën · 1/18"
+    assert [o.label for o in chat.reply.prompt.options][-1] == "Sla leefgebied over"
+    interim = []
+    while chat.reply.prompt and chat.reply.prompt.question_id:
+        reply = chat.answer("no")
+        interim += [b for b in reply.blocks if b.kind == "interim"]
+    assert len(interim) == 4
+    assert "Wonen & Financiën: 0 keer ja, 0 onbekend" in interim[0].lines[0].text
+    summary = chat.texts()
+    assert "Zorgniveau: geen signalen" in summary
+    assert "Veilig Thuis" not in summary
+    assert chat.reply.prompt.accepts_text and "geen namen" in chat.reply.prompt.text
+    done = chat.do("note", "Gezien op dinsdag bij de fietsenstalling.")
+    assert done.finished and done.prompt is None
+    assert "afgerond" in chat.texts(done)
+    answers = stored(store, chat)
+    assert len(answers) == len(lens.questions) == 93
+    assert set(answers.values()) == {"no"}
+    assert store.notes(chat.service.view(chat.user, chat.code).case.id) == ["Gezien op dinsdag bij de fietsenstalling."]
+    cases = store.list_cases(chat.user.id)
+    assert [(c.code, c.status, c.answers) for c in cases] == [(chat.code, "completed", 93)]
+
+
+def test_red_flag_yes_shows_112_before_the_next_question(store: Store, lens: Lens) -> None:
+    chat = new_chat(store, lens)
+    chat.do("begin")
+    reply = chat.answer("yes")
+    assert reply.blocks[0].kind == "alert"
+    assert "112" in reply.blocks[0].lines[0].text
+    assert chat.progress == "Acuut gevaar · 2/6"
+    assert stored(store, chat) == {"rf_direct_gevaar": "yes"}
+
+
+def test_back_at_the_edges_and_across_leefgebieden(store: Store, lens: Lens) -> None:
+    chat = new_chat(store, lens)
+    refused = chat.do("back")
+    assert refused.refused and refused.toast == "Er is geen eerdere vraag."
+    chat.do("begin")
+    chat.do("back")
+    assert chat.reply.prompt.options[0].id == "begin"          # back on question 1 returns to the intro
+    chat.do("begin")
+    for _ in range(6):
+        chat.answer("no")
+    chat.answer("yes")                                          # Wonen & Financiën 1 -> yes
+    assert chat.progress == "Wonen & Financiën · 2/18"
+    chat.do("back")
+    assert chat.progress == "Wonen & Financiën · 1/18"
+    assert chat.reply.prompt.current == "Eerder antwoord: ja"
+    chat.do("back")
+    assert chat.progress == "Acuut gevaar · 6/6"                # back crosses into the previous phase
+    assert chat.reply.prompt.current == "Eerder antwoord: nee"
+    chat.answer("unknown")
+    chat.answer("no")                                           # change Wonen 1 from yes to no
+    answers = stored(store, chat)
+    assert answers["rf_suicidaal"] == "unknown"
+    assert answers["woning_achterstallig_onderhoud"] == "no"
+    case_id = chat.service.view(chat.user, chat.code).case.id
+    log = [v for item, v in store.answer_log(case_id) if item == "woning_achterstallig_onderhoud"]
+    assert log == ["yes", "no"]                                 # the change is kept, not overwritten
+
+
+def test_skip_a_leefgebied_and_go_back_into_it(store: Store, lens: Lens) -> None:
+    chat = new_chat(store, lens)
+    chat.do("begin")
+    refused = chat.do("skip")
+    assert refused.refused and "niet overslaan" in (refused.toast or "")
+    for _ in range(6):
+        chat.answer("no")
+    chat.answer("yes")
+    chat.answer("no")
+    reply = chat.do("skip")                                     # skip Wonen & Financiën at question 3
+    assert "overgeslagen" in chat.texts(reply)
+    assert chat.progress == "Lichamelijke & Psychische Gezondheid · 1/20"
+    chat.do("back")
+    assert chat.progress == "Wonen & Financiën · 3/18"          # back lands where the skip was pressed
+    chat.answer("yes")
+    assert chat.progress == "Wonen & Financiën · 4/18"
+    for _ in range(4):                                          # skip the rest of every leefgebied
+        chat.do("skip")
+    assert chat.reply.prompt.accepts_text
+    summary = chat.texts()
+    assert "Wat zie ik nog niet?" in summary
+    assert "wie ziet dit" in summary
+    chat.do("back")                                             # from the note back to the last question
+    assert chat.progress == "Zingeving, Lerend Vermogen & Inzicht · 1/21"
+
+
+def test_resume_after_restart_continues_at_the_same_question(store: Store, lens: Lens, db_url: str) -> None:
+    chat = new_chat(store, lens)
+    chat.do("begin")
+    for _ in range(8):
+        chat.answer("no")
+    before = chat.progress
+    store.dispose()
+    fresh = Store(db_url)                                       # a new process: new engine, new service
+    service = IntakeService(fresh, load_lens())
+    reply = service.resume(chat.user, chat.code.lower(), "nl")
+    assert reply.prompt.progress == before == "Wonen & Financiën · 3/18"
+    resumed = Chat.__new__(Chat)
+    resumed.service, resumed.user, resumed.lang, resumed.reply, resumed.code = service, chat.user, "nl", reply, chat.code
+    resumed.answer("yes")
+    assert resumed.progress == "Wonen & Financiën · 4/18"
+    assert len(stored(fresh, resumed)) == 9
+    fresh.dispose()
+
+
+def test_stale_step_and_other_users_case_change_nothing(store: Store, lens: Lens) -> None:
+    chat = new_chat(store, lens)
+    chat.do("begin")
+    old_step = chat.reply.step
+    chat.answer("no")
+    stale = chat.service.handle(chat.user, chat.code, "answer", "yes", step=old_step)
+    assert stale.refused and "eerdere vraag" in (stale.toast or "")
+    assert stored(store, chat) == {"rf_direct_gevaar": "no"}
+    mallory = store.user("console", "mallory", create_role="professional")
+    forged = chat.service.handle(mallory, chat.code, "answer", "yes")
+    assert forged.refused and forged.toast == f"Zaak {chat.code} is niet gevonden."
+    assert chat.service.view(mallory, chat.code) is None
+    assert chat.service.summary(mallory, chat.code, "nl") is None
+    assert store.list_cases(mallory.id) == []
+    bogus = chat.service.handle(chat.user, chat.code, "answer", "maybe", step=chat.reply.step)
+    assert bogus.refused
+    assert stored(store, chat) == {"rf_direct_gevaar": "no"}
+
+
+def test_english_on_request(store: Store, lens: Lens) -> None:
+    chat = new_chat(store, lens)
+    chat.lang = "en"
+    chat.do("begin")
+    assert chat.progress == "Acute danger · 1/6"
+    assert [o.label for o in chat.reply.prompt.options] == ["Yes", "No", "Don't know", "← Back"]
+
+
+def test_an_old_case_keeps_the_questions_of_its_lens_version(store: Store, lens: Lens, tmp_path: Path) -> None:
+    chat = new_chat(store, lens)
+    chat.do("begin")
+    old_question = chat.reply.prompt.text
+    changed = tmp_path / "lens"
+    changed.mkdir()
+    for f in (Path(load_lens.__code__.co_filename).parent / "lenses" / "default").glob("*.yaml"):
+        (changed / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    red = changed / "red_flags.yaml"
+    data = yaml.safe_load(red.read_text(encoding="utf-8"))
+    data["red_flags"][0]["question"]["nl"] = "Nieuwe formulering van de eerste vraag?"
+    red.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    new_lens = load_lens(changed)
+    assert new_lens.version != lens.version
+    service = IntakeService(Store(engine=store.engine), load_lens(changed))
+    assert service.resume(chat.user, chat.code, "nl").prompt.text == old_question
+    fresh = Chat(service, chat.user)
+    fresh.do("begin")
+    assert fresh.reply.prompt.text == "Nieuwe formulering van de eerste vraag?"
+    versions = {c.code: c.lens_version for c in store.list_cases(chat.user.id)}
+    assert versions == {chat.code: lens.version, fresh.code: new_lens.version}
+
+
+def test_dialog_diagram_is_current(lens: Lens) -> None:
+    assert DIAGRAM.read_text(encoding="utf-8") == IntakeDialog(lens).mermaid() + "\n", \
+        "dialogs/intake.mmd is stale: run `lensbot dialog graph > dialogs/intake.mmd`"
