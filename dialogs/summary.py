@@ -29,6 +29,19 @@ def contact_line(lens: Lens, contact_id: str, why: str, lang: str) -> str:
     return dialog_texts()("summary.contact_line", lang, name=contact.name.get(lang), phone=phone, why=why)
 
 
+def contact_label(lens: Lens, contact_id: str, lang: str) -> str:
+    """Name, phone, opening hours and website: everything needed to actually get in touch."""
+    c = lens.contacts[contact_id]
+    parts = [c.name.get(lang)]
+    if c.phone:
+        parts.append(c.phone)
+    if c.hours:
+        parts.append(c.hours.get(lang))
+    if c.website:
+        parts.append(c.website)
+    return " · ".join(parts)
+
+
 def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None = None) -> list[Block]:
     t = dialog_texts()
     blocks: list[Block] = []
@@ -77,7 +90,13 @@ def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None =
     blocks.append(Block(tuple(unknown), "summary"))
 
     advice: list[Line] = [Line(t("summary.advice", lang), "heading")]
-    advice += [Line(contact_line(lens, a.contact, a.why.get(lang), lang), "item") for a in result.advice]
+    # One reason, then the contacts it selected: the reason is the advice, the contacts the route.
+    by_reason: dict[str, list[str]] = {}
+    for item in result.advice:
+        by_reason.setdefault(item.why.get(lang), []).append(item.contact)
+    for why, contacts in by_reason.items():
+        advice.append(Line(why, "item"))
+        advice += [Line(contact_label(lens, c, lang), "subitem") for c in contacts]
     steps = [step for rule in lens.advice_rules if rule.id in result.rules for step in rule.steps]
     if steps:
         advice.append(Line(t("summary.steps", lang), "heading"))

@@ -139,7 +139,8 @@ def _check_orders(docs: list[tuple[SourceDoc, Doc]]) -> list[Problem]:
 def _check_concern(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Problem]:
     rules = [(s, i, r) for s, d in docs if isinstance(d, LensDocument) for i, r in enumerate(d.concern)]
     if not rules:
-        return [Problem(lens_path, 1, "concern", "no concern rules: add at least one, the last with when: {always: true}")]
+        return [Problem(lens_path, 1, "concern",
+                        "no concern rules: add at least one, the last with when: {always: true}")]
     source, i, last = rules[-1]
     if not last.when.always:
         return [Ref(last.level, source, ("concern", i, "when")).problem(

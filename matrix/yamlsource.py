@@ -8,6 +8,7 @@ equal keys; here that is reported, since it almost always hides a mistake.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,8 @@ class SourceDoc:
         node: Any = self.data
         for key in path:
             item = None
-            try:
+            with contextlib.suppress(KeyError, IndexError, TypeError):
                 item = node[key]
-            except (KeyError, IndexError, TypeError):
-                pass
             if isinstance(key, int):
                 ident = item.get("id") if isinstance(item, dict) else None
                 parts.append(f"[{ident}]" if isinstance(ident, str) else f"[{key}]")

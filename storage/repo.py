@@ -103,8 +103,9 @@ _CASE_COLUMNS = (Case.id, Case.code, Case.user_id, Case.mode, Case.status, Case.
 def _case_row(row: Any) -> CaseRow:
     return CaseRow(
         id=row.id, code=row.code, user_id=row.user_id, mode=row.mode, status=row.status, state=row.state,
-        step=row.step, trail=[int(x) for x in row.trail.split(",") if x], skipped=[x for x in row.skipped.split(",") if x],
-        lang=row.lang, lens_version=row.lens_version, created_at=_aware(row.created_at), updated_at=_aware(row.updated_at),
+        step=row.step, trail=[int(x) for x in row.trail.split(",") if x],
+        skipped=[x for x in row.skipped.split(",") if x], lang=row.lang, lens_version=row.lens_version,
+        created_at=_aware(row.created_at), updated_at=_aware(row.updated_at),
     )
 
 

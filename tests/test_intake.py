@@ -165,7 +165,8 @@ def test_resume_after_restart_continues_at_the_same_question(store: Store, lens:
     reply = service.resume(chat.user, chat.code.lower(), "nl")
     assert reply.prompt.progress == before == "Wonen & Financiën · 3/18"
     resumed = Chat.__new__(Chat)
-    resumed.service, resumed.user, resumed.lang, resumed.reply, resumed.code = service, chat.user, "nl", reply, chat.code
+    resumed.service, resumed.user, resumed.lang = service, chat.user, "nl"
+    resumed.reply, resumed.code = reply, chat.code
     resumed.answer("yes")
     assert resumed.progress == "Wonen & Financiën · 4/18"
     assert len(stored(fresh, resumed)) == 9

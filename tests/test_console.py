@@ -1,0 +1,161 @@
+"""End-to-end: the real `lensbot` command in a subprocess, answers piped in, a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from matrix.lens import Lens
+
+LENSBOT = Path(sys.executable).with_name("lensbot")
+STRONG = {  # weight-3 signals in two leefgebieden
+    "bankpas_rekening_afgestaan", "schuld_aan_persoon",                 # Wonen & Financiën
+    "gehaald_gebracht_door_onbekenden", "delict_in_opdracht",           # Werk, Activiteiten & Sociale Relaties
+}
+
+
+def lensbot_cmd(*args: str) -> list[str]:
+    return [str(LENSBOT), *args] if LENSBOT.exists() else [sys.executable, "-m", "bot.cli", *args]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e["LENSBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'lensbot.db'}"
+    e.pop("LENSBOT_LENS", None)
+    e.pop("LENSBOT_CONTACTS", None)
+    return e
+
+
+def run(env: dict[str, str], stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(lensbot_cmd(*args), input=stdin, env=env, capture_output=True, text=True, timeout=60)
+
+
+def script(lens: Lens, answer: dict[str, str], default: str = "nee", note: str = "1") -> str:
+    """Input lines for a whole intake: begin, one line per question, then the note line."""
+    return "\n".join(["begin", *[answer.get(q.item_id, default) for q in lens.questions], note]) + "\n"
+
+
+def case_code(out: str) -> str:
+    match = re.search(r"Nieuwe zaak gestart: ([A-Z0-9]{2}-[A-Z0-9]{4})", out)
+    assert match, out
+    return match.group(1)
+
+
+def test_strong_signals_in_two_leefgebieden(env: dict[str, str], lens: Lens) -> None:
+    done = run(env, script(lens, {s: "ja" for s in STRONG}, default="?"), "chat")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    summary = out[out.index("Overzicht zaak"):]
+    assert "Zorgniveau: mogelijke criminele uitbuiting" in summary
+    assert "Schulden (Wonen & Financiën)" in summary
+    assert "Reizen en verdwijnen (Werk, Activiteiten & Sociale Relaties)" in summary
+    assert "Wat zie ik nog niet?" in summary and "wie ziet dit:" in summary
+    assert "Veilig Thuis · 0800-2000" in summary and "Politie · 0900-8844" in summary
+    assert "De intake is afgerond" in out
+
+
+def test_all_no_gives_no_exploitation_advice(env: dict[str, str], lens: Lens) -> None:
+    done = run(env, script(lens, {}), "chat")
+    assert done.returncode == 0, done.stderr
+    summary = done.stdout[done.stdout.index("Overzicht zaak"):]
+    assert "Zorgniveau: geen signalen" in summary
+    for contact in ("Veilig Thuis", "Politie", "CoMensha", "Alarmnummer 112", "Meld Misdaad Anoniem"):
+        assert contact not in summary
+    assert "CCV (Centrum voor Criminaliteitspreventie en Veiligheid) · https://hetccv.nl" in summary
+
+
+def test_red_flag_shows_112_before_anything_else(env: dict[str, str], lens: Lens) -> None:
+    done = run(env, "begin\nja\n", "chat")
+    out = done.stdout
+    alert = out.index("Acuut gevaar: bel nu 112")
+    assert alert < out.index("[Acuut gevaar · 2/6]")
+    assert done.returncode == 0
+    assert "Alles tot nu toe is opgeslagen" in out
+
+
+def test_english_and_bad_input(env: dict[str, str]) -> None:
+    done = run(env, "hello\nbegin\nmaybe\nyes\nstop\n", "chat", "--lang", "en")
+    out = done.stdout
+    assert "New case started" in out
+    assert out.count("I do not recognise that answer") == 2
+    assert "[Acute danger · 2/6]" in out
+    assert "Paused. Everything so far is saved" in out
+    cases = json.loads(run(env, "", "cases", "--format", "json").stdout)
+    assert [(c["status"], c["answers"]) for c in cases] == [("open", 1)]
+    assert set(cases[0]) >= {"code", "mode", "status", "answers", "lens_version", "created", "updated"}
+
+
+def test_resume_with_case_code_and_cases_listing(env: dict[str, str], lens: Lens) -> None:
+    first = run(env, "begin\nnee\nnee\n", "chat")
+    code = case_code(first.stdout)
+    again = run(env, "nee\n", "chat", "--case", code.lower())
+    assert f"Zaak {code} hervat." in again.stdout
+    assert again.stdout.index("[Acuut gevaar · 3/6]") < again.stdout.index("[Acuut gevaar · 4/6]")
+    listing = run(env, "", "cases")
+    assert code in listing.stdout and "open" in listing.stdout
+    missing = run(env, "", "chat", "--case", "ZZ-ZZZZ")
+    assert missing.returncode == 2 and "niet gevonden" in missing.stdout
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, buffer: list[str], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while marker not in "".join(buffer):
+        assert time.monotonic() < deadline, f"timed out waiting for {marker!r}: {''.join(buffer)[-500:]}"
+        ch = proc.stdout.read(1)
+        assert ch, f"process ended before {marker!r}"
+        buffer.append(ch)
+
+
+def test_sigkill_mid_intake_loses_no_acknowledged_answer(env: dict[str, str], lens: Lens) -> None:
+    proc = subprocess.Popen(lensbot_cmd("chat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                            text=True, bufsize=0)
+    assert proc.stdin is not None
+    buf: list[str] = []
+    _read_until(proc, "1) Begin", buf)
+    code = case_code("".join(buf))
+    proc.stdin.write("begin\n")
+    proc.stdin.flush()
+    acknowledged: list[str] = []
+    for i, q in enumerate(lens.questions[:12]):
+        _read_until(proc, f"[{'Acuut gevaar' if i < 6 else 'Wonen & Financiën'} · {q.number}/{q.phase_size}]", buf)
+        proc.stdin.write("ja\n" if i == 8 else "nee\n")
+        proc.stdin.flush()
+        nxt = lens.questions[i + 1]
+        if i < 10:  # wait until the next question is shown: this answer is acknowledged
+            _read_until(proc, f" · {nxt.number}/{nxt.phase_size}]", buf)
+            acknowledged.append(q.item_id)
+    # the 11th and 12th answers were sent but not waited for; kill the process now
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    resumed = run(env, "nee\n" * (len(lens.questions) - 10) + "1\n", "chat", "--case", code)
+    assert resumed.returncode == 0, resumed.stderr
+    first_prompt = re.search(r"\[(.+?) · (\d+)/(\d+)\]", resumed.stdout)
+    assert first_prompt is not None
+    resumed_at = int(first_prompt.group(2)) + (6 if "Wonen" in first_prompt.group(1) else 0) - 1
+    assert 10 <= resumed_at <= 12       # continues right after the last acknowledged (or committed) answer
+    assert "De intake is afgerond" in resumed.stdout
+    from storage.repo import Store
+
+    store = Store(env["LENSBOT_DATABASE_URL"])
+    user = store.user("console", __import__("getpass").getuser())
+    assert user is not None
+    (case,) = [c for c in store.list_cases(user.id) if c.code == code]
+    assert case.status == "completed" and case.answers == len(lens.questions)
+    from dialogs.service import IntakeService
+
+    view = IntakeService(store, lens).view(user, code)
+    assert view is not None
+    assert view.answers[lens.questions[8].item_id] == "yes"   # the acknowledged "ja" survived the kill
+    log_items = [item for item, _ in store.answer_log(view.case.id)]
+    assert len(log_items) == len(set(log_items)) == len(lens.questions)   # nothing stored twice
+    store.dispose()

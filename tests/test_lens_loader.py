@@ -1,0 +1,361 @@
+"""Loading and checking a lens: the bundled lens, its version, and how mistakes are reported.
+
+A domain expert edits the YAML files by hand; `lensbot matrix check` must point at every
+mistake as `file:line: path: message`, with the right file and the right line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from matrix.loader import DEFAULT_LENS, LensError, lens_from_content, load_lens
+from matrix.scoring import assess
+
+ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")
+PROBLEM_LINE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+): (?:(?P<path>[^:\s]+): )?(?P<message>.+)$")
+VERSION = re.compile(r"^1\.0\.0\+[0-9a-f]{10}$")
+
+# Answers that reach "possible_exploitation": strong signals in two leefgebieden.
+EXPLOITATION = {
+    "schuld_aan_persoon": "yes",
+    "bankpas_rekening_afgestaan": "yes",
+    "delict_in_opdracht": "yes",
+    "delict_ver_van_huis": "yes",
+}
+
+LOCAL_CONTACT = """\
+# Local contacts of the municipality (LENSBOT_CONTACTS).
+contacts:
+  - id: afm_mensenhandel_zwolle
+    name:
+      nl: "Aandachtsfunctionaris mensenhandel gemeente Zwolle"
+      en: "Human-trafficking officer, municipality of Zwolle"
+    phone: "038-498 9111"
+    when:
+      nl: "Voor overleg over een vermoeden van mensenhandel of criminele uitbuiting in Zwolle."
+      en: "To discuss a suspicion of human trafficking or criminal exploitation in Zwolle."
+    attach_to: [combine_signals]
+"""
+
+
+# -- helpers -------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner's own LENSBOT_LENS / LENSBOT_CONTACTS must not leak into these tests."""
+    for key in ENV_KEYS:
+        monkeypatch.delenv(key, raising=False)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`lensbot ...` as a real process, as a user would run it."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
+    full_env["PYTHONIOENCODING"] = "utf-8"
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, encoding="utf-8", timeout=60)
+
+
+def copy_lens(dest: Path) -> Path:
+    shutil.copytree(DEFAULT_LENS, dest)
+    return dest
+
+
+def plant(file: Path, old: str, new: str) -> None:
+    """Replace `old` (which must occur exactly once) by `new` in `file`."""
+    text = file.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {file.name}"
+    file.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def line_of(file: Path, needle: str, after: str | None = None) -> int:
+    """1-based number of the first line holding `needle` (after the first line holding `after`)."""
+    lines = file.read_text(encoding="utf-8").splitlines()
+    start = 0
+    if after is not None:
+        start = next(i for i, line in enumerate(lines) if after in line) + 1
+    for i in range(start, len(lines)):
+        if needle in lines[i]:
+            return i + 1
+    raise AssertionError(f"{needle!r} not found in {file}")
+
+
+def parse_problems(output: str) -> list[dict[str, str]]:
+    """The `file:line: path: message` lines of `lensbot matrix check`; every line must have that shape."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines, "no output"
+    header, *rest = lines
+    assert re.fullmatch(r"\d+ problem\(s\) found:", header), header
+    assert int(header.split()[0]) == len(rest)
+    found = []
+    for line in rest:
+        m = PROBLEM_LINE.match(line)
+        assert m, f"not in file:line: path: message form: {line!r}"
+        found.append(m.groupdict())
+    return found
+
+
+def assert_reported(problems: list[dict], file: str, line: int, path_part: str, message_part: str) -> None:
+    hits = [p for p in problems if p["file"] == file and int(p["line"]) == line
+            and path_part in (p["path"] or "") and message_part in p["message"]]
+    shown = "\n".join(f"{p['file']}:{p['line']}: {p['path']}: {p['message']}" for p in problems)
+    assert hits, f"expected {file}:{line}: ...{path_part}...: ...{message_part}... among:\n{shown}"
+
+
+def problems_of(path: Path, contacts: Path | None = None) -> list:
+    with pytest.raises(LensError) as info:
+        load_lens(path, contacts)
+    assert info.value.problems
+    return info.value.problems
+
+
+def as_dicts(problems: list) -> list[dict]:
+    return [{"file": p.file, "line": p.line, "path": p.path, "message": p.message} for p in problems]
+
+
+# -- the bundled lens ------------------------------------------------------------------------
+def test_bundled_lens_has_the_documented_shape() -> None:
+    lens = load_lens()
+    assert len(lens.leefgebieden) == 4
+    assert len(lens.indicators) == 19
+    assert len(lens.signals) == 87
+    assert len(lens.red_flags) == 6
+    assert [lg.order for lg in lens.leefgebieden] == [1, 2, 3, 4]
+    # Every question of the intake is a red flag or a signal, red flags first.
+    assert len(lens.questions) == 87 + 6
+    assert [q.phase for q in lens.questions[:6]] == ["red_flags"] * 6
+    assert VERSION.match(lens.version), lens.version
+
+
+def test_version_is_stable_and_follows_the_content(tmp_path: Path) -> None:
+    first, second = load_lens(), load_lens(DEFAULT_LENS)
+    assert first.version == second.version
+
+    copy = copy_lens(tmp_path / "lens")
+    commented = copy / "lens.yaml"
+    commented.write_text("# a comment changes no content\n" + commented.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_lens(copy).version == first.version
+
+    plant(copy / "2_gezondheid.yaml", "Heeft de jongere letsel zonder dat daar een arts naar kijkt",
+          "Heeft de jongere letsel waar geen arts naar kijkt")
+    edited = load_lens(copy)
+    assert VERSION.match(edited.version)
+    assert edited.version != first.version
+    assert edited.version.startswith("1.0.0+")
+
+
+def test_lens_from_content_rebuilds_the_same_lens() -> None:
+    lens = load_lens()
+    rebuilt = lens_from_content(json.loads(json.dumps(lens.content)))
+    assert rebuilt.version == lens.version
+    assert rebuilt.counts() == lens.counts()
+    assert [q.item_id for q in rebuilt.questions] == [q.item_id for q in lens.questions]
+
+
+def test_matrix_check_on_the_default_lens() -> None:
+    version = load_lens().version
+    text = run_cli("matrix", "check")
+    assert text.returncode == 0, text.stderr
+    assert f"lens criminele_uitbuiting {version}: OK" in text.stdout
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+([a-z_]+)\s+(\d+)$", text.stdout, re.M)}
+    assert counts == {"leefgebieden": 4, "indicators": 19, "signals": 87, "red_flags": 6, "contacts": 14,
+                      "advice_rules": 12}
+
+    as_json = run_cli("matrix", "check", str(DEFAULT_LENS), "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["ok"] is True
+    assert data["counts"] == {"leefgebieden": 4, "indicators": 19, "signals": 87, "red_flags": 6, "contacts": 14,
+                              "advice_rules": 12, "version": version}
+
+
+# -- five planted mistakes, one `lensbot matrix check` -------------------------------------
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, int, str, str]]]:
+    """A copy of the default lens with five mistakes, each in its own file.
+
+    Returns the folder that holds the copy (the CLI runs there, so files show as `lens/<name>`)
+    and the expected problems as (file, line, path fragment, message fragment).
+    """
+    root = tmp_path_factory.mktemp("planted")
+    lens = copy_lens(root / "lens")
+    expected: list[tuple[str, int, str, str]] = []
+
+    # 1. A misspelt key.
+    f = lens / "4_zingeving_inzicht.yaml"
+    plant(f, "          - id: ziet_geen_uitweg\n            weight: 3\n",
+          "          - id: ziet_geen_uitweg\n            wieght: 3\n")
+    expected.append((f"lens/{f.name}", line_of(f, "wieght: 3"), "signals[ziet_geen_uitweg]",
+                     "unknown key 'wieght' (did you mean 'weight'?)"))
+
+    # 2. A missing English translation.
+    f = lens / "red_flags.yaml"
+    plant(f, '      en: "Is the young person seriously injured, or have they recently suffered sexual violence?"\n', "")
+    expected.append((f"lens/{f.name}", line_of(f, "question:", after="- id: rf_ernstig_letsel_seksueel_geweld"),
+                     "red_flags[rf_ernstig_letsel_seksueel_geweld].question", "missing translation 'en'"))
+
+    # 3. A signal id that is already used (in another file).
+    f = lens / "3_werk_activiteiten_relaties.yaml"
+    plant(f, "- id: patroon_zelfde_delict\n", "- id: schulden\n")
+    duplicate_at = line_of(f, "- id: schulden")
+
+    # 4. A reference to a viewer that does not exist (item on its own line).
+    f = lens / "1_wonen_financien.yaml"
+    plant(f, "seen_by: [schuldhulpverlening, wijkteam, bank]\n",
+          "seen_by:\n          - schuldhulpverlening\n          - wijkteam\n          - wijkagnet\n")
+    expected.append((f"lens/{f.name}", line_of(f, "- wijkagnet"), "indicators[schulden].seen_by[2]",
+                     "unknown viewer 'wijkagnet' (did you mean 'wijkagent'?)"))
+    # 1_wonen_financien.yaml has an indicator `schulden` and, below it, the signal `schulden`.
+    first = line_of(f, "- id: schulden", after="- id: schulden")
+    expected.append(("lens/3_werk_activiteiten_relaties.yaml", duplicate_at, "signals[schulden]",
+                     f"duplicate id 'schulden' (first defined at lens/1_wonen_financien.yaml:{first})"))
+
+    # 5. A weight outside 1..3.
+    f = lens / "2_gezondheid.yaml"
+    plant(f, "          - id: letsel_geen_zorg\n            weight: 3\n",
+          "          - id: letsel_geen_zorg\n            weight: 5\n")
+    expected.append((f"lens/{f.name}", line_of(f, "weight: 5"), "signals[letsel_geen_zorg].weight",
+                     "weight must be 1, 2 or 3 (got 5)"))
+
+    assert len({e[0] for e in expected}) == 5, "each mistake in its own file"
+    return root, expected
+
+
+def test_matrix_check_reports_every_planted_mistake_with_file_and_line(planted) -> None:
+    root, expected = planted
+    result = run_cli("matrix", "check", "lens", cwd=root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    problems = parse_problems(result.stdout)
+    for file, line, path, message in expected:
+        assert_reported(problems, file, line, path, message)
+
+
+def test_matrix_check_json_lists_the_same_problems(planted) -> None:
+    root, expected = planted
+    result = run_cli("matrix", "check", "lens", "--json", cwd=root)
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    problems = data["problems"]
+    assert all(set(p) == {"file", "line", "path", "message"} for p in problems)
+    assert all(isinstance(p["line"], int) and p["line"] >= 1 for p in problems)
+    for file, line, path, message in expected:
+        assert_reported(problems, file, line, path, message)
+
+
+def test_second_signal_in_the_same_file_with_a_used_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lens = copy_lens(tmp_path / "lens")
+    monkeypatch.chdir(tmp_path)
+    f = lens / "1_wonen_financien.yaml"
+    plant(f, "- id: woont_vakantiepark_tijdelijk\n", "- id: woning_achterstallig_onderhoud\n")
+    first = line_of(f, "- id: woning_achterstallig_onderhoud")
+    second = line_of(f, "- id: woning_achterstallig_onderhoud", after="- id: woning_achterstallig_onderhoud")
+    problems = as_dicts(problems_of(Path("lens")))
+    assert_reported(problems, "lens/1_wonen_financien.yaml", second, "signals[woning_achterstallig_onderhoud]",
+                    f"duplicate id 'woning_achterstallig_onderhoud' (first defined at lens/1_wonen_financien.yaml:{first})")
+    assert len(problems) == 1
+
+
+# -- more mistakes, checked in-process -----------------------------------------------------
+def test_yaml_syntax_error_is_reported_with_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lens = copy_lens(tmp_path / "lens")
+    monkeypatch.chdir(tmp_path)
+    f = lens / "4_zingeving_inzicht.yaml"
+    plant(f, "          - id: lvb\n            weight: 2\n", "          - id: lvb\n            weight: 2: 3\n")
+    problems = problems_of(Path("lens"))
+    syntax = [p for p in problems if "YAML syntax error" in p.message]
+    assert len(syntax) == 1, [str(p) for p in problems]
+    assert syntax[0].file == "lens/4_zingeving_inzicht.yaml"
+    assert syntax[0].line == line_of(f, "weight: 2: 3")
+    assert str(syntax[0]).startswith(f"lens/4_zingeving_inzicht.yaml:{syntax[0].line}: YAML syntax error")
+
+
+def test_duplicate_mapping_key_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lens = copy_lens(tmp_path / "lens")
+    monkeypatch.chdir(tmp_path)
+    f = lens / "2_gezondheid.yaml"
+    plant(f, "          - id: letsel_geen_zorg\n            weight: 3\n",
+          "          - id: letsel_geen_zorg\n            weight: 3\n            weight: 1\n")
+    first = line_of(f, "weight: 3", after="- id: letsel_geen_zorg")
+    problems = problems_of(Path("lens"))
+    assert len(problems) == 1, [str(p) for p in problems]
+    p = problems[0]
+    assert (p.file, p.line) == ("lens/2_gezondheid.yaml", line_of(f, "weight: 1", after="- id: letsel_geen_zorg"))
+    assert p.message == f"duplicate key 'weight' (an earlier 'weight' is on line {first})"
+
+
+def test_unknown_contact_in_advice_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lens = copy_lens(tmp_path / "lens")
+    monkeypatch.chdir(tmp_path)
+    f = lens / "rules.yaml"
+    plant(f, "    contacts: [meld_misdaad_anoniem]\n", "    contacts: [meld_misdaad_anoniem, politie_amsterdam]\n")
+    problems = as_dicts(problems_of(Path("lens")))
+    assert len(problems) == 1
+    assert_reported(problems, "lens/rules.yaml", line_of(f, "politie_amsterdam"), "advice[anonymous_tip].contacts[1]",
+                    "unknown contact 'politie_amsterdam'")
+
+
+def test_local_contacts_file_with_unknown_advice_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    local = tmp_path / "local_contacts.yaml"
+    local.write_text(LOCAL_CONTACT.replace("attach_to: [combine_signals]", "attach_to: [combine_signal]"),
+                     encoding="utf-8")
+    line = line_of(local, "attach_to:")
+
+    # Through the environment, as an operator configures it.
+    monkeypatch.setenv("LENSBOT_CONTACTS", str(local))
+    problems = as_dicts(problems_of(DEFAULT_LENS))
+    assert len(problems) == 1
+    assert_reported(problems, "local_contacts.yaml", line, "contacts[afm_mensenhandel_zwolle].attach_to[0]",
+                    "unknown advice rule 'combine_signal' (did you mean 'combine_signals'?)")
+    monkeypatch.delenv("LENSBOT_CONTACTS")
+
+    # Through `lensbot matrix check --contacts`.
+    result = run_cli("matrix", "check", "--contacts", "local_contacts.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert_reported(parse_problems(result.stdout), "local_contacts.yaml", line,
+                    "contacts[afm_mensenhandel_zwolle].attach_to[0]", "unknown advice rule 'combine_signal'")
+
+
+def test_local_contacts_file_may_only_hold_contacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    local = tmp_path / "local_contacts.yaml"
+    local.write_text(LOCAL_CONTACT + "viewers:\n  - id: gemeente\n    name: {nl: Gemeente, en: Municipality}\n",
+                     encoding="utf-8")
+    problems = problems_of(DEFAULT_LENS, local)
+    assert [(p.file, p.line) for p in problems] == [("local_contacts.yaml", line_of(local, "viewers:"))]
+    assert "unknown key 'viewers'" in problems[0].message
+    assert "may only hold 'contacts'" in problems[0].message
+
+
+def test_local_contact_joins_the_advice_it_attaches_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    local = tmp_path / "local_contacts.yaml"
+    local.write_text(LOCAL_CONTACT, encoding="utf-8")
+    default = load_lens()
+    monkeypatch.setenv("LENSBOT_CONTACTS", str(local))
+    lens = load_lens()
+    assert lens.counts()["contacts"] == default.counts()["contacts"] + 1
+    assert lens.version != default.version, "local contacts are part of the lens a case was assessed with"
+    assert load_lens(DEFAULT_LENS, local).version == lens.version
+
+    result = assess(lens, EXPLOITATION)
+    assert result.concern == "possible_exploitation"
+    by_contact = {a.contact: a for a in result.advice}
+    assert "afm_mensenhandel_zwolle" in by_contact
+    item = by_contact["afm_mensenhandel_zwolle"]
+    assert item.rule == "combine_signals"
+    combine = next(r for r in lens.advice_rules if r.id == "combine_signals")
+    assert item.why == combine.why
+    assert lens.contacts["afm_mensenhandel_zwolle"].phone == "038-498 9111"
+
+    # Not with advice it is not attached to.
+    weak = assess(lens, {"schulden": "yes"})
+    assert weak.concern == "attention"
+    assert "afm_mensenhandel_zwolle" not in {a.contact for a in weak.advice}
