@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.console import ConsoleChat, console_texts
 from bot.terminal import render_block
+from dialogs.access import admin_ids_from_env
 from dialogs.intake import IntakeDialog
 from dialogs.service import IntakeService
 from dialogs.summary import summary_blocks
@@ -25,9 +26,12 @@ from matrix.export import assessment_dict
 from matrix.lens import Lens
 from matrix.loader import LensError, load_lens
 from matrix.scoring import assess, normalise_answer
+from storage import accounts
+from storage.accounts import ROLES
 from storage.repo import SchemaOutdated, StorageUnavailable, Store
 
 CONSOLE_CHANNEL = "console"
+TELEGRAM_CHANNEL = "telegram"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +90,28 @@ def build_parser() -> argparse.ArgumentParser:
     dialog = sub.add_parser("dialog", help="the dialog machines").add_subparsers(metavar="ACTION")
     graph = dialog.add_parser("graph", help="print the intake machine as a Mermaid diagram")
     graph.set_defaults(func=cmd_dialog_graph)
+
+    tg = sub.add_parser("telegram", help="run the Telegram bot (long polling, or a webhook server)")
+    tg.add_argument("--webhook-url", metavar="URL", help="public HTTPS URL Telegram posts updates to")
+    tg.add_argument("--listen", default="127.0.0.1", metavar="HOST", help="webhook server address")
+    tg.add_argument("--port", type=int, default=8443, metavar="N", help="webhook server port")
+    tg.set_defaults(func=cmd_telegram)
+
+    users = sub.add_parser("users", help="Telegram users and roles").add_subparsers(metavar="ACTION")
+    add = users.add_parser("add", help="give a Telegram user id a role")
+    add.add_argument("telegram_id", type=int)
+    add.add_argument("--role", choices=list(ROLES), default="professional")
+    add.set_defaults(func=cmd_users_add)
+    lst = users.add_parser("list", help="list Telegram users and their roles")
+    lst.set_defaults(func=cmd_users_list)
+    rm = users.add_parser("remove", help="remove a Telegram user and their cases")
+    rm.add_argument("telegram_id", type=int)
+    rm.set_defaults(func=cmd_users_remove)
+
+    inv = sub.add_parser("invite", help="create a single-use invitation code")
+    inv.add_argument("--role", choices=list(ROLES), default="professional")
+    inv.add_argument("--days", type=int, default=7, help="days before the code expires")
+    inv.set_defaults(func=cmd_invite)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
     up = db.add_parser("upgrade", help="run the Alembic migrations up to the newest schema")
@@ -214,6 +240,59 @@ def cmd_matrix_check(args: argparse.Namespace) -> int:
 
 def cmd_dialog_graph(args: argparse.Namespace) -> int:
     print(IntakeDialog(load_lens()).mermaid())
+    return 0
+
+
+def cmd_telegram(args: argparse.Namespace) -> int:
+    from bot.telegram.app import ConfigError, Settings, run
+
+    try:
+        settings = Settings.from_env()
+        if args.webhook_url and not settings.webhook_secret:
+            raise ConfigError("LENSBOT_WEBHOOK_SECRET must be set for webhook mode")
+    except ConfigError as exc:
+        print(f"lensbot: {exc}", file=sys.stderr)
+        return 2
+    lens = load_lens()
+    store = open_store(args)
+    run(settings, IntakeService(store, lens), store, args.webhook_url, args.listen, args.port)
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    user = accounts.set_role(open_store(args), TELEGRAM_CHANNEL, str(args.telegram_id), args.role)
+    print(f"telegram user {user.external_id}: {user.role}")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    admins = admin_ids_from_env()
+    rows = accounts.list_users(open_store(args), TELEGRAM_CHANNEL)
+    for u in rows:
+        note = " (admin via LENSBOT_ADMIN_IDS)" if u.external_id in admins else ""
+        print(f"{u.external_id:>14}  {u.role:12}  {u.lang}{note}")
+    for missing in sorted(admins - {u.external_id for u in rows}):
+        print(f"{missing:>14}  {'admin':12}  -   (LENSBOT_ADMIN_IDS, not seen yet)")
+    if not rows and not admins:
+        print("no users yet: add one with `lensbot users add TELEGRAM_ID --role professional`")
+    return 0
+
+
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    if not accounts.remove_user(open_store(args), TELEGRAM_CHANNEL, str(args.telegram_id)):
+        print(f"lensbot: no telegram user {args.telegram_id}", file=sys.stderr)
+        return 2
+    print(f"telegram user {args.telegram_id} removed, with their cases")
+    return 0
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    inv = accounts.create_invite(open_store(args), args.role, ttl=timedelta(days=args.days))
+    print(f"invitation for role {inv.role}, valid until {inv.expires_at:%Y-%m-%d %H:%M} UTC, single use:")
+    print(f"  code: {inv.code}")
+    print(f"  send it as: /start {inv.code}   or the link https://t.me/<your_bot>?start={inv.code}")
     return 0
 
 

@@ -60,4 +60,6 @@ class Reply:
     finished: bool = False
     toast: str | None = None          # a short acknowledgement (Telegram's callback answer)
     refused: bool = False             # nothing was changed
+    duplicate: bool = False           # the same update was handled before: say nothing
+    reason: str | None = None         # why it was refused (a text key such as refuse.stale)
     saved: tuple[str, ...] = field(default=())   # item ids whose answers this turn stored

@@ -55,8 +55,11 @@ class IntakeService:
         return dialog
 
     # -- starting and resuming -------------------------------------------------------------
-    def start(self, user: UserRow, lang: str, mode: str = "full") -> Reply:
-        case = self.store.create_case(user.id, self.lens.version, INTRO, lang, mode)
+    def start(self, user: UserRow, lang: str, mode: str = "full", update: tuple[str, int] | None = None) -> Reply:
+        """Create a case and show its intro; `update` (channel, id) makes a redelivery a no-op."""
+        case = self.store.create_case(user.id, self.lens.version, INTRO, lang, mode, claim=update)
+        if case is None:
+            return Reply(case_code="", step=0, refused=True, duplicate=True)
         log.info("case started", extra={"case": case.code, "user_id": user.id})
         return self._reply(self.dialog_for(case.lens_version), _model(case, {}), case, lang, [])
 
@@ -87,10 +90,27 @@ class IntakeService:
             return None
         return summary_blocks(view.lens, view.assessment(), lang, view.case.code)
 
+    def open_case(self, user: UserRow) -> str | None:
+        """The user's most recently touched open case: where typed text belongs."""
+        cases = self.store.list_cases(user.id, status="open")
+        return cases[0].code if cases else None
+
+    def delete(self, user: UserRow, code: str) -> bool:
+        view = self.view(user, code)
+        if view is None:
+            return False
+        self.store.delete_case(view.case.id)
+        log.info("case deleted", extra={"case": view.case.code, "user_id": user.id})
+        return True
+
     # -- one event -------------------------------------------------------------------------
     def handle(self, user: UserRow, code: str, event: str, value: str | None = None,
-               step: int | None = None, lang: str | None = None) -> Reply:
-        """Apply `event` to the case if `step` still matches; refuse without change otherwise."""
+               step: int | None = None, lang: str | None = None, update: tuple[str, int] | None = None) -> Reply:
+        """Apply `event` to the case if `step` still matches; refuse without change otherwise.
+
+        `update` is the channel's (name, update id): claimed in the same transaction, so a
+        redelivered update is recognised even when its step would still match.
+        """
         if event not in EVENTS:
             return self._refusal(code, step or 0, "refuse.invalid", lang or user.lang)
         at = now()
@@ -103,6 +123,8 @@ class IntakeService:
                 return self._refusal(case.code, case.step, "refuse.stale", lang)
             dialog = self.dialog_for(case.lens_version)
             model = _model(case, tx.answers(case.id))
+            if update is not None and not tx.claim_update(*update):
+                return Reply(case_code=case.code, step=case.step, refused=True, duplicate=True)
             if not dialog.fire(model, event, value):
                 return self._refusal(case.code, case.step, _refusal_reason(dialog, model, event, value), lang)
             case.state, case.trail, case.skipped = model.state, model.trail, model.skipped
@@ -125,7 +147,7 @@ class IntakeService:
 
     def _refusal(self, code: str, step: int, key: str, lang: str) -> Reply:
         text = dialog_texts()(key, lang, code=normalise_code(code), max=NOTE_MAX_CHARS)
-        return Reply(case_code=normalise_code(code), step=step, refused=True, toast=text)
+        return Reply(case_code=normalise_code(code), step=step, refused=True, toast=text, reason=key)
 
 
 def _model(case: CaseRow, answers: dict[str, str]) -> IntakeCase:

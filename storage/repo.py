@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage import migrate
 from storage.db import is_sqlite, make_engine
-from storage.models import Answer, AnswerLog, Case, LensVersion, Note, User
+from storage.models import Answer, AnswerLog, Case, LensVersion, Note, ProcessedUpdate, User
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and retyped
 
@@ -105,11 +105,11 @@ def _case_row(row: Any) -> CaseRow:
         id=row.id, code=row.code, user_id=row.user_id, mode=row.mode, status=row.status, state=row.state,
         step=row.step, trail=[int(x) for x in row.trail.split(",") if x],
         skipped=[x for x in row.skipped.split(",") if x], lang=row.lang, lens_version=row.lens_version,
-        created_at=_aware(row.created_at), updated_at=_aware(row.updated_at),
+        created_at=aware(row.created_at), updated_at=aware(row.updated_at),
     )
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -157,6 +157,19 @@ class Tx:
 
     def add_note(self, case_id: int, text: str, at: datetime) -> None:
         self.conn.execute(insert(Note).values(case_id=case_id, text=text, created_at=at))
+
+    def claim_update(self, channel: str, update_id: int) -> bool:
+        """Remember an update id; False when it was handled before (a redelivery).
+
+        Claimed in the same transaction as the change it causes: if that rolls back, so does
+        the claim, and the redelivered update is handled then.
+        """
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(ProcessedUpdate).values(channel=channel, update_id=update_id, at=now()))
+        except IntegrityError:
+            return False
+        return True
 
 
 class Store:
@@ -232,12 +245,16 @@ class Store:
         return json.loads(row.content) if row else None
 
     # -- cases -----------------------------------------------------------------------------
-    def create_case(self, user_id: int, lens_version: str, state: str, lang: str, mode: str = "full") -> CaseRow:
+    def create_case(self, user_id: int, lens_version: str, state: str, lang: str, mode: str = "full",
+                    claim: tuple[str, int] | None = None) -> CaseRow | None:
+        """A new case with a fresh code; None if `claim` shows the update was handled before."""
         for _ in range(10):
             code = new_case_code()
             at = now()
             try:
                 with self.transaction() as tx:
+                    if claim is not None and not tx.claim_update(*claim):
+                        return None
                     tx.conn.execute(insert(Case).values(
                         code=code, user_id=user_id, mode=mode, status="open", state=state, step=0, trail="",
                         skipped="", lang=lang, lens_version=lens_version, created_at=at, updated_at=at))
@@ -261,8 +278,8 @@ class Store:
             stmt = stmt.where(Case.status == status)
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        return [CaseSummary(r.code, r.mode, r.status, r.state, r.n, r.lens_version, _aware(r.created_at),
-                            _aware(r.updated_at)) for r in rows]
+        return [CaseSummary(r.code, r.mode, r.status, r.state, r.n, r.lens_version, aware(r.created_at),
+                            aware(r.updated_at)) for r in rows]
 
     def notes(self, case_id: int) -> list[str]:
         with self.engine.connect() as conn:
@@ -279,6 +296,14 @@ class Store:
     def delete_case(self, case_id: int) -> None:
         with self.transaction() as tx:
             tx.conn.execute(delete(Case).where(Case.id == case_id))
+
+    def claim_update(self, channel: str, update_id: int) -> bool:
+        with self.transaction() as tx:
+            return tx.claim_update(channel, update_id)
+
+    def forget_updates(self, before: datetime) -> int:
+        with self.transaction() as tx:
+            return tx.conn.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < before)).rowcount
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,8 +7,8 @@ Each test runs a real PTB ``Application`` (or a bare ``Bot``) against the fake B
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import contextlib
+import datetime as dt
 import io
 import json
 import time
@@ -147,7 +147,9 @@ async def test_limits_are_recorded_as_violations_and_answered_400(server: FakeBo
         for bad_html in ("<b>unclosed", "<b><i>x</b></i>", "1 < 2", "Tom & Jerry", "<div>x</div>"):
             with pytest.raises(BadRequest, match="Can't parse entities"):
                 await bot.send_message(ann.chat_id, bad_html, parse_mode=ParseMode.HTML)
-        await bot.send_message(ann.chat_id, "1 &lt; 2 &amp; <a href='https://x.org/?a=1&amp;b=2'>ok</a>", parse_mode="HTML")
+        await bot.send_message(
+            ann.chat_id, "1 &lt; 2 &amp; <a href='https://x.org/?a=1&amp;b=2'>ok</a>", parse_mode="HTML"
+        )
 
         # answerCallbackQuery text limit (200 characters), on a real query.
         await bot.send_message(
@@ -179,7 +181,9 @@ async def test_message_not_modified_and_unknown_message(server: FakeBotAPI) -> N
         assert sent.text == "same" and sent.from_user is not None and sent.from_user.username == "lensbot_test_bot"
         assert sent.reply_markup == markup
         with pytest.raises(BadRequest, match="Message is not modified"):
-            await bot.edit_message_text("<i>same</i>", ann.chat_id, sent.message_id, parse_mode="HTML", reply_markup=markup)
+            await bot.edit_message_text(
+                "<i>same</i>", ann.chat_id, sent.message_id, parse_mode="HTML", reply_markup=markup
+            )
         # Same text but a different keyboard (here: none) is a modification.
         edited = await bot.edit_message_text("<i>same</i>", ann.chat_id, sent.message_id, parse_mode="HTML")
         assert isinstance(edited, type(sent)) and edited.edit_date is not None and edited.reply_markup is None
@@ -296,7 +300,9 @@ async def test_injected_and_redelivered_updates(server: FakeBotAPI) -> None:
 async def test_uploads_commands_and_raw_http(server: FakeBotAPI) -> None:
     ann = server.user(1001)
     async with Bot(server.token, base_url=server.base_url, base_file_url=server.base_file_url) as bot:
-        doc = await bot.send_document(ann.chat_id, io.BytesIO(b"x" * 1234), filename="report.pdf", caption="Your report")
+        doc = await bot.send_document(
+            ann.chat_id, io.BytesIO(b"x" * 1234), filename="report.pdf", caption="Your report"
+        )
         assert doc.document is not None and doc.document.file_name == "report.pdf" and doc.caption == "Your report"
         await bot.send_photo(ann.chat_id, io.BytesIO(b"\xff\xd8jpeg"), caption="<b>look</b>", parse_mode="HTML")
         await bot.send_chat_action(ann.chat_id, "typing")
@@ -312,9 +318,10 @@ async def test_uploads_commands_and_raw_http(server: FakeBotAPI) -> None:
         assert update.message is not None and update.message.document is not None
         tg_file = await update.message.document.get_file()
         assert bytes(await tg_file.download_as_bytearray()) == b"hello"
-    assert [(u.filename, u.size) for u in server.uploads] == [("report.pdf", 1234), ("photo", 6)] or [
-        (u.filename, u.size) for u in server.uploads
-    ][0] == ("report.pdf", 1234)
+    assert [(u.field, u.filename, u.size) for u in server.uploads] == [
+        ("document", "report.pdf", 1234),
+        ("photo", "application.octet-stream", 6),  # PTB's name for an anonymous BytesIO
+    ]
     assert [(m.kind, m.text) for m in ann.messages] == [("document", "Your report"), ("photo", "look")]
     assert server.chat_actions == [(1001, "typing")]
     assert server.commands_for("all_private_chats") == [{"command": "help", "description": "Help"}]
@@ -382,3 +389,32 @@ def test_html_parser_matches_telegram() -> None:
         {"offset": 1, "length": 1, "type": "spoiler"},
     ]
     assert parse_html("AT&T", strict_ampersand=False) == ("AT&T", [])
+
+
+async def test_get_updates_offset_limit_allowed_updates_and_slow_faults(server: FakeBotAPI) -> None:
+    ann = server.user(1001)
+    url = f"{server.base_url}{server.token}/getUpdates"
+    for text in ("one", "two", "three"):
+        ann.send(text)
+    server.inject_update({"message_reaction": {"chat": ann.chat, "message_id": 1, "date": 0}})  # opt-in type
+
+    async def get(**params: Any) -> list[dict[str, Any]]:
+        async with aiohttp.ClientSession() as http, http.post(url, json=params) as response:
+            return (await response.json())["result"]
+
+    assert [u["update_id"] for u in await get(limit=2)] == [1, 2]
+    assert [u["update_id"] for u in await get(limit=2)] == [1, 2]  # unconfirmed updates come again
+    assert [u["update_id"] for u in await get(offset=2)] == [2, 3]  # message_reaction is not delivered
+    assert server.updates_confirmed == [1] and server.updates_filtered == [4]
+    ann.tap_data("forged", message_id=77)
+    assert [list(u)[1] for u in await get(offset=4, allowed_updates=["callback_query"])] == ["callback_query"]
+    ann.send("four")  # a message, while only callback queries are allowed now
+    assert await get(offset=6, timeout=0) == []
+    assert server.pending_updates == []
+
+    server.faults = FaultPlan(rate=0.0, delay=0.1, methods=["getMe"])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with aiohttp.ClientSession() as http, http.get(f"{server.base_url}{server.token}/getMe") as response:
+        assert (await response.json())["result"]["username"] == "lensbot_test_bot"
+    assert loop.time() - started >= 0.1

@@ -47,11 +47,16 @@ which plain strings are sent as-is and everything else (numbers, booleans,
 
 Everything is single-threaded: the server runs in the test's event loop, so the
 test can inspect ``server.calls``, ``user.messages`` etc. at any time. The
-``send``/``tap`` helpers only enqueue an update; use the ``*_and_wait`` helpers
+``send``/``tap``/``tap_data``/``inject_update`` helpers only enqueue an update and
+return its id as an :class:`UpdateId` (an ``int`` that may also be awaited, so
+``await user.send(...)`` works too); use the ``*_and_wait`` helpers
 (or ``server.wait_for``) to let the bot fetch and handle it. Those helpers wait
 for events, not for fixed sleeps: the update must be fetched by ``getUpdates``,
 the bot must make at least one API call for that chat afterwards, and then the
-chat must be quiet for ``quiet`` seconds (50 ms by default).
+chat must be quiet for ``quiet`` seconds (50 ms by default). A call answered
+with an injected fault does not count as that API call, and after a fault the
+chat stays "busy" for ``retry_after`` (429 only) plus ``fault_grace`` seconds,
+so a bot that retries is waited for.
 
 Differences from the real Telegram worth knowing:
 
@@ -647,7 +652,7 @@ class SentMessage:
                 return button
         return None
 
-    def to_json(self, *, with_reply: bool = True) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The Message object as Telegram would return it."""
         if self.raw is not None:
             return copy.deepcopy(self.raw)
@@ -744,8 +749,10 @@ class _Chat:
     next_message_id: int = 1
     messages: dict[int, SentMessage] = field(default_factory=dict)
     bot_actions: int = 0  # sends and edits
-    last_call_seq: int = 0
-    last_activity: float = 0.0
+    last_call_seq: int = 0  # last call received for this chat
+    last_answered_seq: int = 0  # last call answered without an injected fault
+    last_activity: float = 0.0  # time.monotonic() of the last request start/end
+    busy_until: float = 0.0  # after a fault: time the bot may still be retrying
     inflight: int = 0
     reply_keyboard: list[list[str]] | None = None
     blocked: bool = False
@@ -1012,7 +1019,7 @@ class FakeUser:
         )
         fetched_at = server._delivered_at_seq[update_id]
         await server.wait_for(
-            lambda: self._chat.last_call_seq > fetched_at,
+            lambda: self._chat.last_answered_seq > fetched_at,
             timeout=max(deadline - loop.time(), 0.0),
             message=f"the bot made no API call for chat {self.chat_id} after update {update_id}",
         )
@@ -1124,6 +1131,7 @@ class FakeBotAPI:
         bot_id: int | None = None,
         strict_ampersand: bool = True,
         strict_chats: bool = True,
+        fault_grace: float = 0.25,
         host: str = "127.0.0.1",
     ) -> None:
         self.token = token
@@ -1133,6 +1141,9 @@ class FakeBotAPI:
         self.bot_first_name = bot_first_name
         self.strict_ampersand = strict_ampersand
         self.strict_chats = strict_chats
+        # After an injected fault for a chat, *_and_wait helpers treat the chat as busy for
+        # retry_after (429) plus this many seconds, since the bot may retry.
+        self.fault_grace = fault_grace
         self.host = host
         self.port: int | None = None
 
@@ -1366,6 +1377,7 @@ class FakeBotAPI:
         if update_id not in self._all_updates:
             raise ValueError(f"unknown update {update_id}")
         self._queue = [q for q in self._queue if q.update["update_id"] != update_id]
+        self._delivered_at_seq.pop(update_id, None)  # so wait_handled() waits for the new delivery
         self._queue.append(_Queued(copy.deepcopy(self._all_updates[update_id]), forced=True))
         self._queue.sort(key=lambda q: q.update["update_id"])
         self._log(None, "server", "redeliver", f"update {update_id} queued again")
@@ -1430,10 +1442,11 @@ class FakeBotAPI:
         while True:
             now = loop.time()
             if chat.inflight == 0:
-                idle = time.monotonic() - chat.last_activity
-                if idle >= quiet:
+                mono = time.monotonic()
+                idle = mono - chat.last_activity
+                if idle >= quiet and mono >= chat.busy_until:
                     return
-                pause = quiet - idle
+                pause = max(quiet - idle, chat.busy_until - mono, 0.001)
             else:
                 pause = min(quiet, 0.01)
             if now + pause > deadline + quiet:
@@ -1602,12 +1615,22 @@ class FakeBotAPI:
             chat.last_call_seq = seq
             chat.last_activity = time.monotonic()
         self._bump()
+        fault: str | None = "cancelled"
+        retry_after = 0.0
         try:
-            return await self._dispatch(method, params, files, chat)
+            response, fault, retry_after = await self._dispatch(method, params, files, chat)
+            return response
         finally:
             if chat is not None:
                 chat.inflight -= 1
-                chat.last_activity = time.monotonic()
+                now = time.monotonic()
+                chat.last_activity = now
+                if fault is None:
+                    chat.last_answered_seq = seq
+                else:
+                    # The bot may retry after a fault: the chat is not quiet before then.
+                    wait = retry_after if fault == "429" else 0.0
+                    chat.busy_until = max(chat.busy_until, now + wait + self.fault_grace)
             self._bump()
 
     async def _dispatch(
@@ -1616,7 +1639,8 @@ class FakeBotAPI:
         params: dict[str, Any],
         files: dict[str, UploadedFile],
         chat: _Chat | None,
-    ) -> web.Response:
+    ) -> tuple[web.Response, str | None, float]:
+        """Answer one call; also returns the injected fault kind (or None) and retry_after."""
         chat_id = chat.id if chat is not None else None
         fault, retry_after = self._pick_fault(method)
         plan = self.faults
@@ -1631,13 +1655,13 @@ class FakeBotAPI:
                 shown = _json_number(retry_after)
                 description = description.format(retry_after=shown)
                 extra = {"retry_after": shown}
-            return _error_response(code, description, extra)
+            return _error_response(code, description, extra), fault, float(retry_after)
 
         handler = self._methods.get(method.lower())
         if handler is None:
             self.unknown_methods.append(method)
             self._log(chat_id, "server", "unknown", f"unknown method {method} -> 404")
-            return _error_response(404, "Not Found")
+            return _error_response(404, "Not Found"), None, 0.0
         try:
             result = await handler(params, files)
         except _ApiFailure as failure:
@@ -1645,8 +1669,8 @@ class FakeBotAPI:
             if failure.rule is not None:
                 self.violations.append(Violation(method, failure.rule, failure.description, chat_id))
             self._log(chat_id, "server", "error", f"{method} -> {failure.code} {failure.description}")
-            return _error_response(failure.code, failure.description)
-        return web.json_response({"ok": True, "result": result})
+            return _error_response(failure.code, failure.description), None, 0.0
+        return web.json_response({"ok": True, "result": result}), None, 0.0
 
     def _pick_fault(self, method: str) -> tuple[str | None, float]:
         queue = self._targeted.get(method.lower())
@@ -2143,6 +2167,8 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
                         content_type=value.content_type,
                         data=data,
                     )
+                    # Keep uploads visible in server.calls without the bytes.
+                    params[key] = {"upload": value.filename, "size": len(data)}
                 else:
                     text = value if isinstance(value, str) else bytes(value).decode("utf-8", "replace")
                     params[key] = _decode_value(key, text)

@@ -1,0 +1,67 @@
+"""Callback data: one small codec, so no handler splits strings itself.
+
+Telegram allows 64 bytes of callback data. An intake button carries the case code and the
+case's step counter, so a tap can be checked against the question the case is waiting for:
+`q:K7QX3M:12:y` (kind, code without the dash, step, option). Anything that does not parse
+exactly is treated as forged and refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_BYTES = 64
+OPTION_CODES = {"yes": "y", "no": "n", "unknown": "u", "back": "b", "skip": "s", "begin": "g", "no_note": "x"}
+OPTION_IDS = {v: k for k, v in OPTION_CODES.items()}
+KINDS = {"q", "r", "d", "l"}   # question option, resume case, delete confirmation, language
+_CODE = r"[A-Z2-9]{6}"
+_PATTERNS = {
+    "q": re.compile(rf"^q:({_CODE}):(\d{{1,9}}):([{''.join(OPTION_IDS)}])$"),
+    "r": re.compile(rf"^r:({_CODE})$"),
+    "d": re.compile(rf"^d:({_CODE}):([yn])$"),
+    "l": re.compile(r"^l:(nl|en)$"),
+}
+
+
+@dataclass(frozen=True)
+class Callback:
+    kind: str
+    code: str | None = None      # case code with its dash, e.g. K7-QX3M
+    step: int | None = None
+    option: str | None = None    # option id (yes, back, ...) or y/n for delete, or a language
+
+    def encode(self) -> str:
+        bare = self.code.replace("-", "") if self.code else ""
+        if self.kind == "q":
+            data = f"q:{bare}:{self.step}:{OPTION_CODES[self.option or '']}"
+        elif self.kind == "r":
+            data = f"r:{bare}"
+        elif self.kind == "d":
+            data = f"d:{bare}:{self.option}"
+        elif self.kind == "l":
+            data = f"l:{self.option}"
+        else:
+            raise ValueError(f"unknown callback kind {self.kind!r}")
+        if len(data.encode()) > MAX_BYTES:
+            raise ValueError("callback data longer than 64 bytes")
+        return data
+
+
+def decode(data: str | None) -> Callback | None:
+    """Parse callback data; None for anything we did not produce."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    pattern = _PATTERNS.get(data[:1])
+    match = pattern.match(data) if pattern else None
+    if match is None:
+        return None
+    kind = data[0]
+    if kind == "l":
+        return Callback("l", option=match.group(1))
+    code = f"{match.group(1)[:2]}-{match.group(1)[2:]}"
+    if kind == "q":
+        return Callback("q", code, int(match.group(2)), OPTION_IDS[match.group(3)])
+    if kind == "d":
+        return Callback("d", code, option=match.group(2))
+    return Callback("r", code)

@@ -1,0 +1,96 @@
+"""The one wrapper around every Telegram handler.
+
+It does what every handler would otherwise repeat: refuse group chats (storing nothing), look
+up the user and their language, check the role, and turn storage trouble or an unexpected error
+into a short message to the user and a log line without any answer content.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from bot.telegram.runtime import Runtime
+from dialogs.access import Access
+from dialogs.texts import normalise_lang
+from storage.repo import StorageUnavailable, UserRow
+
+log = logging.getLogger("lensbot.telegram")
+
+
+@dataclass
+class Ctx:
+    """A handler's view of one update."""
+
+    rt: Runtime
+    update: Update
+    context: ContextTypes.DEFAULT_TYPE
+    user: UserRow | None
+    lang: str
+
+    def t(self, key: str, **params: object) -> str:
+        return self.rt.texts(key, self.lang, **params)
+
+    @property
+    def chat_id(self) -> int:
+        assert self.update.effective_chat is not None
+        return self.update.effective_chat.id
+
+    @property
+    def update_key(self) -> tuple[str, int]:
+        return ("telegram", self.update.update_id)
+
+    async def send(self, text: str, **kwargs: object) -> None:
+        bot = self.context.bot
+        await self.rt.call(lambda: bot.send_message(self.chat_id, text, **kwargs))  # type: ignore[arg-type]
+
+    async def toast(self, text: str | None = None) -> None:
+        query = self.update.callback_query
+        if query is not None:
+            await self.rt.call(lambda: query.answer(text[:200] if text else None))
+
+
+Handler = Callable[[Ctx], Awaitable[None]]
+
+
+def guarded(action: str | None) -> Callable[[Handler], Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]]:
+    """Wrap a handler; `action` is the permission it needs (None: anyone, e.g. /start, /help)."""
+
+    def decorate(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+        @functools.wraps(handler)
+        async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            rt: Runtime = context.bot_data["rt"]
+            chat, sender = update.effective_chat, update.effective_user
+            if chat is None or sender is None:
+                return
+            lang = normalise_lang(sender.language_code)
+            if chat.type != ChatType.PRIVATE:
+                ctx = Ctx(rt, update, context, None, lang)
+                await ctx.toast(ctx.t("private_only"))
+                if update.callback_query is None:
+                    await ctx.send(ctx.t("private_only"))
+                return
+            try:
+                user = await rt.db(rt.access.user, sender.id)
+                ctx = Ctx(rt, update, context, user, user.lang if user else lang)
+                if action is not None and not Access.may(user, action):
+                    key = "no_access" if user is None else "admin_only"
+                    await ctx.toast(ctx.t(key))
+                    await ctx.send(ctx.t(key))
+                    return
+                await handler(ctx)
+            except StorageUnavailable:
+                log.warning("storage unavailable while handling update %s", update.update_id)
+                ctx = Ctx(rt, update, context, None, lang)
+                await ctx.toast(ctx.t("storage_busy"))
+                await ctx.send(ctx.t("storage_busy"))
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,75 @@
+"""What every Telegram handler needs, built once: services, the database executor, texts, and
+a Telegram call wrapper that retries network errors and ignores "message is not modified".
+
+Database work is synchronous (one short transaction per update, see storage/db.py) and runs in
+a small thread pool, one hop per transaction, so a database that waits on a lock never blocks
+the event loop that serves other chats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache, partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from dialogs.access import Access
+from dialogs.service import IntakeService
+from dialogs.texts import Catalog
+from storage.repo import Store
+
+log = logging.getLogger("lensbot.telegram")
+T = TypeVar("T")
+BACKOFF = (0.2, 0.5, 1.0, 2.0)
+
+
+@cache
+def telegram_texts() -> Catalog:
+    return Catalog.load(Path(__file__).with_name("texts.yaml"))
+
+
+@dataclass
+class Runtime:
+    service: IntakeService
+    access: Access
+    store: Store
+    executor: ThreadPoolExecutor
+    texts: Catalog = field(default_factory=telegram_texts)
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
+
+    async def call(self, make: Callable[[], Awaitable[T]]) -> T | None:
+        """One Bot API call, retried on network errors with backoff.
+
+        RetryAfter (429) is already handled by PTB's AIORateLimiter; if it still surfaces here we
+        wait as told. "Message is not modified" means the screen already shows what we want.
+        """
+        for attempt, delay in enumerate((*BACKOFF, None)):
+            try:
+                return await make()
+            except RetryAfter as exc:
+                if delay is None:
+                    raise
+                wait = exc.retry_after
+                await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
+            except BadRequest as exc:
+                if "not modified" in exc.message.lower():
+                    return None
+                raise
+            except Forbidden:
+                log.info("user blocked the bot; message dropped")
+                return None
+            except (TimedOut, NetworkError) as exc:
+                if delay is None:
+                    raise
+                log.warning("telegram call failed (%s), retry %d", type(exc).__name__, attempt + 1)
+                await asyncio.sleep(delay)
+        return None

@@ -1,0 +1,83 @@
+"""Users, roles and single-use invites: who may use lensbot, stored."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, insert, select, update
+
+from storage.models import Invite, User
+from storage.repo import Store, UserRow, aware, now
+
+ROLES = ("admin", "professional", "trainee")
+INVITE_TTL = timedelta(days=7)
+
+
+def list_users(store: Store, channel: str) -> list[UserRow]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(User.id, User.channel, User.external_id, User.role, User.lang)
+            .where(User.channel == channel).order_by(User.id)
+        ).all()
+    return [UserRow(r.id, r.channel, r.external_id, r.role, r.lang) for r in rows]
+
+
+def set_role(store: Store, channel: str, external_id: str, role: str) -> UserRow:
+    """Create the user or change their role."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role '{role}' (use one of: {', '.join(ROLES)})")
+    user = store.user(channel, external_id, create_role=role)
+    assert user is not None
+    if user.role != role:
+        with store.transaction() as tx:
+            tx.conn.execute(update(User).where(User.id == user.id).values(role=role))
+        user = store.user(channel, external_id)
+        assert user is not None
+    return user
+
+
+def remove_user(store: Store, channel: str, external_id: str) -> bool:
+    """Remove a user and, through the foreign keys, all of their cases."""
+    with store.transaction() as tx:
+        return bool(tx.conn.execute(
+            delete(User).where(User.channel == channel, User.external_id == str(external_id))).rowcount)
+
+
+def create_invite(store: Store, role: str, created_by: int | None = None, ttl: timedelta = INVITE_TTL) -> Invite:
+    if role not in ROLES:
+        raise ValueError(f"unknown role '{role}' (use one of: {', '.join(ROLES)})")
+    code = secrets.token_urlsafe(12)  # 16 characters, fits a /start deep-link parameter
+    at = now()
+    with store.transaction() as tx:
+        tx.conn.execute(insert(Invite).values(code=code, role=role, created_by=created_by, created_at=at,
+                                              expires_at=at + ttl))
+    return Invite(code=code, role=role, created_by=created_by, created_at=at, expires_at=at + ttl)
+
+
+def redeem_invite(store: Store, code: str, channel: str, external_id: str) -> UserRow | None:
+    """Give the user the invite's role if the code exists, is unused and not expired."""
+    at = now()
+    with store.transaction() as tx:
+        row = tx.conn.execute(
+            select(Invite.role, Invite.expires_at, Invite.used_at).where(Invite.code == code)
+        ).first()
+        if row is None or row.used_at is not None or aware(row.expires_at) < at:
+            return None
+        claimed = tx.conn.execute(
+            update(Invite).where(Invite.code == code, Invite.used_at.is_(None)).values(used_at=at)
+        ).rowcount
+        if not claimed:  # redeemed by someone else a moment ago
+            return None
+        existing = tx.conn.execute(
+            select(User.id).where(User.channel == channel, User.external_id == str(external_id))).first()
+        if existing is None:
+            user_id = tx.conn.execute(insert(User).values(
+                channel=channel, external_id=str(external_id), role=row.role, lang="nl", created_at=at)
+            ).inserted_primary_key[0]
+        else:
+            user_id = existing.id
+            tx.conn.execute(update(User).where(User.id == user_id).values(role=row.role))
+        tx.conn.execute(update(Invite).where(Invite.code == code).values(used_by=user_id))
+    return store.user(channel, external_id)
+

@@ -1,0 +1,58 @@
+"""Run the real lensbot Telegram Application in-process against the fake Bot API.
+
+The same `build_application` as `lensbot telegram`, the same start-up hooks, long polling over
+HTTP on 127.0.0.1. Use `TelegramHarness` as an async context manager.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from telegram.ext import Application
+
+from bot.telegram.app import ALLOWED_UPDATES, Settings, build_application
+from dialogs.service import IntakeService
+from matrix.lens import Lens
+from storage.repo import Store
+from tests.support.fake_bot_api import FakeBotAPI
+
+
+class TelegramHarness:
+    def __init__(self, server: FakeBotAPI, db_url: str, lens: Lens, admin_ids: frozenset[str] = frozenset()) -> None:
+        self.server, self.db_url, self.lens, self.admin_ids = server, db_url, lens, admin_ids
+        self.app: Application | None = None
+        self.store: Store | None = None
+
+    async def start(self) -> TelegramHarness:
+        self.store = Store(self.db_url)
+        self.store.ensure_schema(auto_upgrade=True)
+        settings = Settings(token=self.server.token, base_url=self.server.base_url,
+                            base_file_url=self.server.base_file_url, admin_ids=self.admin_ids)
+        self.app = build_application(settings, IntakeService(self.store, self.lens), self.store)
+        await self.app.initialize()
+        if self.app.post_init:
+            await self.app.post_init(self.app)
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+        return self
+
+    async def stop(self) -> None:
+        app = self.app
+        if app is None:
+            return
+        self.app = None
+        if app.updater and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
+
+    async def __aenter__(self) -> TelegramHarness:
+        return await self.start()
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()

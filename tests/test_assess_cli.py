@@ -1,0 +1,171 @@
+"""`lensbot assess ANSWERS.json` as a real process: JSON and text output, and bad input.
+
+Each process costs most of a second (imports), so all runs of this file are started at once
+by one module fixture and every test inspects its own run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dialogs.texts import dialog_texts
+from matrix.loader import DEFAULT_LENS, load_lens
+
+ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")
+
+# Strong signals in two leefgebieden, written the way a Dutch user would.
+DUTCH_ANSWERS = {
+    "rf_direct_gevaar": "nee",
+    "schuld_aan_persoon": "ja",
+    "bankpas_rekening_afgestaan": "Ja",
+    "delict_in_opdracht": "ja",
+    "delict_ver_van_huis": "ja",
+    "schulden": "onbekend",
+    "lvb": "nee",
+}
+
+# name -> (answers file content, extra options)
+RUNS: dict[str, tuple[object, tuple[str, ...]]] = {
+    "json": (DUTCH_ANSWERS, ("--format", "json")),
+    "unknown_id": ({"schulden": "yes", "schuldn_typo": "yes"}, ("--format", "json")),
+    "bad_value": ({"schulden": "misschien"}, ("--format", "json")),
+    "invalid_json": ('{"schulden": "yes",\n', ("--format", "json")),
+    "text_nl": (DUTCH_ANSWERS, ()),
+    "text_en": (DUTCH_ANSWERS, ("--format", "text", "--lang", "en")),
+}
+
+
+def cli_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess]:
+    """Run `lensbot assess <file> ...` for every entry of RUNS, concurrently."""
+    root = tmp_path_factory.mktemp("assess")
+    procs = {}
+    for name, (answers, options) in RUNS.items():
+        file = root / f"{name}.json"
+        file.write_text(answers if isinstance(answers, str) else json.dumps(answers), encoding="utf-8")
+        procs[name] = subprocess.Popen([sys.executable, "-m", "bot.cli", "assess", str(file), *options], cwd=root,
+                                       env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       encoding="utf-8")
+    results = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        results[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return results
+
+
+@pytest.fixture(scope="module")
+def default_version() -> str:
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ENV_KEYS:
+            mp.delenv(key, raising=False)
+        return load_lens(DEFAULT_LENS).version
+
+
+def test_json_output(runs: dict, default_version: str) -> None:
+    result = runs["json"]
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+
+    assert data["lens_version"] == default_version
+    assert data["concern"] == "possible_exploitation"
+    assert data["red_flags"] == []
+    assert data["answered"] == len(DUTCH_ANSWERS)
+    # ja / Ja / nee / onbekend were all understood.
+    assert set(data["signals_yes"]) == {"schuld_aan_persoon", "bankpas_rekening_afgestaan", "delict_in_opdracht",
+                                        "delict_ver_van_huis"}
+
+    indicators = {i["id"]: i for i in data["indicators"]}
+    assert set(indicators) == {"schulden", "criminaliteit"}
+    assert indicators["schulden"]["leefgebied"] == "wonen_financien"
+    assert set(indicators["schulden"]["signals"]) == {"schuld_aan_persoon", "bankpas_rekening_afgestaan"}
+    assert indicators["criminaliteit"]["leefgebied"] == "werk_activiteiten_relaties"
+    assert set(indicators["criminaliteit"]["signals"]) == {"delict_in_opdracht", "delict_ver_van_huis"}
+
+    unknown = {u["indicator"]: u for u in data["unknown"]}
+    assert "schulden" in unknown["schulden"]["signals"]          # "onbekend"
+    assert "lvb" not in unknown["lerend_vermogen"]["signals"]   # "nee"
+    assert {v["id"] for v in unknown["schulden"]["seen_by"]} == {"schuldhulpverlening", "wijkteam", "bank"}
+    assert all(v["name"] for u in data["unknown"] for v in u["seen_by"])
+
+    assert data["phenomena"], "phenomena of the yes signals"
+    assert {"id", "name", "weight"} <= set(data["phenomena"][0])
+    assert "mensenhandel" in {p["id"] for p in data["phenomena"]}
+
+    assert data["advice"]
+    for item in data["advice"]:
+        assert {"id", "name", "phone", "why"} <= set(item)
+        assert item["name"] and item["why"]
+    advice = {a["id"]: a for a in data["advice"]}
+    assert advice["veilig_thuis"]["phone"] == "0800-2000"
+    assert advice["politie"]["phone"] == "0900-8844"
+    assert advice["veilig_thuis"]["name"] == "Veilig Thuis"          # --lang nl is the default
+    assert "criminele uitbuiting" in advice["veilig_thuis"]["why"]
+
+
+def test_unknown_id_is_refused(runs: dict) -> None:
+    result = runs["unknown_id"]
+    assert result.returncode == 2
+    assert "schuldn_typo" in result.stderr
+    assert "'schulden'" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_answer_value_is_refused(runs: dict) -> None:
+    result = runs["bad_value"]
+    assert result.returncode == 2
+    assert "schulden" in result.stderr and "misschien" in result.stderr
+    assert result.stdout == ""
+
+
+def test_invalid_json_is_refused(runs: dict) -> None:
+    result = runs["invalid_json"]
+    assert result.returncode == 2
+    assert "not valid JSON" in result.stderr
+    assert result.stdout == ""
+
+
+def _heading_lines(lang: str) -> tuple[str, str]:
+    t = dialog_texts()
+    concern = t("summary.concern", lang, level=t("concern.possible_exploitation", lang))
+    return concern, t("summary.advice", lang)
+
+
+def test_text_output_in_dutch(runs: dict) -> None:
+    result = runs["text_nl"]
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    concern, advice = _heading_lines("nl")
+    assert concern == "Zorgniveau: mogelijke criminele uitbuiting"
+    assert advice.startswith("Advies")
+    lines = out.splitlines()
+    assert concern in lines
+    assert advice in lines
+    assert lines.index(concern) < lines.index(advice)
+    assert "Veilig Thuis" in out and "0800-2000" in out
+    assert "Politie" in out and "0900-8844" in out
+    assert "Level of concern" not in out
+
+
+def test_text_output_in_english(runs: dict) -> None:
+    result = runs["text_en"]
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    concern, advice = _heading_lines("en")
+    assert concern == "Level of concern: possible criminal exploitation"
+    assert advice.startswith("Advice")
+    lines = out.splitlines()
+    assert concern in lines
+    assert advice in lines
+    assert "0800-2000" in out
+    assert "Zorgniveau" not in out
