@@ -127,9 +127,8 @@ def test_strong_signals_in_two_leefgebieden_point_to_possible_exploitation(lens:
 def test_one_strong_signal_alone_is_attention_with_strong_signal_advice(lens: Lens) -> None:
     result = assess(lens, yes("meerdere_telefoons"))
     assert result.concern == "attention"
-    assert "strong_signal" in result.rules
-    assert "moderate_signals" in result.rules
-    assert "combine_signals" not in result.rules
+    # Not only-weak (general_vulnerability), not a pattern (combine_signals).
+    assert result.rules == ("strong_signal", "young_person_support", "moderate_signals", "knowledge")
     assert set(contacts_of(result)) >= EXPLOITATION_CONTACTS
 
 
@@ -149,6 +148,16 @@ def test_red_flag_acute_even_with_strong_signals(lens: Lens) -> None:
     result = assess(lens, STRONG_TWO_DOMAINS | yes("rf_opdracht_geweld_nu"))
     assert result.concern == "acute"
     assert result.advice[0].contact == "alarm_112"
+
+
+def test_red_flag_contacts_come_first_whatever_the_rule_order(lens: Lens) -> None:
+    content = copy.deepcopy(lens.content)
+    acute = next(r for r in content["advice"] if r["id"] == "acute_danger")
+    content["advice"] = [r for r in content["advice"] if r["id"] != "acute_danger"] + [acute]
+    reordered = lens_from_content(content)
+    assert reordered.advice_rules[-1].id == "acute_danger"
+    result = assess(reordered, yes("rf_suicidaal", "schulden"))
+    assert contacts_of(result)[:3] == ["alarm_112", "veilig_thuis", "zelfmoordpreventie_113"]
 
 
 def test_suicide_red_flag_adds_113(lens: Lens) -> None:
