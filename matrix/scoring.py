@@ -155,8 +155,10 @@ def assess(lens: Lens, answers: Mapping[str, Answer]) -> Assessment:
         for contact in [*adv.contacts, *lens.attached_contacts.get(adv.id, [])]:
             advice.setdefault(contact, AdviceItem(contact, adv.id, adv.why))
     # Red flags name their own contacts (e.g. 113); they come first whatever the rules say.
-    flagged = [c for rf in red for c in lens.red_flags[rf].contacts]
-    ordered = {c: advice.get(c) or AdviceItem(c, "red_flag", lens.red_flags[red[0]].question) for c in flagged}
+    ordered: dict[str, AdviceItem] = {}
+    for rf in red:
+        for c in lens.red_flags[rf].contacts:
+            ordered.setdefault(c, advice.get(c) or AdviceItem(c, "red_flag", lens.red_flags[rf].question))
     ordered.update({c: a for c, a in advice.items() if c not in ordered})
     return Assessment(
         lens_version=lens.version,

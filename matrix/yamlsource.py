@@ -83,8 +83,12 @@ def parse_text(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         if node is None:
             return SourceDoc(name, {}), []
         doc = SourceDoc(name, None)
-        problems: list[Problem] = []
-        doc.data = _convert(loader, node, (), doc, problems)
+        duplicates: list[tuple[int, PathKey, str, int]] = []
+        doc.data = _convert(loader, node, (), doc, duplicates)
+        problems = [
+            Problem(name, line, doc.label(path), f"duplicate key '{key}' (an earlier '{key}' is on line {first})")
+            for line, path, key, first in duplicates
+        ]
         return doc, problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -97,7 +101,8 @@ def parse_text(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         loader.dispose()
 
 
-def _convert(loader: Any, node: yaml.Node, path: PathKey, doc: SourceDoc, problems: list[Problem]) -> Any:
+def _convert(loader: Any, node: yaml.Node, path: PathKey, doc: SourceDoc,
+             duplicates: list[tuple[int, PathKey, str, int]]) -> Any:
     doc.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -107,13 +112,10 @@ def _convert(loader: Any, node: yaml.Node, path: PathKey, doc: SourceDoc, proble
                 key = str(key)
             child = (*path, key)
             if key in result:
-                problems.append(
-                    Problem(doc.file, key_node.start_mark.line + 1, doc.label(path) if path else "",
-                            f"duplicate key '{key}' (an earlier '{key}' is on line {doc.lines[child]})")
-                )
-            result[key] = _convert(loader, value_node, child, doc, problems)
+                duplicates.append((key_node.start_mark.line + 1, path, key, doc.lines[child]))
+            result[key] = _convert(loader, value_node, child, doc, duplicates)
             doc.lines[child] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(loader, item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
+        return [_convert(loader, item, (*path, i), doc, duplicates) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)

@@ -222,7 +222,12 @@ def test_spread_counts_leefgebieden_with_a_yes(lens: Lens) -> None:
     assert assess(lens, six_in_one).concern == "attention"
     six_in_two = yes("woning_achterstallig_onderhoud", "woont_vakantiepark_tijdelijk", "schulden",
                      "huiselijk_geweld", "zelfbeschadiging", "verwaarloosd_uiterlijk")
-    assert assess(lens, six_in_two).concern == "possible_exploitation"
+    # ... but weak signals only are general vulnerability (signals.md §6), whatever their number.
+    weak = assess(lens, six_in_two)
+    assert weak.concern == "attention" and "general_vulnerability" in weak.rules
+    one_moderate = yes("woning_achterstallig_onderhoud", "woont_vakantiepark_tijdelijk", "schulden",
+                       "huiselijk_geweld", "zelfbeschadiging", "vermagerd_ondervoed")
+    assert assess(lens, one_moderate).concern == "possible_exploitation"
 
 
 def test_unknown_answers_are_counted_and_grouped(lens: Lens) -> None:
