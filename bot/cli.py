@@ -20,7 +20,7 @@ from bot.terminal import render_block
 from dialogs.access import admin_ids_from_env
 from dialogs.intake import IntakeDialog
 from dialogs.service import IntakeService
-from dialogs.summary import summary_blocks
+from dialogs.summary import progress_blocks, summary_blocks
 from dialogs.texts import normalise_lang
 from matrix.export import assessment_dict
 from matrix.lens import Lens
@@ -63,7 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="the intake in this terminal")
     chat.add_argument("--lang", choices=["nl", "en"], default="nl")
     chat.add_argument("--case", metavar="CODE", help="resume this case where it stopped")
+    chat.add_argument("--mode", choices=["full", "quick", "training"], default="full",
+                      help="full intake, quick scan for school staff, or training on a vignette")
+    chat.add_argument("--vignette", metavar="ID", help="training: this vignette (default: the next one not done)")
     chat.set_defaults(func=cmd_chat)
+
+    progress = sub.add_parser("progress", help="your training record: vignettes done, scores, signals missed")
+    progress.add_argument("--lang", choices=["nl", "en"], default="nl")
+    progress.set_defaults(func=cmd_progress)
 
     cases = sub.add_parser("cases", help="list your cases")
     cases.add_argument("--format", choices=["text", "json"], default="text")
@@ -135,7 +142,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
     lens = load_lens()
     store = open_store(args)
     service = IntakeService(store, lens)
-    return ConsoleChat(service, console_user(store), args.lang).run(args.case)
+    if args.vignette and args.vignette not in lens.vignettes:
+        print(f"lensbot: unknown vignette '{args.vignette}' (known: {', '.join(lens.vignettes)})", file=sys.stderr)
+        return 2
+    return ConsoleChat(service, console_user(store), args.lang).run(args.case, args.mode, args.vignette)
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    lens = load_lens()
+    store = open_store(args)
+    service = IntakeService(store, lens)
+    for block in progress_blocks(lens, service.progress(console_user(store)), args.lang):
+        print(render_block(block))
+    return 0
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
@@ -202,7 +221,7 @@ def parse_answers(lens: Lens, data: Any) -> tuple[dict[str, Any], list[str]]:
     answers: dict[str, Any] = {}
     errors: list[str] = []
     for key, value in data.items():
-        if key not in lens.question_index:
+        if key not in lens.question_index:  # signals, red flags and the quick scan's gate
             errors.append(f"unknown signal or red flag id '{key}'")
             continue
         answer = normalise_answer(value)
@@ -244,6 +263,8 @@ def cmd_dialog_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_telegram(args: argparse.Namespace) -> int:
+    from telegram.error import InvalidToken
+
     from bot.telegram.app import ConfigError, Settings, run
 
     try:
@@ -255,7 +276,12 @@ def cmd_telegram(args: argparse.Namespace) -> int:
         return 2
     lens = load_lens()
     store = open_store(args)
-    run(settings, IntakeService(store, lens), store, args.webhook_url, args.listen, args.port)
+    try:
+        run(settings, IntakeService(store, lens), store, args.webhook_url, args.listen, args.port)
+    except InvalidToken:   # its message holds the token: never let it reach a traceback
+        print("lensbot: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped? ask @BotFather)",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from bot.terminal import render_block, render_prompt
 from dialogs.output import Prompt, Reply
+from dialogs.render import option_event
 from dialogs.service import IntakeService
 from dialogs.texts import Catalog
 from storage.repo import StorageUnavailable, UserRow
@@ -27,6 +28,9 @@ WORDS: dict[str, str] = {
     "sla over": "skip", "sla leefgebied over": "skip", "overslaan": "skip", "skip": "skip",
     "begin": "begin", "start": "begin",
     "geen notitie": "no_note", "geen": "no_note", "no note": "no_note",
+    "doorgaan": "continue", "volledig": "continue", "continue": "continue", "full": "continue",
+    "klaar": "finish", "done": "finish", "finish": "finish",
+    "casus": "vignette", "case": "vignette", "tekst": "vignette",
 }
 STOP_WORDS = {"stop", "pauze", "quit", "exit", "q"}
 
@@ -53,9 +57,8 @@ def interpret(line: str, prompt: Prompt) -> tuple[str, str | None] | None:
 
 
 def event_for(option: str, text: str | None) -> tuple[str, str | None]:
-    if option in ("yes", "no", "unknown"):
-        return "answer", option
-    return option, text
+    event, value = option_event(option)
+    return event, value if value is not None else text
 
 
 class ConsoleChat:
@@ -76,7 +79,7 @@ class ConsoleChat:
         if reply.prompt:
             self.say(render_prompt(reply.prompt))
 
-    def run(self, code: str | None = None) -> int:
+    def run(self, code: str | None = None, mode: str = "full", vignette: str | None = None) -> int:
         try:
             if code:
                 reply = self.service.resume(self.user, code, self.lang)
@@ -85,7 +88,7 @@ class ConsoleChat:
                     return 2
                 self.say(self.t("console.resumed", self.lang, code=reply.case_code))
             else:
-                reply = self.service.start(self.user, self.lang)
+                reply = self.service.start(self.user, self.lang, mode=mode, vignette=vignette)
                 self.say(self.t("console.started", self.lang, code=reply.case_code))
         except StorageUnavailable as exc:
             self.say(self.t("console.storage_error", self.lang, error=exc))
@@ -119,6 +122,9 @@ class ConsoleChat:
                 reply = self.service.handle(self.user, code, event, value, step=step, lang=self.lang)
             except StorageUnavailable as exc:
                 self.say(self.t("console.storage_error", self.lang, error=exc))
+                continue
+            if event == "vignette" and not reply.refused:
+                self.show(reply)
                 continue
             if reply.refused:
                 self.say(reply.toast or "")

@@ -40,6 +40,8 @@ def render_prompt(prompt: Prompt) -> str:
     parts += [textwrap.fill(p, WIDTH) if p.strip() else p for p in prompt.text.split("\n")]
     if prompt.current:
         parts.append(f"({prompt.current})")
-    if prompt.options:
-        parts.append("   ".join(f"{i}) {opt.label}" for i, opt in enumerate(prompt.options, 1)))
+    rows: dict[int, list[str]] = {}
+    for i, opt in enumerate(prompt.options, 1):
+        rows.setdefault(opt.row, []).append(f"{i}) {opt.label}")
+    parts += ["   ".join(labels) for _, labels in sorted(rows.items())]
     return "\n".join(parts)

@@ -62,4 +62,5 @@ class Reply:
     refused: bool = False             # nothing was changed
     duplicate: bool = False           # the same update was handled before: say nothing
     reason: str | None = None         # why it was refused (a text key such as refuse.stale)
+    mode: str = "full"                # full | quick | training
     saved: tuple[str, ...] = field(default=())   # item ids whose answers this turn stored

@@ -1,13 +1,16 @@
-"""Turn the state of an intake case into what the user sees next."""
+"""Turn the state of a case into what the user sees next: the prompt and the messages before it."""
 
 from __future__ import annotations
 
-from dialogs.intake import DONE, INTRO, NOTE, IntakeCase, IntakeDialog
+from datetime import UTC, datetime
+
+from dialogs.intake import DONE, INTRO, NOTE, QUICK_RESULT, IntakeCase, IntakeDialog
 from dialogs.output import Block, Line, Option, Prompt
-from dialogs.summary import red_flag_block, summary_blocks
+from dialogs.summary import feedback_blocks, quick_result_blocks, red_flag_block, summary_blocks
 from dialogs.texts import dialog_texts
-from matrix.lens import RED_FLAGS_PHASE
+from matrix.lens import QUICK_PHASE, RED_FLAGS_PHASE
 from matrix.scoring import assess
+from matrix.training import score_training
 
 
 def options(lang: str, *ids: str, row: int = 0) -> tuple[Option, ...]:
@@ -15,34 +18,88 @@ def options(lang: str, *ids: str, row: int = 0) -> tuple[Option, ...]:
     return tuple(Option(i, t(f"option.{i}", lang), row) for i in ids)
 
 
-def prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str) -> Prompt | None:
+def option_event(option_id: str) -> tuple[str, str | None]:
+    """The dialog event an option stands for: ("answer", "yes"), ("deepen", "2"), ("back", None)."""
+    if option_id in ("yes", "no", "unknown"):
+        return "answer", option_id
+    if option_id.startswith("deepen_"):
+        return "deepen", option_id.removeprefix("deepen_")
+    return option_id, None
+
+
+def vignette_lines(dialog: IntakeDialog, case_vignette: str | None, lang: str) -> list[Line]:
+    t = dialog_texts()
+    v = dialog.lens.vignettes.get(case_vignette or "")
+    if v is None:
+        return []
+    return [Line(t("training.title", lang, title=v.title.get(lang)), "title"), Line(v.text.get(lang)),
+            Line(t("training.fictional", lang), "muted")]
+
+
+def intro_prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignette: str | None) -> Prompt:
+    t = dialog_texts()
+    if case.mode == "training":
+        v = dialog.lens.vignettes[vignette or ""]
+        text = "\n\n".join([t("training.title", lang, title=v.title.get(lang)), v.text.get(lang),
+                            t("training.instructions", lang), t("training.fictional", lang)])
+        return Prompt(text, options(lang, "begin"))
+    text = "\n\n".join([
+        t("intro.title", lang), t("intro.body", lang), t("intro.privacy", lang), t("intro.answers", lang),
+        t("intro.acute", lang), t("case.code", lang, code=code),
+    ])
+    return Prompt(text, options(lang, "begin"))
+
+
+def prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignette: str | None = None) -> Prompt | None:
     t = dialog_texts()
     if case.state == INTRO:
-        text = "\n\n".join([
-            t("intro.title", lang), t("intro.body", lang), t("intro.privacy", lang), t("intro.answers", lang),
-            t("intro.acute", lang), t("case.code", lang, code=code),
-        ])
-        return Prompt(text, options(lang, "begin"))
+        return intro_prompt(dialog, case, lang, code, vignette)
     if case.state == NOTE:
         return Prompt(t("note.prompt", lang), options(lang, "no_note", "back"), accepts_text=True)
+    if case.state == QUICK_RESULT:
+        lens = dialog.lens
+        deepen = tuple(
+            Option(f"deepen_{lens.leefgebied_by_id[lg].order}",
+                   t("option.deepen", lang, name=lens.leefgebied_by_id[lg].name.get(lang)), 1 + i)
+            for i, lg in enumerate(dialog.deepen_options(case)))
+        return Prompt(t("quick.more", lang),
+                      options(lang, "continue") + deepen + options(lang, "finish", "back", row=9))
     if case.state == DONE:
         return None
     q = dialog.current_question(case)
     assert q is not None
     phase_name = dialog.lens.phase_name(q.phase)
-    phase = phase_name.get(lang) if phase_name else t("phase.red_flags", lang)
+    phase = phase_name.get(lang) if phase_name else t(f"phase.{q.phase}", lang)
     current = case.answers.get(q.item_id)
-    nav = ("back",) if q.phase == RED_FLAGS_PHASE else ("back", "skip")
+    nav: tuple[str, ...] = ("back",) if q.phase in (RED_FLAGS_PHASE, QUICK_PHASE) else ("back", "skip")
+    if case.mode == "training":
+        nav = (*nav, "vignette")
     return Prompt(
         text=q.text.get(lang),
         options=options(lang, "yes", "no", "unknown") + options(lang, *nav, row=1),
-        progress=t("progress", lang, phase=phase, number=q.number, size=q.phase_size),
+        progress=t("progress", lang, phase=phase, number=_number(dialog, case, q.index),
+                   size=_size(dialog, case, q.phase)),
         current=t("question.current", lang, answer=t(f"answer.{current}", lang)) if current else None,
         question_id=q.item_id,
     )
 
 
-def effect_blocks(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str) -> list[Block]:
+def _number(dialog: IntakeDialog, case: IntakeCase, index: int) -> int:
+    """Position within the phase as this case's script asks it (a training case asks fewer)."""
+    phase = dialog.lens.all_questions[index].phase
+    script = dialog.script(case)
+    return 1 + sum(1 for i in script[: script.index(index)] if dialog.lens.all_questions[i].phase == phase) \
+        if index in script else dialog.lens.all_questions[index].number
+
+
+def _size(dialog: IntakeDialog, case: IntakeCase, phase: str) -> int:
+    if case.script is None:
+        return sum(1 for q in dialog.lens.all_questions if q.phase == phase and q.index in dialog.lens.full_script)
+    return sum(1 for i in case.script if dialog.lens.all_questions[i].phase == phase)
+
+
+def effect_blocks(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str,
+                  vignette: str | None = None) -> list[Block]:
     """Messages caused by the last event, shown before the next prompt."""
     t = dialog_texts()
     lens = dialog.lens
@@ -63,7 +120,19 @@ def effect_blocks(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str) 
                                  Line(detail)), "interim"))
         elif kind == "summary":
             blocks += summary_blocks(lens, assess(lens, case.answers), lang, code)
+        elif kind == "quick_result":
+            quick_items = {lens.all_questions[i].item_id for i in lens.quick_script}
+            blocks += quick_result_blocks(lens, assess(lens, case.answers), case.answers, quick_items, lang, code,
+                                          datetime.now(UTC))
+        elif kind == "continued":
+            blocks.append(Block((Line(t("quick.continued", lang), "muted"),), "notice"))
+        elif kind == "feedback":
+            v = lens.vignettes[vignette or ""]
+            blocks += feedback_blocks(lens, v, score_training(lens, v, case.answers), lang)
         elif kind == "done":
             lines = [Line(t("note.saved", lang), "muted")] if case.note else []
-            blocks.append(Block((*lines, Line(t("done.body", lang, code=code))), "notice"))
+            if case.mode != "training":
+                lines.append(Line(t("done.body", lang, code=code)))
+            if lines:
+                blocks.append(Block(tuple(lines), "notice"))
     return blocks

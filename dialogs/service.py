@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
-from dialogs.intake import DONE, INTRO, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
+from dialogs.intake import DONE, INTRO, MODES, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
 from dialogs.output import Block, Line, Reply
-from dialogs.render import effect_blocks, prompt
+from dialogs.render import effect_blocks, prompt, vignette_lines
 from dialogs.summary import summary_blocks
 from dialogs.texts import dialog_texts
-from matrix.lens import Lens
+from matrix.lens import QUICK_PHASE, Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
+from matrix.training import TrainingResult, score_training
 from storage.repo import CaseRow, StorageUnavailable, Store, UserRow, normalise_code, now
 
 log = logging.getLogger(__name__)
-EVENTS = ("begin", "answer", "back", "skip", "note", "no_note")
+EVENTS = ("begin", "answer", "back", "skip", "note", "no_note", "continue", "deepen", "finish", "vignette")
 
 
 @dataclass(frozen=True)
@@ -55,13 +57,54 @@ class IntakeService:
         return dialog
 
     # -- starting and resuming -------------------------------------------------------------
-    def start(self, user: UserRow, lang: str, mode: str = "full", update: tuple[str, int] | None = None) -> Reply:
-        """Create a case and show its intro; `update` (channel, id) makes a redelivery a no-op."""
-        case = self.store.create_case(user.id, self.lens.version, INTRO, lang, mode, claim=update)
+    def start(self, user: UserRow, lang: str, mode: str = "full", update: tuple[str, int] | None = None,
+              vignette: str | None = None) -> Reply:
+        """Create a case and show how it begins; `update` (channel, id) makes a redelivery a no-op.
+
+        full: the intro with a Begin button. quick: straight to the acute-danger gate (a teacher has
+        two minutes). training: the vignette (the next one this trainee has not done), then Begin.
+        """
+        lens = self.lens
+        state, script, trail, blocks = INTRO, None, None, []
+        if mode == "quick":
+            if lens.doc.quick_scan is None:
+                raise ValueError("this lens has no quick scan")
+            state, script, trail = QUICK_PHASE, list(lens.quick_script), [lens.quick_script[0]]
+            t = dialog_texts()
+            blocks.append(Block((Line(t("quick.title", lang), "title"), Line(lens.doc.quick_scan.intro.get(lang)),
+                                 Line(t("intro.privacy", lang), "muted")), "info"))
+        elif mode == "training":
+            vignette = vignette or self.next_vignette(user)
+            if vignette not in lens.vignettes:
+                raise ValueError(f"unknown vignette {vignette!r}")
+            script = list(lens.script_for(e.signal for e in lens.vignettes[vignette].expected))
+        case = self.store.create_case(user.id, lens.version, state, lang, mode, claim=update, script=script,
+                                      trail=trail, vignette=vignette)
         if case is None:
             return Reply(case_code="", step=0, refused=True, duplicate=True)
-        log.info("case started", extra={"case": case.code, "user_id": user.id})
-        return self._reply(self.dialog_for(case.lens_version), _model(case, {}), case, lang, [])
+        log.info("case started", extra={"case": case.code, "user_id": user.id, "mode": mode})
+        return self._reply(self.dialog_for(case.lens_version), _model(case, {}), case, lang, blocks)
+
+    def next_vignette(self, user: UserRow) -> str:
+        """The first vignette this user has not completed; all done: the one done longest ago."""
+        done = self.store.list_cases(user.id, status="completed", modes=("training",))
+        seen = [c.vignette for c in reversed(done)]   # oldest first
+        fresh = [v for v in self.lens.vignettes if v not in seen]
+        if fresh:
+            return fresh[0]
+        if not self.lens.vignettes:
+            raise ValueError("this lens has no vignettes")
+        return min(self.lens.vignettes, key=lambda v: max(i for i, s in enumerate(seen) if s == v))
+
+    def progress(self, user: UserRow) -> list[tuple[datetime, str, TrainingResult]]:
+        """Completed training cases, oldest first, each scored against its vignette."""
+        rows = []
+        for c in reversed(self.store.list_cases(user.id, status="completed", modes=("training",))):
+            view = self.view(user, c.code)
+            v = view.lens.vignettes.get(c.vignette or "") if view else None
+            if view is not None and v is not None:
+                rows.append((c.updated_at, v.id, score_training(view.lens, v, view.answers)))
+        return rows
 
     def resume(self, user: UserRow, code: str, lang: str) -> Reply:
         """The current prompt of a case again, exactly where it stopped."""
@@ -74,6 +117,15 @@ class IntakeService:
         if view.case.state == DONE:
             blocks.append(Block((Line(dialog_texts()("done.already", lang)),), "notice"))
         return self._reply(dialog, model, view.case, lang, blocks)
+
+    def show_vignette(self, user: UserRow, code: str, lang: str) -> Reply:
+        """The training text again, with the same question below it; nothing changes."""
+        view = self.view(user, code)
+        if view is None or view.case.mode != "training":
+            return self._refusal(code, 0, "refuse.invalid" if view else "refuse.unknown_case", lang)
+        dialog = self.dialog_for(view.case.lens_version)
+        block = Block(tuple(vignette_lines(dialog, view.case.vignette, lang)), "info")
+        return self._reply(dialog, _model(view.case, view.answers), view.case, lang, [block])
 
     def view(self, user: UserRow, code: str) -> CaseView | None:
         """The case if it exists and belongs to this user; None otherwise (no difference shown)."""
@@ -90,9 +142,9 @@ class IntakeService:
             return None
         return summary_blocks(view.lens, view.assessment(), lang, view.case.code)
 
-    def open_case(self, user: UserRow) -> str | None:
+    def open_case(self, user: UserRow, modes: tuple[str, ...] = MODES) -> str | None:
         """The user's most recently touched open case: where typed text belongs."""
-        cases = self.store.list_cases(user.id, status="open")
+        cases = self.store.list_cases(user.id, status="open", modes=modes)
         return cases[0].code if cases else None
 
     def delete(self, user: UserRow, code: str) -> bool:
@@ -113,6 +165,8 @@ class IntakeService:
         """
         if event not in EVENTS:
             return self._refusal(code, step or 0, "refuse.invalid", lang or user.lang)
+        if event == "vignette":
+            return self.show_vignette(user, code, lang or user.lang)
         at = now()
         with self.store.transaction() as tx:
             case = tx.load_case(code)
@@ -125,9 +179,12 @@ class IntakeService:
             model = _model(case, tx.answers(case.id))
             if update is not None and not tx.claim_update(*update):
                 return Reply(case_code=case.code, step=case.step, refused=True, duplicate=True)
+            if event == "deepen":   # options name a leefgebied by its order, the machine by its id
+                value = next((lg.id for lg in dialog.lens.leefgebieden if str(lg.order) == value), None)
             if not dialog.fire(model, event, value):
                 return self._refusal(case.code, case.step, _refusal_reason(dialog, model, event, value), lang)
             case.state, case.trail, case.skipped = model.state, model.trail, model.skipped
+            case.mode, case.script = model.mode, model.script
             case.step += 1
             completed = model.state == DONE and case.status != "completed"
             if completed:
@@ -141,9 +198,10 @@ class IntakeService:
     # -- helpers ---------------------------------------------------------------------------
     def _reply(self, dialog: IntakeDialog, model: IntakeCase, case: CaseRow, lang: str,
                blocks: list[Block], saved: tuple[str, ...] = ()) -> Reply:
-        blocks = blocks + effect_blocks(dialog, model, lang, case.code)
+        blocks = blocks + effect_blocks(dialog, model, lang, case.code, case.vignette)
         return Reply(case_code=case.code, step=case.step, blocks=tuple(blocks),
-                     prompt=prompt(dialog, model, lang, case.code), finished=model.state == DONE, saved=saved)
+                     prompt=prompt(dialog, model, lang, case.code, case.vignette), finished=model.state == DONE,
+                     saved=saved, mode=model.mode)
 
     def _refusal(self, code: str, step: int, key: str, lang: str) -> Reply:
         text = dialog_texts()(key, lang, code=normalise_code(code), max=NOTE_MAX_CHARS)
@@ -151,7 +209,8 @@ class IntakeService:
 
 
 def _model(case: CaseRow, answers: dict[str, str]) -> IntakeCase:
-    return IntakeCase(state=case.state, trail=list(case.trail), skipped=list(case.skipped), answers=dict(answers))
+    return IntakeCase(state=case.state, mode=case.mode, script=None if case.script is None else list(case.script),
+                      trail=list(case.trail), skipped=list(case.skipped), answers=dict(answers))
 
 
 def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: str | None) -> str:

@@ -8,16 +8,20 @@ related phenomena, and the advice with contacts.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dialogs.output import Block, Line
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
+from matrix.models import Vignette
 from matrix.scoring import Assessment
+from matrix.training import TrainingResult
 
 
 def red_flag_block(lens: Lens, lang: str, flags: tuple[str, ...] | list[str] = ()) -> Block:
     t = dialog_texts()
     lines = [Line(t("red_flag.title", lang), "title"), Line(t("red_flag.body", lang))]
-    extra = [c for rf in flags for c in lens.red_flags[rf].contacts if c != "alarm_112"]
+    extra = [c for rf in flags for c in lens.alarms[rf].contacts if c != "alarm_112"]
     for contact_id in dict.fromkeys(extra):
         lines.append(Line(contact_line(lens, contact_id, lens.contacts[contact_id].when.get(lang), lang), "item"))
     return Block(tuple(lines), "alert")
@@ -54,7 +58,7 @@ def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None =
     head.append(Line(result.concern_explanation.get(lang)))
     if result.red_flags:
         head.append(Line(t("summary.red_flags", lang)))
-        head += [Line(lens.red_flags[rf].question.get(lang), "item") for rf in result.red_flags]
+        head += [Line(lens.alarms[rf].question.get(lang), "item") for rf in result.red_flags]
     head.append(Line(t("summary.spread", lang, count=len(result.spread), total=len(lens.leefgebieden))))
     head.append(Line(t("summary.leefgebieden", lang), "heading"))
     for lg in result.leefgebieden:
@@ -106,3 +110,81 @@ def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None =
                          version=result.lens_version), "muted"))
     blocks.append(Block(tuple(advice), "summary"))
     return blocks
+
+
+def quick_result_blocks(lens: Lens, result: Assessment, answers: dict[str, str], quick_items: set[str], lang: str,
+                        code: str, when: datetime) -> list[Block]:
+    """What a teacher needs after two minutes: the level, what was noted, what to do, a text to forward."""
+    t = dialog_texts()
+    quick = lens.doc.quick_scan
+    assert quick is not None
+    lines = [Line(t("quick.result_title", lang, code=code), "title"),
+             Line(t("summary.concern", lang, level=t(f"concern.{result.concern}", lang)), "heading"),
+             Line(result.concern_explanation.get(lang))]
+    noted = [s for s in result.yes]
+    lines.append(Line(t("quick.noted", lang), "heading"))
+    if noted:
+        lines += [Line(lens.signals[s].question.get(lang), "item") for s in noted]
+    else:
+        lines.append(Line(t("quick.none_noted", lang), "muted"))
+    lines.append(Line(t("quick.now", lang), "heading"))
+    lines += [Line(step.get(lang), "item") for step in quick.steps]
+    contacts = list(dict.fromkeys([*(c for rf in result.red_flags for c in lens.alarms[rf].contacts), *quick.contacts]))
+    lines.append(Line(t("quick.contacts", lang), "heading"))
+    lines += [Line(contact_label(lens, c, lang), "item") for c in contacts]
+    blocks = [Block(tuple(lines), "summary")]
+    unknown = [lens.signals[i].question.get(lang) for i in sorted(quick_items & set(lens.signals))
+               if answers.get(i) == "unknown"]
+    none = t("quick.forward_none", lang)
+    forward = t("quick.forward_text", lang, code=code, date=when.strftime("%Y-%m-%d"),
+                level=t(f"concern.{result.concern}", lang),
+                signals="; ".join(lens.signals[s].question.get(lang) for s in noted) or none,
+                unknown="; ".join(unknown) or none)
+    blocks.append(Block((Line(t("quick.forward_title", lang), "heading"), Line(forward)), "summary"))
+    return blocks
+
+
+def feedback_blocks(lens: Lens, vignette: Vignette, result: TrainingResult, lang: str) -> list[Block]:
+    t = dialog_texts()
+    lines = [Line(t("training.feedback_title", lang, title=vignette.title.get(lang)), "title")]
+    for fb in result.signals:
+        given = t(f"answer.{fb.given}", lang) if fb.given else t("training.no_answer", lang)
+        lines.append(Line(t("training.signal_line", lang, verdict=t(f"verdict.{fb.verdict}", lang),
+                            question=lens.question_text(fb.signal).get(lang), given=given,
+                            expected=t(f"answer.{fb.expected}", lang)), "item"))
+        lines.append(Line(fb.reason.get(lang), "subitem"))
+    lines.append(Line(t("training.concern", lang, given=t(f"concern.{result.concern_given}", lang),
+                        expected=t(f"concern.{result.concern_expected}", lang)), "heading"))
+    lines.append(Line(t("training.reading_yes" if vignette.exploitation else "training.reading_no", lang)))
+    def pct(share: float | None) -> str:
+        return "–" if share is None else f"{round(100 * share)}%"
+
+    lines.append(Line(t("training.score", lang, score=result.score, recall=pct(result.recall),
+                        precision=pct(result.precision)), "heading"))
+    return [Block(tuple(lines), "summary")]
+
+
+def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]], lang: str) -> list[Block]:
+    """A trainee's record: cases done, scores, and the signals they miss most often."""
+    t = dialog_texts()
+    lines = [Line(t("progress.title", lang), "title")]
+    if not rows:
+        lines.append(Line(t("progress.none", lang)))
+        return [Block(tuple(lines), "summary")]
+    average = round(sum(r.score for _, _, r in rows) / len(rows))
+    done = len({vid for _, vid, _ in rows})
+    lines.append(Line(t("progress.summary", lang, done=done, total=len(lens.vignettes), average=average)))
+    for when, vid, result in rows:
+        title = lens.vignettes[vid].title.get(lang) if vid in lens.vignettes else vid
+        lines.append(Line(t("progress.line", lang, date=when.strftime("%Y-%m-%d"), title=title, score=result.score),
+                          "item"))
+    missed: dict[str, int] = {}
+    for _, _, result in rows:
+        for s in result.missed:
+            missed[s] = missed.get(s, 0) + 1
+    if missed:
+        lines.append(Line(t("progress.missed", lang), "heading"))
+        for s, n in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0]))[:5]:
+            lines.append(Line(t("progress.missed_line", lang, question=lens.question_text(s).get(lang), count=n),
+                              "item"))
+    return [Block(tuple(lines), "summary")]

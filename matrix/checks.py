@@ -31,13 +31,20 @@ class Ref:
 def cross_check(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Problem]:
     problems: list[Problem] = []
     defined = {kind: _defined(docs, kind, problems) for kind in
-               ("phenomena", "viewers", "leefgebieden", "indicators", "questions", "contacts", "advice")}
+               ("phenomena", "viewers", "leefgebieden", "indicators", "questions", "contacts", "advice",
+                "vignettes")}
     lens_meta = [(s, ("lens",)) for s, d in docs if isinstance(d, LensDocument) and d.lens is not None]
     if not lens_meta:
         problems.append(Problem(lens_path, 1, "lens", "no 'lens' section (id, version, name) found in any file"))
     for source, path in lens_meta[1:]:
         problems.append(Ref("lens", source, path).problem(
             f"second 'lens' section (the first is in {lens_meta[0][0].file})"))
+    quick = [(s, d) for s, d in docs if isinstance(d, LensDocument) and d.quick_scan is not None]
+    for source, _ in quick[1:]:
+        problems.append(Ref("quick_scan", source, ("quick_scan",)).problem(
+            f"second 'quick_scan' section (the first is in {quick[0][0].file})"))
+    problems += _check_quick(docs, lens_path, bool(quick))
+    problems += _check_vignettes(docs)
     if not defined["leefgebieden"]:
         problems.append(Problem(lens_path, 1, "leefgebieden", "the lens defines no leefgebied"))
     problems += _check_orders(docs)
@@ -80,10 +87,15 @@ def _definitions(docs: list[tuple[SourceDoc, Doc]], kind: str) -> Iterator[Ref]:
             for i, lg in enumerate(doc.leefgebieden):
                 for j, ind in enumerate(lg.indicators):
                     yield Ref(ind.id, source, ("leefgebieden", i, "indicators", j, "id"))
+        elif kind == "vignettes":
+            for i, v in enumerate(doc.vignettes):
+                yield Ref(v.id, source, ("vignettes", i, "id"))
         elif kind == "questions":
             # Signals and red flags share one namespace: answers are keyed by these ids.
             for i, rf in enumerate(doc.red_flags):
                 yield Ref(rf.id, source, ("red_flags", i, "id"))
+            if doc.quick_scan is not None:
+                yield Ref(doc.quick_scan.gate.id, source, ("quick_scan", "gate", "id"))
             for i, lg in enumerate(doc.leefgebieden):
                 for j, ind in enumerate(lg.indicators):
                     for k, sig in enumerate(ind.signals):
@@ -114,6 +126,16 @@ def _references(docs: list[tuple[SourceDoc, Doc]]) -> Iterator[tuple[str, Ref]]:
             yield from _condition_refs(rule.when, source, ("advice", i, "when"))
         for i, crule in enumerate(doc.concern):
             yield from _condition_refs(crule.when, source, ("concern", i, "when"))
+        if doc.quick_scan is not None:
+            for m, contact in enumerate(doc.quick_scan.gate.contacts):
+                yield "contacts", Ref(contact, source, ("quick_scan", "gate", "contacts", m))
+            for m, contact in enumerate(doc.quick_scan.contacts):
+                yield "contacts", Ref(contact, source, ("quick_scan", "contacts", m))
+        for i, v in enumerate(doc.vignettes):
+            for m, ph in enumerate(v.phenomena):
+                yield "phenomena", Ref(ph, source, ("vignettes", i, "phenomena", m))
+            for m, exp in enumerate(v.expected):
+                yield "questions", Ref(exp.signal, source, ("vignettes", i, "expected", m, "signal"))
 
 
 def _condition_refs(cond: Condition, source: SourceDoc, base: PathKey) -> Iterator[tuple[str, Ref]]:
@@ -146,6 +168,56 @@ def _check_concern(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Pr
         return [Ref(last.level, source, ("concern", i, "when")).problem(
             "the last concern rule must have when: {always: true} so every case gets a level")]
     return []
+
+
+MAX_QUICK = 11
+VIGNETTE_WORDS = (80, 200)
+
+
+def _check_quick(docs: list[tuple[SourceDoc, Doc]], lens_path: str, has_section: bool) -> list[Problem]:
+    """At most 11 quick signals (12 taps with the gate), one per leefgebied at least, none whole."""
+    quick: list[Ref] = []
+    problems: list[Problem] = []
+    for source, doc in docs:
+        if not isinstance(doc, LensDocument):
+            continue
+        for i, lg in enumerate(doc.leefgebieden):
+            marked = [(j, k) for j, ind in enumerate(lg.indicators) for k, s in enumerate(ind.signals) if s.quick]
+            total = sum(len(ind.signals) for ind in lg.indicators)
+            quick += [Ref(lg.indicators[j].signals[k].id, source,
+                          ("leefgebieden", i, "indicators", j, "signals", k, "quick")) for j, k in marked]
+            where = Ref(lg.id, source, ("leefgebieden", i, "id"))
+            if has_section and not marked:
+                problems.append(where.problem("the quick scan needs at least one 'quick: true' signal here"))
+            if marked and len(marked) == total:
+                problems.append(where.problem("every signal is 'quick: true'; keep at least one for the full intake"))
+    if len(quick) > MAX_QUICK:
+        problems.append(quick[MAX_QUICK].problem(
+            f"{len(quick)} signals are 'quick: true'; at most {MAX_QUICK} fit the 12-tap quick scan"))
+    if quick and not has_section:
+        problems.append(quick[0].problem("signals are marked 'quick: true' but there is no 'quick_scan' section"))
+    return problems
+
+
+def _check_vignettes(docs: list[tuple[SourceDoc, Doc]]) -> list[Problem]:
+    problems: list[Problem] = []
+    low, high = VIGNETTE_WORDS
+    for source, doc in docs:
+        if not isinstance(doc, LensDocument):
+            continue
+        for i, v in enumerate(doc.vignettes):
+            for lang in ("nl", "en"):
+                words = len(getattr(v.text, lang).split())
+                if not low <= words <= high:
+                    problems.append(Ref(v.id, source, ("vignettes", i, "text", lang)).problem(
+                        f"the {lang} text has {words} words; write {low}–{high}"))
+            seen: set[str] = set()
+            for m, exp in enumerate(v.expected):
+                if exp.signal in seen:
+                    problems.append(Ref(exp.signal, source, ("vignettes", i, "expected", m, "signal")).problem(
+                        f"'{exp.signal}' is listed twice in this vignette"))
+                seen.add(exp.signal)
+    return problems
 
 
 def _suggest(ident: str, known: set[str]) -> str:

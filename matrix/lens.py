@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -23,9 +24,11 @@ from matrix.models import (
     Signal,
     Text,
     Viewer,
+    Vignette,
 )
 
 RED_FLAGS_PHASE = "red_flags"
+QUICK_PHASE = "quick"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,18 @@ class Question:
     number: int         # 1-based position within the phase
     phase_size: int
     text: Text
+
+
+def _numbered(items: list[tuple[str, str, Text]], offset: int) -> tuple[Question, ...]:
+    sizes: dict[str, int] = {}
+    for phase, _, _ in items:
+        sizes[phase] = sizes.get(phase, 0) + 1
+    seen: dict[str, int] = {}
+    result = []
+    for i, (phase, item_id, text) in enumerate(items):
+        seen[phase] = seen.get(phase, 0) + 1
+        result.append(Question(offset + i, item_id, phase, seen[phase], sizes[phase], text))
+    return tuple(result)
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +110,16 @@ class Lens:
         return {rf.id: rf for rf in self.doc.red_flags}
 
     @cached_property
+    def alarms(self) -> dict[str, RedFlag]:
+        """Every acute-danger question: the red flags and the quick scan's gate."""
+        gate = self.doc.quick_scan.gate if self.doc.quick_scan else None
+        return {**self.red_flags, **({gate.id: gate} if gate else {})}
+
+    @cached_property
+    def vignettes(self) -> dict[str, Vignette]:
+        return {v.id: v for v in self.doc.vignettes}
+
+    @cached_property
     def contacts(self) -> dict[str, Contact]:
         return {c.id: c for c in self.doc.contacts}
 
@@ -122,35 +147,61 @@ class Lens:
     # -- the intake ------------------------------------------------------------------------
     @cached_property
     def questions(self) -> tuple[Question, ...]:
-        """Red flags first, then every leefgebied's signals in order."""
+        """The full intake: red flags first, then every leefgebied's signals in order."""
         items: list[tuple[str, str, Text]] = [(RED_FLAGS_PHASE, rf.id, rf.question) for rf in self.doc.red_flags]
         for lg in self.leefgebieden:
             items += [(lg.id, s.id, s.question) for ind in lg.indicators for s in ind.signals]
-        sizes: dict[str, int] = {}
-        for phase, _, _ in items:
-            sizes[phase] = sizes.get(phase, 0) + 1
-        seen: dict[str, int] = {}
-        result = []
-        for index, (phase, item_id, text) in enumerate(items):
-            seen[phase] = seen.get(phase, 0) + 1
-            result.append(Question(index, item_id, phase, seen[phase], sizes[phase], text))
-        return tuple(result)
+        return _numbered(items, 0)
+
+    @cached_property
+    def quick_questions(self) -> tuple[Question, ...]:
+        """The quick scan: its acute-danger gate, then the `quick: true` signals again."""
+        if self.doc.quick_scan is None:
+            return ()
+        gate = self.doc.quick_scan.gate
+        items = [(QUICK_PHASE, gate.id, gate.question)]
+        items += [(QUICK_PHASE, s.id, s.question) for lg in self.leefgebieden for ind in lg.indicators
+                  for s in ind.signals if s.quick]
+        return _numbered(items, len(self.questions))
+
+    @cached_property
+    def all_questions(self) -> tuple[Question, ...]:
+        """Every question at a fixed index (case trails store these): the intake, then the quick scan."""
+        return self.questions + self.quick_questions
 
     @cached_property
     def question_index(self) -> dict[str, int]:
-        return {q.item_id: q.index for q in self.questions}
+        """Item id -> its index in the full intake (the gate: its quick-scan index)."""
+        index = {q.item_id: q.index for q in self.quick_questions}
+        index.update({q.item_id: q.index for q in self.questions})
+        return index
+
+    @cached_property
+    def full_script(self) -> tuple[int, ...]:
+        return tuple(q.index for q in self.questions)
+
+    @cached_property
+    def quick_script(self) -> tuple[int, ...]:
+        return tuple(q.index for q in self.quick_questions)
+
+    def script_for(self, item_ids: Iterable[str]) -> tuple[int, ...]:
+        """The full-intake questions for these items, in intake order."""
+        return tuple(sorted(self.question_index[i] for i in set(item_ids)))
 
     @cached_property
     def phases(self) -> tuple[str, ...]:
-        """The question phases in intake order (red flags, then leefgebied ids)."""
-        return tuple(dict.fromkeys(q.phase for q in self.questions))
+        """The question phases in the order a person meets them (quick scan, red flags, leefgebieden)."""
+        return tuple(dict.fromkeys(q.phase for q in (*self.quick_questions, *self.questions)))
 
     @cached_property
     def phase_start(self) -> dict[str, int]:
         result: dict[str, int] = {}
-        for q in self.questions:
+        for q in self.all_questions:
             result.setdefault(q.phase, q.index)
         return result
+
+    def question_text(self, item_id: str) -> Text:
+        return self.all_questions[self.question_index[item_id]].text
 
     def phase_name(self, phase: str) -> Text | None:
         lg = self.leefgebied_by_id.get(phase)
@@ -164,5 +215,7 @@ class Lens:
             "red_flags": len(self.red_flags),
             "contacts": len(self.contacts),
             "advice_rules": len(self.advice_rules),
+            "quick_signals": len(self.quick_script) - 1 if self.quick_script else 0,
+            "vignettes": len(self.vignettes),
             "version": self.version,
         }

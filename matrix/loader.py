@@ -13,27 +13,24 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from matrix import models
 from matrix.checks import cross_check
 from matrix.lens import Lens
 from matrix.models import (
-    AdviceRule,
-    Condition,
-    Contact,
     ContactsDocument,
     LensDocument,
 )
 from matrix.yamlsource import PathKey, Problem, SourceDoc, parse_file
 
 DEFAULT_LENS = Path(__file__).parent / "lenses" / "default"
-LIST_SECTIONS = ("phenomena", "viewers", "leefgebieden", "red_flags", "contacts", "concern", "advice")
-_KNOWN_KEYS = sorted(
-    {name for model in (LensDocument, Condition, Contact, AdviceRule) for name in model.model_fields}
-    | {"id", "order", "name", "indicators", "signals", "seen_by", "weight", "question", "phenomena",
-       "seed", "sources", "code", "level", "explanation", "version", "description", "disclaimer",
-       "indicator_threshold", "nl", "en"}
-)
+LIST_SECTIONS = ("phenomena", "viewers", "leefgebieden", "red_flags", "contacts", "concern", "advice", "vignettes")
+SINGLE_SECTIONS = ("lens", "quick_scan")
+_KNOWN_KEYS = sorted({
+    name for model in vars(models).values()
+    if isinstance(model, type) and issubclass(model, BaseModel) for name in model.model_fields
+})
 
 
 class LensError(Exception):
@@ -92,8 +89,9 @@ def merge(docs: Iterable[LensDocument | ContactsDocument]) -> dict[str, Any]:
     merged: dict[str, Any] = {name: [] for name in LIST_SECTIONS}
     for doc in docs:
         data = doc.model_dump(mode="json")
-        if data.get("lens") is not None:
-            merged["lens"] = data["lens"]
+        for name in SINGLE_SECTIONS:
+            if data.get(name) is not None:
+                merged[name] = data[name]
         for name in LIST_SECTIONS:
             merged[name] += data.get(name, [])
     return merged

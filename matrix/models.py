@@ -60,6 +60,7 @@ class Signal(Strict):
     question: Text
     phenomena: list[Id] = []
     seed: bool = False
+    quick: bool = False
     sources: list[NonEmpty] = []
 
 
@@ -125,6 +126,33 @@ class AdviceRule(Strict):
     steps: list[Text] = []
 
 
+class QuickScan(Strict):
+    """The quick scan for school staff: one acute-danger gate, then the `quick: true` signals."""
+
+    gate: RedFlag
+    intro: Text
+    steps: list[Text] = []
+    contacts: list[Id] = []
+
+
+class Expected(Strict):
+    signal: Id
+    answer: Literal["yes", "no", "unknown"]
+    reason: Text
+
+
+class Vignette(Strict):
+    """A fictional training case with the answers an experienced professional would give."""
+
+    id: Id
+    title: Text
+    text: Text
+    concern: ConcernLevel
+    exploitation: bool
+    phenomena: list[Id] = []
+    expected: Annotated[list[Expected], Field(min_length=1)]
+
+
 class LensDocument(Strict):
     """One YAML file, or the merged content of a whole lens folder."""
 
@@ -136,6 +164,8 @@ class LensDocument(Strict):
     contacts: list[Contact] = []
     concern: list[ConcernRule] = []
     advice: list[AdviceRule] = []
+    quick_scan: QuickScan | None = None
+    vignettes: list[Vignette] = []
 
 
 class ContactsDocument(Strict):

@@ -134,7 +134,7 @@ def assess(lens: Lens, answers: Mapping[str, Answer]) -> Assessment:
         leefgebieden.append(LeefgebiedResult(
             lg.id, _status(bool(lg_triggered), bool(lg_yes), lg_unknown, size), lg_weight,
             lg_yes, lg_no, lg_unknown, tuple(lg_triggered)))
-    red = tuple(rf for rf in lens.red_flags if answers.get(rf) == "yes")
+    red = tuple(rf for rf in lens.alarms if answers.get(rf) == "yes")
     facts = _Facts(
         red_flags=set(red), yes=set(yes_ids), total_weight=sum(lens.signals[s].weight for s in yes_ids),
         leefgebieden=sum(1 for lg in leefgebieden if lg.yes), max_weight=max_weight,
@@ -157,8 +157,8 @@ def assess(lens: Lens, answers: Mapping[str, Answer]) -> Assessment:
     # Red flags name their own contacts (e.g. 113); they come first whatever the rules say.
     ordered: dict[str, AdviceItem] = {}
     for rf in red:
-        for c in lens.red_flags[rf].contacts:
-            ordered.setdefault(c, advice.get(c) or AdviceItem(c, "red_flag", lens.red_flags[rf].question))
+        for c in lens.alarms[rf].contacts:
+            ordered.setdefault(c, advice.get(c) or AdviceItem(c, "red_flag", lens.alarms[rf].question))
     ordered.update({c: a for c, a in advice.items() if c not in ordered})
     return Assessment(
         lens_version=lens.version,

@@ -53,6 +53,8 @@ class Case(Base):
     state: Mapped[str] = mapped_column(String(60))                        # dialog phase
     step: Mapped[int] = mapped_column(Integer, default=0)                 # bumps on every change
     trail: Mapped[str] = mapped_column(Text, default="")                  # question indices shown
+    script: Mapped[str | None] = mapped_column(Text, nullable=True)       # question indices to ask
+    vignette: Mapped[str | None] = mapped_column(String(60), nullable=True)   # training cases
     skipped: Mapped[str] = mapped_column(Text, default="")                # skipped leefgebied ids
     lang: Mapped[str] = mapped_column(String(2), default="nl")
     lens_version: Mapped[str] = mapped_column(ForeignKey("lens_versions.version"))

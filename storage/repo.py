@@ -74,6 +74,8 @@ class CaseRow:
     lens_version: str
     created_at: datetime
     updated_at: datetime
+    script: list[int] | None = None
+    vignette: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class CaseSummary:
     lens_version: str
     created_at: datetime
     updated_at: datetime
+    vignette: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,7 +100,8 @@ class CaseSummary:
 
 
 _CASE_COLUMNS = (Case.id, Case.code, Case.user_id, Case.mode, Case.status, Case.state, Case.step, Case.trail,
-                 Case.skipped, Case.lang, Case.lens_version, Case.created_at, Case.updated_at)
+                 Case.skipped, Case.lang, Case.lens_version, Case.created_at, Case.updated_at, Case.script,
+                 Case.vignette)
 
 
 def _case_row(row: Any) -> CaseRow:
@@ -106,6 +110,7 @@ def _case_row(row: Any) -> CaseRow:
         step=row.step, trail=[int(x) for x in row.trail.split(",") if x],
         skipped=[x for x in row.skipped.split(",") if x], lang=row.lang, lens_version=row.lens_version,
         created_at=aware(row.created_at), updated_at=aware(row.updated_at),
+        script=None if row.script is None else [int(x) for x in row.script.split(",") if x], vignette=row.vignette,
     )
 
 
@@ -148,7 +153,8 @@ class Tx:
 
     def save_case(self, case: CaseRow, at: datetime, completed: bool = False) -> None:
         values: dict[str, Any] = {
-            "state": case.state, "step": case.step, "status": case.status, "lang": case.lang,
+            "state": case.state, "step": case.step, "status": case.status, "lang": case.lang, "mode": case.mode,
+            "script": None if case.script is None else ",".join(map(str, case.script)),
             "trail": ",".join(map(str, case.trail)), "skipped": ",".join(case.skipped), "updated_at": at,
         }
         if completed:
@@ -246,7 +252,8 @@ class Store:
 
     # -- cases -----------------------------------------------------------------------------
     def create_case(self, user_id: int, lens_version: str, state: str, lang: str, mode: str = "full",
-                    claim: tuple[str, int] | None = None) -> CaseRow | None:
+                    claim: tuple[str, int] | None = None, script: list[int] | None = None,
+                    trail: list[int] | None = None, vignette: str | None = None) -> CaseRow | None:
         """A new case with a fresh code; None if `claim` shows the update was handled before."""
         for _ in range(10):
             code = new_case_code()
@@ -256,8 +263,10 @@ class Store:
                     if claim is not None and not tx.claim_update(*claim):
                         return None
                     tx.conn.execute(insert(Case).values(
-                        code=code, user_id=user_id, mode=mode, status="open", state=state, step=0, trail="",
-                        skipped="", lang=lang, lens_version=lens_version, created_at=at, updated_at=at))
+                        code=code, user_id=user_id, mode=mode, status="open", state=state, step=0,
+                        trail=",".join(map(str, trail or [])), skipped="", lang=lang, lens_version=lens_version,
+                        created_at=at, updated_at=at, vignette=vignette,
+                        script=None if script is None else ",".join(map(str, script))))
                     case = tx.load_case(code)
                 assert case is not None
                 return case
@@ -265,7 +274,9 @@ class Store:
                 continue  # code collision: draw again
         raise StorageUnavailable("could not allocate a unique case code")
 
-    def list_cases(self, user_id: int, status: str | None = None) -> list[CaseSummary]:
+    def list_cases(self, user_id: int, status: str | None = None,
+                   modes: tuple[str, ...] = ("full", "quick")) -> list[CaseSummary]:
+        """A user's cases; training cases only when asked for (`modes=("training",)`)."""
         counts = (select(Answer.case_id, func.count().label("n")).group_by(Answer.case_id).subquery())
         stmt = (
             select(Case.code, Case.mode, Case.status, Case.state, Case.lens_version, Case.created_at,
@@ -276,10 +287,11 @@ class Store:
         )
         if status:
             stmt = stmt.where(Case.status == status)
+        stmt = stmt.where(Case.mode.in_(modes))
         with self.engine.connect() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt.add_columns(Case.vignette)).all()
         return [CaseSummary(r.code, r.mode, r.status, r.state, r.n, r.lens_version, aware(r.created_at),
-                            aware(r.updated_at)) for r in rows]
+                            aware(r.updated_at), r.vignette) for r in rows]
 
     def notes(self, case_id: int) -> list[str]:
         with self.engine.connect() as conn:

@@ -170,12 +170,17 @@ class TokenFilter(logging.Filter):
         if self.token and self.token in record.getMessage():
             record.msg = record.getMessage().replace(self.token, "<token>")
             record.args = ()
+        if self.token and record.exc_info and not record.exc_text:
+            # PTB puts the token into some exception texts (InvalidToken on a revoked token)
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if self.token and record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
         return True
 
 
 def configure_logging(token: str) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     token_filter = TokenFilter(token)
     for handler in logging.getLogger().handlers:

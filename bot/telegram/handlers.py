@@ -18,6 +18,7 @@ from dialogs.output import Reply
 from dialogs.summary import red_flag_block
 from dialogs.texts import dialog_texts
 from storage import accounts
+from storage.repo import normalise_code
 
 ANSWER_OPTIONS = ("yes", "no", "unknown")
 HTML = ParseMode.HTML
@@ -124,7 +125,7 @@ async def summary(ctx: Ctx) -> None:
         return
     blocks = await ctx.rt.db(ctx.rt.service.summary, ctx.user, code, ctx.lang)
     if blocks is None:
-        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=escape(code.upper())))
+        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=normalise_code(code)))
         return
     for html in blocks_messages(blocks):
         await ctx.send(html, parse_mode=HTML)
@@ -139,7 +140,7 @@ async def delete(ctx: Ctx) -> None:
         return
     view = await ctx.rt.db(ctx.rt.service.view, ctx.user, code)
     if view is None:
-        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=escape(code.upper())))
+        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=normalise_code(code)))
         return
     c = view.case.code
     buttons = InlineKeyboardMarkup([[

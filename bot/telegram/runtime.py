@@ -50,7 +50,9 @@ class Runtime:
         """One Bot API call, retried on network errors with backoff.
 
         RetryAfter (429) is already handled by PTB's AIORateLimiter; if it still surfaces here we
-        wait as told. "Message is not modified" means the screen already shows what we want.
+        wait as told. "Message is not modified" means the screen already shows what we want; a
+        callback query that is too old (or answered before, as after a redelivery) can no longer
+        show a toast, which must not stop the reply that follows it.
         """
         for attempt, delay in enumerate((*BACKOFF, None)):
             try:
@@ -62,6 +64,9 @@ class Runtime:
                 await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
             except BadRequest as exc:
                 if "not modified" in exc.message.lower():
+                    return None
+                if "query is too old" in exc.message.lower() or "query id is invalid" in exc.message.lower():
+                    log.info("callback query expired; toast dropped")
                     return None
                 raise
             except Forbidden:

@@ -1,0 +1,576 @@
+"""End-to-end tests of the Telegram channel: the real PTB Application against the fake Bot API.
+
+Each test reads like a transcript: a scripted user sends and taps, the test checks what the user
+saw (messages, buttons, toasts) and what was stored. The fixture checks Telegram's limits
+(`server.violations`), that every tap was answered, and that nobody got the generic error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+from dialogs.service import IntakeService
+from matrix.lens import RED_FLAGS_PHASE, Lens
+from storage import accounts
+from storage.repo import CaseRow, Store, UserRow
+from tests.support.fake_bot_api import FakeBotAPI, FakeUser, FaultPlan, SentMessage, utf16_len
+from tests.support.harness import TelegramHarness
+
+TOKEN = "123456789:TEST-lensbot-e2e-token-abcdefghij"
+ADMIN = 1001
+
+ANSWER_ROW = ["Ja", "Nee", "Weet ik niet"]
+RED_FLAG_KEYS = [ANSWER_ROW, ["← Terug"]]
+DOMAIN_KEYS = [ANSWER_ROW, ["← Terug", "Sla leefgebied over"]]
+SAVED = "Opgeslagen"
+STALE = "Die knop hoort bij een eerdere vraag; er is niets veranderd."
+INVALID_BUTTON = "Deze knop is niet (meer) geldig."
+ERROR_TEXT = "Er ging iets mis"
+CODE_RE = re.compile(r"Zaakcode: ([A-Z2-9]{2}-[A-Z2-9]{4})")
+
+
+# -- fixture and helpers -------------------------------------------------------------------
+@dataclass
+class Env:
+    server: FakeBotAPI
+    harness: TelegramHarness
+    store: Store
+    lens: Lens
+
+    def member(self, user_id: int, role: str = "professional", **profile: object) -> FakeUser:
+        """A user who already has access with `role`."""
+        accounts.set_role(self.store, "telegram", str(user_id), role)
+        return self.server.user(user_id, **profile)  # type: ignore[arg-type]
+
+    def row(self, user: FakeUser | int) -> UserRow | None:
+        uid = user if isinstance(user, int) else user.user_id
+        return self.store.user("telegram", str(uid))
+
+    def case(self, code: str) -> CaseRow | None:
+        with self.store.transaction() as tx:
+            return tx.load_case(code)
+
+    def answers(self, user: FakeUser, code: str) -> dict[str, str]:
+        row = self.row(user)
+        assert row is not None
+        view = IntakeService(self.store, self.lens).view(row, code)
+        assert view is not None
+        return view.answers
+
+    def log(self, code: str) -> list[tuple[str, str]]:
+        case = self.case(code)
+        assert case is not None
+        return self.store.answer_log(case.id)
+
+    def item(self, index: int) -> str:
+        """The item id of the full intake's question `index` (red flags first, then leefgebieden)."""
+        return full_intake(self.lens)[index]
+
+
+@pytest.fixture
+async def env(lens: Lens, sqlite_url: str) -> AsyncIterator[Env]:
+    async with FakeBotAPI(token=TOKEN) as server:
+        async with TelegramHarness(server, sqlite_url, lens, frozenset({str(ADMIN)})) as harness:
+            store = Store(sqlite_url)
+            try:
+                yield Env(server, harness, store, lens)
+            finally:
+                store.dispose()
+        assert server.violations == [], [str(v) for v in server.violations]
+        assert server.unanswered_callback_queries() == []
+        assert server.unknown_methods == []
+        assert ERROR_TEXT not in server.transcript(), server.transcript()
+
+
+async def taps(user: FakeUser, *labels: str, message_id: int | None = None) -> None:
+    for label in labels:
+        await user.tap_and_wait(label, message_id)
+
+
+async def start_intake(user: FakeUser) -> tuple[str, SentMessage]:
+    """/nieuw and Begin: the case code and the question message."""
+    await user.send_and_wait("/nieuw")
+    intro = user.last_message
+    assert intro is not None and intro.buttons == [["Begin"]], user.transcript()
+    match = CODE_RE.search(intro.text)
+    assert match, intro.text
+    await user.tap_and_wait("Begin")
+    question = user.last_message
+    assert question is not None and question.buttons == RED_FLAG_KEYS, user.transcript()
+    return match.group(1), question
+
+
+async def to_note(user: FakeUser, lens: Lens) -> None:
+    """No red flag, every leefgebied skipped: the shortest way to the closing note."""
+    await taps(user, *["Nee"] * len(lens.red_flags))
+    await taps(user, *["Sla leefgebied over"] * len(lens.leefgebieden))
+    assert user.buttons() == [["Geen notitie", "← Terug"]], user.transcript()
+
+
+def full_intake(lens: Lens) -> list[str]:
+    return [q.item_id for q in lens.questions if q.phase == RED_FLAGS_PHASE or q.phase in lens.leefgebied_by_id]
+
+
+def texts(messages: list[SentMessage]) -> str:
+    return "\n".join(m.text for m in messages)
+
+
+# -- 1. commands ----------------------------------------------------------------------------
+async def test_commands_registered_in_dutch_and_english(env: Env) -> None:
+    nl = {c["command"]: c["description"] for c in env.server.commands_for(language_code="nl")}
+    en = {c["command"]: c["description"] for c in env.server.commands_for(language_code="en")}
+    default = {c["command"]: c["description"] for c in env.server.commands_for()}
+    expected = ["start", "nieuw", "hervat", "zaken", "samenvatting", "verwijder", "nood", "taal", "help", "stop"]
+    assert list(nl) == list(en) == list(default) == expected
+    assert nl["nieuw"] == "Nieuwe volledige intake" and en["nieuw"] == "New full intake"
+    assert nl["nood"] == "Wat te doen bij acuut gevaar" and en["nood"] == "What to do in acute danger"
+    assert default == nl
+    assert "uitnodigen" not in nl   # the admin command is not advertised
+
+
+# -- 2. question layout ---------------------------------------------------------------------
+async def test_question_layout_progress_toasts_and_edit_in_place(env: Env) -> None:
+    ann = env.member(2002)
+    await ann.send_and_wait("/nieuw")
+    intro = ann.last_message
+    assert intro is not None and intro.buttons == [["Begin"]]
+    assert "Privacy" in intro.text and "Zaakcode:" in intro.text
+
+    await ann.tap_and_wait("Begin")
+    assert ann.message(intro.message_id).buttons == []          # the intro is closed ...
+    assert ann.message(intro.message_id).text.endswith("✓ Begin")
+    q = ann.last_message                                        # ... and the question is new
+    assert q is not None and q.message_id > intro.message_id
+    assert q.buttons == RED_FLAG_KEYS                            # red flags cannot be skipped
+    assert q.text.startswith("Acuut gevaar · 1/6\n\n")
+    assert q.text.split("\n\n")[1] == env.lens.red_flags[env.item(0)].question.get("nl")
+
+    sent = len(ann.messages)
+    for number in range(2, 7):
+        edits = q.edit_count
+        await ann.tap_and_wait("Nee")
+        assert ann.last_message is q and len(ann.messages) == sent   # edited, no new message
+        assert q.edit_count == edits + 1
+        assert q.text.startswith(f"Acuut gevaar · {number}/6")
+    await ann.tap_and_wait("Nee")                                   # last red flag: still in place
+    assert len(ann.messages) == sent
+    assert q.text.startswith("Wonen & Financiën · 1/18") and q.buttons == DOMAIN_KEYS
+
+    # every tap got an answer; every answer a "saved" toast (Begin stores nothing: no text)
+    assert ann.toasts == [SAVED] * 6
+    assert len([a for a in env.server.callback_answers if a.chat_id == ann.chat_id]) == 7
+
+    # back shows the earlier answer; a changed answer is logged again
+    await ann.tap_and_wait("← Terug")
+    assert q.text.startswith("Acuut gevaar · 6/6") and "Eerder antwoord: nee" in q.text
+    await ann.tap_and_wait("Ja")   # the acute-danger message comes first, then the next question
+    code = CODE_RE.search(intro.text).group(1)  # type: ignore[union-attr]
+    assert env.log(code)[-1] == (env.item(5), "yes")
+    assert env.answers(ann, code)[env.item(5)] == "yes"
+    assert len(env.log(code)) == 7
+
+    # English after /taal, on the same question message
+    q = ann.last_message
+    assert q is not None
+    await ann.send_and_wait("/taal")
+    assert ann.last_message.buttons == [["Nederlands", "English"]]  # type: ignore[union-attr]
+    await ann.tap_and_wait("English")
+    assert ann.last_message.text == "Language set to English."  # type: ignore[union-attr]
+    await ann.tap_and_wait("Nee", q.message_id)
+    assert q.text.startswith("Housing & Finances · 2/18")
+    assert q.buttons == [["Yes", "No", "Don't know"], ["← Back", "Skip domain"]]
+    assert ann.toasts[-1] == "Saved"
+    row = env.row(ann)
+    assert row is not None and row.lang == "en"
+
+
+# -- 3. two users at once -------------------------------------------------------------------
+async def test_two_users_at_once_never_mix(env: Env) -> None:
+    ann, bob = env.member(2002), env.member(2003)
+
+    async def script(user: FakeUser, red: str, domain: str) -> str:
+        code, _ = await start_intake(user)
+        await taps(user, *[red] * 6, *[domain] * 9)
+        return code
+
+    code_a, code_b = await asyncio.gather(script(ann, "Nee", "Ja"), script(bob, "Weet ik niet", "Nee"))
+    assert code_a != code_b
+    expected_a = {env.item(i): "no" for i in range(6)} | {env.item(i): "yes" for i in range(6, 15)}
+    expected_b = {env.item(i): "unknown" for i in range(6)} | {env.item(i): "no" for i in range(6, 15)}
+    assert env.answers(ann, code_a) == expected_a
+    assert env.answers(bob, code_b) == expected_b
+    assert sorted(env.log(code_a)) == sorted(expected_a.items())
+    assert sorted(env.log(code_b)) == sorted(expected_b.items())
+    assert [c.code for c in env.store.list_cases(env.row(ann).id)] == [code_a]  # type: ignore[union-attr]
+    assert [c.code for c in env.store.list_cases(env.row(bob).id)] == [code_b]  # type: ignore[union-attr]
+    assert ann.toasts == [SAVED] * 15 and bob.toasts == [SAVED] * 15
+    assert "Wonen & Financiën · 10/18" in ann.last_message.text  # type: ignore[union-attr]
+    assert "Wonen & Financiën · 10/18" in bob.last_message.text  # type: ignore[union-attr]
+
+
+# -- 4. double tap --------------------------------------------------------------------------
+async def test_double_tap_stores_one_answer(env: Env) -> None:
+    ann = env.member(2002)
+    code, q = await start_intake(ann)
+    step = env.case(code).step  # type: ignore[union-attr]
+    first, second = ann.tap("Ja"), ann.tap("Ja")   # two taps before the bot saw either
+    await ann.wait_handled(first)
+    await ann.wait_handled(second)
+    assert env.log(code) == [(env.item(0), "yes")]
+    assert env.case(code).step == step + 1  # type: ignore[union-attr]
+    assert ann.toasts == [SAVED, STALE]
+    # one acute-danger message and one next question, not two
+    assert texts(ann.messages).count("bel nu 112") == 1
+    assert ann.last_message.text.startswith("Acuut gevaar · 2/6")  # type: ignore[union-attr]
+
+
+# -- 5. stale buttons -----------------------------------------------------------------------
+async def test_stale_buttons_are_refused_and_change_nothing(env: Env) -> None:
+    ann = env.member(2002)
+    await ann.send_and_wait("/nieuw")
+    intro = ann.last_message
+    assert intro is not None
+    begin = intro.callback_data[0][0]
+    await ann.tap_and_wait("Begin")
+    q = ann.last_message
+    assert q is not None
+    old_yes = q.callback_data[0][0]
+    await ann.tap_and_wait("Nee")
+    code = CODE_RE.search(intro.text).group(1)  # type: ignore[union-attr]
+    before = (env.case(code).step, env.log(code), q.text, q.edit_count, len(ann.messages))  # type: ignore[union-attr]
+
+    for data, message_id in ((begin, intro.message_id), (old_yes, q.message_id)):
+        await ann.wait_handled(ann.tap_data(data, message_id))   # type: ignore[arg-type]
+        assert ann.toasts[-1] == STALE
+    after = (env.case(code).step, env.log(code), q.text, q.edit_count, len(ann.messages))  # type: ignore[union-attr]
+    assert after == before
+    assert env.answers(ann, code) == {env.item(0): "no"}
+
+
+# -- 6. forged callback data ----------------------------------------------------------------
+async def test_forged_callback_data_is_refused(env: Env) -> None:
+    ann, bob = env.member(2002), env.member(2003)
+    code_b, _ = await start_intake(bob)
+    await taps(bob, "Nee")
+    bob_case = env.case(code_b)
+    assert bob_case is not None
+    bob_log, bob_actions = env.log(code_b), bob.action_count
+    bare = code_b.replace("-", "")
+
+    await ann.send_and_wait("/help")
+    seen = ann.action_count
+    for garbage in ("garbage", "q:" + "A" * 70, "x:" + bare, f"q:{bare}:{bob_case.step}:z", "l:de"):
+        await ann.wait_handled(ann.tap_data(garbage))
+        assert ann.toasts[-1] == INVALID_BUTTON, garbage
+    assert ann.action_count == seen
+
+    # Bob's case at its exact current step: refused like a code that does not exist
+    for data in (f"q:{bare}:{bob_case.step}:y", f"q:{bare}:{bob_case.step}:b", f"r:{bare}"):
+        await ann.wait_handled(ann.tap_data(data))
+        assert ann.toasts[-1] == f"Zaak {code_b} is niet gevonden.", data
+    await ann.wait_handled(ann.tap_data(f"q:ZZZZZZ:{bob_case.step}:y"))
+    assert ann.toasts[-1] == "Zaak ZZ-ZZZZ is niet gevonden."
+    assert ann.action_count == seen   # no message, no edit: nothing of Bob's case shown
+
+    await ann.wait_handled(ann.tap_data(f"d:{bare}:y"))   # a forged delete confirmation
+    assert env.case(code_b) is not None
+    assert code_b not in texts(ann.messages) or "niet gevonden" in ann.last_message.text  # type: ignore[union-attr]
+    assert "Overzicht" not in texts(ann.messages) and ann.messages[-1].text == f"Zaak {code_b} is niet gevonden."
+
+    after = env.case(code_b)
+    assert after is not None and (after.step, after.state) == (bob_case.step, bob_case.state)
+    assert env.log(code_b) == bob_log and bob.action_count == bob_actions
+
+    # own case, right step, an option the question does not have
+    code_a, _ = await start_intake(ann)
+    step = env.case(code_a).step  # type: ignore[union-attr]
+    await ann.wait_handled(ann.tap_data(f"q:{code_a.replace('-', '')}:{step}:s"))
+    assert ann.toasts[-1] == "Deze vragen over acuut gevaar kun je niet overslaan."
+    await ann.wait_handled(ann.tap_data(f"q:{code_a.replace('-', '')}:{step}:x"))
+    assert ann.toasts[-1] == "Dat antwoord past niet bij deze vraag."
+    assert env.case(code_a).step == step and env.log(code_a) == []  # type: ignore[union-attr]
+
+
+# -- 7. unknown users -----------------------------------------------------------------------
+async def test_unknown_user_is_refused_and_nothing_is_stored(env: Env) -> None:
+    carl = env.server.user(3003, first_name="Carl")
+    await carl.send_and_wait("/start")
+    text = carl.last_message.text  # type: ignore[union-attr]
+    assert "geen toegang" in text and "uitnodiging" in text and "/start" in text
+    for attempt in ("/nieuw", "/zaken", "/samenvatting AB-CDEF", "Hallo?"):
+        (reply,) = await carl.send_and_wait(attempt)
+        assert "geen toegang" in reply.text, attempt
+    await carl.wait_handled(carl.tap_data("l:en"))
+    assert "geen toegang" in carl.toasts[-1]
+    assert env.row(carl) is None
+    assert [u.external_id for u in accounts.list_users(env.store, "telegram")] == []
+
+
+# -- 8. invitations -------------------------------------------------------------------------
+async def test_invite_flow(env: Env) -> None:
+    admin = env.server.user(ADMIN, first_name="Admin")
+    (reply,) = await admin.send_and_wait("/uitnodigen trainee")
+    code = re.search(r"code: (\S+)", reply.text).group(1)  # type: ignore[union-attr]
+    assert f"link: https://t.me/lensbot_test_bot?start={code}" in reply.text
+    assert "trainee" in reply.text
+
+    dana = env.server.user(5005, first_name="Dana")
+    (welcome,) = await dana.send_and_wait(f"/start {code}")
+    assert welcome.text == "Welkom! Je hebt nu toegang als trainee. Start een intake met /nieuw."
+    row = env.row(dana)
+    assert row is not None and row.role == "trainee"
+    await dana.send_and_wait("/nieuw")
+    assert dana.buttons() == [["Begin"]]
+
+    eve = env.server.user(5006, first_name="Eve")
+    (bad,) = await eve.send_and_wait(f"/start {code}")   # single use
+    assert bad.text.startswith("Deze uitnodiging is ongeldig, al gebruikt of verlopen.")
+    assert env.row(eve) is None
+
+    expired = accounts.create_invite(env.store, "professional", ttl=timedelta(seconds=-1))
+    fay = env.server.user(5007, first_name="Fay")
+    (bad,) = await fay.send_and_wait(f"/start {expired.code}")
+    assert bad.text.startswith("Deze uitnodiging is ongeldig")
+    assert env.row(fay) is None
+
+    (usage,) = await admin.send_and_wait("/uitnodigen koning")
+    assert usage.text.startswith("Gebruik: /uitnodigen")
+    (refused,) = await dana.send_and_wait("/uitnodigen trainee")   # only admins invite
+    assert refused.text == "Dit kan alleen een beheerder."
+
+
+# -- 9. /nood mid-question ------------------------------------------------------------------
+async def test_emergency_mid_question_keeps_the_keyboard_working(env: Env) -> None:
+    ann = env.member(2002)
+    code, q = await start_intake(ann)
+    await taps(ann, "Nee")
+    (alert,) = await ann.send_and_wait("/nood")
+    assert "112" in alert.text and alert.buttons == []
+    assert env.case(code).step == 2  # type: ignore[union-attr]   # /nood changes nothing
+    await ann.tap_and_wait("Nee", q.message_id)
+    assert q.text.startswith("Acuut gevaar · 3/6") and q.buttons == RED_FLAG_KEYS
+    assert env.log(code) == [(env.item(0), "no"), (env.item(1), "no")]
+
+
+# -- 10. free text and the closing note -----------------------------------------------------
+async def test_free_text_during_a_question_is_not_stored(env: Env) -> None:
+    ann = env.member(2002)
+    code, q = await start_intake(ann)
+    step = env.case(code).step  # type: ignore[union-attr]
+    reminder, again = await ann.send_and_wait("Het gaat om Jan uit Utrecht")
+    assert "\n" not in reminder.text and "knoppen" in reminder.text
+    assert again.buttons == RED_FLAG_KEYS and again.text == q.text
+    assert env.log(code) == [] and env.case(code).step == step  # type: ignore[union-attr]
+    assert env.store.notes(env.case(code).id) == []  # type: ignore[union-attr]
+    await ann.tap_and_wait("Weet ik niet")   # the keyboard under the reminder works
+    assert env.log(code) == [(env.item(0), "unknown")]
+
+
+async def test_closing_note_is_stored_after_the_summary(env: Env) -> None:
+    ann = env.member(2002)
+    code, _ = await start_intake(ann)
+    await to_note(ann, env.lens)
+    shown = texts(ann.messages)
+    assert f"Overzicht zaak {code}" in shown and shown.index("Overzicht zaak") < shown.index("notitie toevoegen")
+    note = "Zag drie keer 's avonds dure kleding, nooit gezegd waarvandaan."
+    messages = await ann.send_and_wait(note)
+    assert "Notitie opgeslagen." in texts(messages)
+    assert f"De intake is afgerond en opgeslagen onder zaakcode {code}." in texts(messages)
+    case = env.case(code)
+    assert case is not None and case.status == "completed"
+    assert env.store.notes(case.id) == [note]
+    (after,) = await ann.send_and_wait("nog iets")    # no open case left for typed text
+    assert "geen zaak open" in after.text
+    assert env.store.notes(case.id) == [note]
+
+
+async def test_no_note_button_finishes(env: Env) -> None:
+    ann = env.member(2002)
+    code, _ = await start_intake(ann)
+    await to_note(ann, env.lens)
+    messages = await ann.tap_and_wait("Geen notitie")
+    assert "Notitie opgeslagen." not in texts(messages)
+    assert f"afgerond en opgeslagen onder zaakcode {code}" in texts(messages)
+    case = env.case(code)
+    assert case is not None and case.status == "completed" and env.store.notes(case.id) == []
+
+
+# -- 11. red flag ---------------------------------------------------------------------------
+async def test_red_flag_yes_shows_112_before_the_next_question(env: Env) -> None:
+    ann = env.member(2002)
+    code, q = await start_intake(ann)
+    await ann.tap_and_wait("Ja")
+    assert q.buttons == [] and q.text.endswith("✓ Ja")          # the answered question is closed
+    later = [m for m in ann.messages if m.message_id > q.message_id]
+    assert len(later) == 2, ann.transcript()
+    alert, question = later
+    assert alert.text.startswith("⚠️ Acuut gevaar: bel nu 112") and alert.buttons == []
+    assert question.text.startswith("Acuut gevaar · 2/6") and question.buttons == RED_FLAG_KEYS
+    assert ann.toasts == [SAVED]
+    assert env.answers(ann, code) == {env.item(0): "yes"}
+
+
+# -- 12. groups -----------------------------------------------------------------------------
+async def test_group_chat_is_refused_and_nothing_is_stored(env: Env) -> None:
+    for user_id in (4004, ADMIN):
+        member = env.server.group(-100500, user_id, title="Team")
+        for text in ("Hallo bot", "/nieuw", "/start"):
+            (reply,) = await member.send_and_wait(text)
+            assert "werkt alleen in een privégesprek" in reply.text, text
+        assert env.row(user_id) is None
+    assert accounts.list_users(env.store, "telegram") == []
+
+
+# -- 13. cases, summary, delete -------------------------------------------------------------
+async def test_cases_summary_and_delete(env: Env) -> None:
+    ann, bob = env.member(2002), env.member(2003)
+    code, _ = await start_intake(ann)
+    await taps(ann, "Nee", "Ja")
+    (listing,) = await ann.send_and_wait("/zaken")
+    assert listing.text.startswith("Je zaken (nieuwste eerst):")
+    assert f"{code} · open · 2 antwoorden" in listing.text
+
+    summary = await ann.send_and_wait(f"/samenvatting {code.lower().replace('-', '')}")
+    shown = texts(summary)
+    assert f"Overzicht zaak {code}" in shown and f"2 van de {len(full_intake(env.lens))} vragen beantwoord" in shown
+    assert "bel nu 112" in shown   # the red flag answered yes comes first
+
+    (nope,) = await bob.send_and_wait(f"/samenvatting {code}")
+    assert nope.text == f"Zaak {code} is niet gevonden."
+    (nope,) = await bob.send_and_wait(f"/verwijder {code}")
+    assert nope.text == f"Zaak {code} is niet gevonden." and nope.buttons == []
+    (usage,) = await ann.send_and_wait("/samenvatting")
+    assert usage.text.startswith("Gebruik: /samenvatting CODE")
+
+    (confirm,) = await ann.send_and_wait(f"/verwijder {code}")
+    assert confirm.buttons == [["Ja, verwijder", "Nee, bewaar"]] and code in confirm.text
+    await ann.tap_and_wait("Nee, bewaar")
+    assert confirm.text == "Niets verwijderd." and confirm.buttons == []
+    assert env.case(code) is not None
+
+    case_id = env.case(code).id  # type: ignore[union-attr]
+    (confirm,) = await ann.send_and_wait(f"/verwijder {code}")
+    await ann.tap_and_wait("Ja, verwijder")
+    assert confirm.text == f"Zaak {code} is verwijderd." and confirm.buttons == []
+    assert env.case(code) is None
+    assert env.store.answer_log(case_id) == [] and env.store.notes(case_id) == []
+    (listing,) = await ann.send_and_wait("/zaken")
+    assert listing.text == "Je hebt nog geen zaken."
+
+
+async def test_not_found_message_shows_the_typed_code_readably(env: Env) -> None:
+    ann = env.member(2002)
+    (nope,) = await ann.send_and_wait("/samenvatting a<b>&cd")   # plain text: shown as typed
+    assert nope.text == "Zaak A<B>&CD is niet gevonden."
+    (nope,) = await ann.send_and_wait("/verwijder k7qx3m")        # and written like a real code
+    assert nope.text == "Zaak K7-QX3M is niet gevonden."
+
+
+# -- 14. robustness -------------------------------------------------------------------------
+async def test_intake_survives_random_429_and_500(env: Env) -> None:
+    ann = env.member(2002)
+    env.server.faults = FaultPlan(rate=0.2, kinds=("429", "500"), retry_after=1, seed=3)
+    await ann.send_and_wait("/nieuw", timeout=10)
+    code = CODE_RE.search(ann.last_message.text).group(1)  # type: ignore[union-attr]
+    await ann.tap_and_wait("Begin", timeout=10)
+    labels = ["Nee", "Weet ik niet", "Nee", "Nee", "Nee", "Nee", "Ja", "Nee", "Weet ik niet", "Ja", "Nee"]
+    for label in labels:
+        await ann.tap_and_wait(label, timeout=10)
+    env.server.faults = None
+    assert env.server.faults_injected, "the plan injected no fault: the test proves nothing"
+    values = {"Ja": "yes", "Nee": "no", "Weet ik niet": "unknown"}
+    expected = [(env.item(i), values[label]) for i, label in enumerate(labels)]
+    assert env.log(code) == expected     # every tap stored exactly once, in order
+    assert ann.last_message.text.startswith("Wonen & Financiën · 6/18")  # type: ignore[union-attr]
+
+
+async def test_single_500_on_edit_is_retried(env: Env) -> None:
+    ann = env.member(2002)
+    code, q = await start_intake(ann)
+    env.server.fail_next("editMessageText", "500")
+    await ann.tap_and_wait("Nee", timeout=10)
+    assert ("editMessageText", "500") in env.server.faults_injected
+    assert q.text.startswith("Acuut gevaar · 2/6") and q.buttons == RED_FLAG_KEYS
+    assert env.log(code) == [(env.item(0), "no")]
+
+
+async def test_message_not_modified_is_ignored(env: Env) -> None:
+    ann = env.member(2002)
+    code, _ = await start_intake(ann)
+    (confirm,) = await ann.send_and_wait(f"/verwijder {code}")
+    first, second = ann.tap("Nee, bewaar"), ann.tap("Nee, bewaar")   # the second edit changes nothing
+    await ann.wait_handled(first)
+    await ann.wait_handled(second)
+    assert confirm.text == "Niets verwijderd." and confirm.edit_count == 1
+    assert any("not modified" in e.description for e in env.server.errors)
+    assert ann.last_message is confirm and env.case(code) is not None
+
+
+# -- 15. redelivery -------------------------------------------------------------------------
+async def test_redelivered_updates_are_handled_once(env: Env) -> None:
+    ann = env.member(2002)
+    new = ann.send("/nieuw")
+    await ann.wait_handled(new)
+    env.server.redeliver(new)
+    await env.server.wait_for(lambda: env.server.is_delivered(new))
+    (listing,) = await ann.send_and_wait("/zaken")
+    assert listing.text.count("· open ·") == 1
+    assert len(env.store.list_cases(env.row(ann).id)) == 1  # type: ignore[union-attr]
+    assert len([m for m in ann.messages if m.buttons == [["Begin"]]]) == 1
+
+    code = CODE_RE.search(ann.messages[0].text).group(1)  # type: ignore[union-attr]
+    await ann.tap_and_wait("Begin")
+    tap = ann.tap("Ja")
+    await ann.wait_handled(tap)
+    sent = len(ann.messages)
+    env.server.redeliver(tap)
+    await ann.wait_handled(tap)
+    assert env.log(code) == [(env.item(0), "yes")]
+    assert len(ann.messages) == sent   # no second 112 message, no second question
+
+
+# -- 16. summaries: HTML, length, escaping --------------------------------------------------
+async def test_long_summary_is_valid_html_below_the_limit(env: Env) -> None:
+    ann = env.member(2002)
+    row = env.row(ann)
+    assert row is not None
+    service = IntakeService(env.store, env.lens)   # the longest summary: every question answered yes
+    reply = service.start(row, "nl")
+    step = reply.step
+    reply = service.handle(row, reply.case_code, "begin", step=step)
+    while not reply.finished and reply.prompt and reply.prompt.question_id:
+        reply = service.handle(row, reply.case_code, "answer", "yes", step=reply.step)
+    code, total = reply.case_code, len(full_intake(env.lens))
+    for lang in ("nl", "en"):
+        if lang == "en":
+            await ann.send_and_wait("/taal")
+            await ann.tap_and_wait("English")
+        messages = await ann.send_and_wait(f"/samenvatting {code}")
+        assert len(messages) >= 2, "the all-yes summary should need more than one message"
+        assert all(0 < utf16_len(m.text) <= 4096 and utf16_len(m.raw_text) <= 4096 for m in messages)
+        assert all(m.parse_mode == "HTML" for m in messages)
+        assert all(m.text == m.text.strip("\n") for m in messages)
+        shown = texts(messages)
+        assert "Acuut gevaar: bel nu 112" in shown or "Acute danger: call 112 now" in shown
+        assert f"{total} van de {total}" in shown or f"{total} of {total}" in shown
+    assert env.server.violations == []
+
+
+async def test_note_with_markup_characters_is_stored_verbatim(env: Env) -> None:
+    ann = env.member(2002)
+    code, _ = await start_intake(ann)
+    await to_note(ann, env.lens)
+    note = "<b>Let op</b> & <i>niet</i> vergeten: 3 < 5 &amp; klaar"
+    messages = await ann.send_and_wait(note)
+    assert "afgerond" in texts(messages)
+    case = env.case(code)
+    assert case is not None and env.store.notes(case.id) == [note]
+    summary = await ann.send_and_wait(f"/samenvatting {code}")
+    assert all(utf16_len(m.text) <= 4096 for m in summary)
+    assert env.server.violations == []
