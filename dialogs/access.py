@@ -13,9 +13,9 @@ from storage import accounts
 from storage.repo import Store, UserRow
 
 ACTIONS_BY_ROLE: dict[str, set[str]] = {
-    "admin": {"intake", "cases", "invite"},
-    "professional": {"intake", "cases"},
-    "trainee": {"intake", "cases"},   # narrowed to training once training mode exists
+    "admin": {"use", "intake", "cases", "invite", "training"},
+    "professional": {"use", "intake", "cases", "training"},
+    "trainee": {"use", "training"},   # trainees practise on vignettes and never hold real cases
 }
 
 
@@ -46,3 +46,11 @@ class Access:
     @staticmethod
     def may(user: UserRow | None, action: str) -> bool:
         return user is not None and action in ACTIONS_BY_ROLE.get(user.role, set())
+
+    @staticmethod
+    def case_modes(user: UserRow | None) -> tuple[str, ...]:
+        """The kinds of case this user may see and act on."""
+        if user is None:
+            return ()
+        real = ("full", "quick") if Access.may(user, "cases") else ()
+        return (*real, "training") if Access.may(user, "training") else real

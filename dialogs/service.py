@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from dialogs.access import Access
 from dialogs.intake import DONE, INTRO, MODES, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
 from dialogs.output import Block, Line, Reply
 from dialogs.render import effect_blocks, prompt, vignette_lines
@@ -131,7 +132,7 @@ class IntakeService:
         """The case if it exists and belongs to this user; None otherwise (no difference shown)."""
         with self.store.transaction() as tx:
             case = tx.load_case(code)
-            if case is None or case.user_id != user.id:
+            if case is None or not _may_touch(user, case):
                 return None
             answers = tx.answers(case.id)
         return CaseView(case, self.dialog_for(case.lens_version).lens, answers)
@@ -170,7 +171,7 @@ class IntakeService:
         at = now()
         with self.store.transaction() as tx:
             case = tx.load_case(code)
-            if case is None or case.user_id != user.id:
+            if case is None or not _may_touch(user, case):
                 return self._refusal(code, step or 0, "refuse.unknown_case", lang or user.lang)
             lang = lang or case.lang
             if step is not None and step != case.step:
@@ -206,6 +207,11 @@ class IntakeService:
     def _refusal(self, code: str, step: int, key: str, lang: str) -> Reply:
         text = dialog_texts()(key, lang, code=normalise_code(code), max=NOTE_MAX_CHARS)
         return Reply(case_code=normalise_code(code), step=step, refused=True, toast=text, reason=key)
+
+
+def _may_touch(user: UserRow, case: CaseRow) -> bool:
+    """Only the owner, and only kinds of case their role allows (a trainee: training cases)."""
+    return case.user_id == user.id and case.mode in Access.case_modes(user)
 
 
 def _model(case: CaseRow, answers: dict[str, str]) -> IntakeCase:

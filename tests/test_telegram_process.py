@@ -107,6 +107,10 @@ class BotProcess:
         assert self.proc is not None and self.proc.returncode is None
         self.proc.kill()
 
+    async def wait_exit(self) -> int:
+        assert self.proc is not None
+        return await asyncio.wait_for(self.proc.wait(), WAIT)
+
     async def terminate(self, signum: int = signal.SIGTERM) -> int:
         """Send `signum` and wait for the exit code (fails after SHUTDOWN_WAIT seconds)."""
         assert self.proc is not None
@@ -240,8 +244,7 @@ async def test_rejected_token_exits_2_without_leaking_it(sqlite_url: str, tmp_pa
     """A revoked token: Telegram answers 401. PTB puts the token into its exception text."""
     async with FakeBotAPI(token="987654321:TEST-a-different-token-abcdefgh") as server, \
             running_bot(server, sqlite_url, tmp_path) as bot:
-        assert bot.proc is not None
-        rc = await asyncio.wait_for(bot.proc.wait(), WAIT)
+        rc = await bot.wait_exit()
         output = bot.stderr + bot.stdout
         assert rc == 2, output
         assert output.splitlines()[-1].startswith("lensbot: ") and "TELEGRAM_BOT_TOKEN" in output.splitlines()[-1]
@@ -249,7 +252,15 @@ async def test_rejected_token_exits_2_without_leaking_it(sqlite_url: str, tmp_pa
 
 
 # -- 2. a crash in the middle of an intake ---------------------------------------------------
-async def test_sigkill_mid_intake_loses_and_duplicates_nothing(lens: Lens, sqlite_url: str, tmp_path: Path) -> None:
+async def test_sigkill_mid_intake_keeps_each_acknowledged_answer_once(lens: Lens, sqlite_url: str,
+                                                                      tmp_path: Path) -> None:
+    """Four processes on one database, three of them killed with SIGKILL:
+
+    A dies with a tap not yet fetched (B applies it; the user's second tap on the same question,
+    made while the bot was down, is refused as stale); B dies right after an acknowledged answer
+    (C accepts the keyboard B drew); C dies between the "saved" toast and the edit (D refuses the
+    now stale keyboard, /hervat shows the right question).
+    """
     pattern = ["Nee", "Weet ik niet", "Nee", "Nee", "Weet ik niet", "Nee", "Ja", "Nee", "Weet ik niet", "Ja"]
     stale = dialog_texts()("refuse.stale", "nl")
     async with FakeBotAPI(token=TOKEN) as server:
@@ -269,7 +280,7 @@ async def test_sigkill_mid_intake_loses_and_duplicates_nothing(lens: Lens, sqlit
             pending_question = intake.shown(old)
             pending = ann.tap("Nee", old.message_id)
             a.kill()                                   # before the event loop can hand the tap out
-            assert await asyncio.wait_for(a.proc.wait(), WAIT) == -signal.SIGKILL   # type: ignore[union-attr]
+            assert await a.wait_exit() == -signal.SIGKILL
         assert old.edit_count == len(pattern) and intake.shown(old) == pending_question
         # While the bot is down the user taps the same, still visible keyboard again.
         double = ann.tap("Weet ik niet", old.message_id)
@@ -286,7 +297,7 @@ async def test_sigkill_mid_intake_loses_and_duplicates_nothing(lens: Lens, sqlit
             for label in ("Nee", "Weet ik niet", "Ja"):
                 await intake.answer(label, b)
             b.kill()
-            await asyncio.wait_for(b.proc.wait(), WAIT)   # type: ignore[union-attr]
+            await b.wait_exit()
             assert_clean_log(b.stderr)
 
         # Process C: the keyboard shown before the crash still works and the intake goes on.
@@ -306,7 +317,7 @@ async def test_sigkill_mid_intake_loses_and_duplicates_nothing(lens: Lens, sqlit
                                     server.calls_to("editMessageText")[-1].get("message_id") == frozen.message_id,
                                     c, "the edit to start")
             c.kill()
-            await asyncio.wait_for(c.proc.wait(), WAIT)   # type: ignore[union-attr]
+            await c.wait_exit()
             server.faults = None
         intake.acked.append((toasted_question.item_id, "no"))   # acknowledged by its toast
         assert frozen.edit_count == edits and intake.shown(frozen) == toasted_question

@@ -37,7 +37,8 @@ from storage.repo import Store, now
 
 log = logging.getLogger("lensbot.telegram")
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
-COMMANDS = ("start", "nieuw", "hervat", "zaken", "samenvatting", "verwijder", "nood", "taal", "help", "stop")
+COMMANDS = ("start", "nieuw", "snel", "oefenen", "voortgang", "hervat", "zaken", "samenvatting", "verwijder", "nood",
+            "taal", "help", "stop")
 UPDATE_MEMORY = timedelta(days=7)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.EDITED_MESSAGE]
 
@@ -105,6 +106,9 @@ def register(app: Application) -> None:
     commands = {
         ("start",): handlers.start,
         ("nieuw", "new"): handlers.new_case,
+        ("snel", "quick"): handlers.quick_scan,
+        ("oefenen", "practice", "train"): handlers.training,
+        ("voortgang", "progress"): handlers.progress,
         ("hervat", "resume"): handlers.resume,
         ("zaken", "cases"): handlers.list_cases,
         ("samenvatting", "summary"): handlers.summary,

@@ -11,16 +11,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from storage.repo import CODE_ALPHABET
+
 MAX_BYTES = 64
-OPTION_CODES = {"yes": "y", "no": "n", "unknown": "u", "back": "b", "skip": "s", "begin": "g", "no_note": "x"}
+OPTION_CODES = {"yes": "y", "no": "n", "unknown": "u", "back": "b", "skip": "s", "begin": "g", "no_note": "x",
+                "continue": "c", "finish": "f", "vignette": "v", **{f"deepen_{n}": str(n) for n in range(1, 10)}}
 OPTION_IDS = {v: k for k, v in OPTION_CODES.items()}
 KINDS = {"q", "r", "d", "l"}   # question option, resume case, delete confirmation, language
-_CODE = r"[A-Z2-9]{6}"
-_PATTERNS = {
-    "q": re.compile(rf"^q:({_CODE}):(\d{{1,9}}):([{''.join(OPTION_IDS)}])$"),
-    "r": re.compile(rf"^r:({_CODE})$"),
-    "d": re.compile(rf"^d:({_CODE}):([yn])$"),
-    "l": re.compile(r"^l:(nl|en)$"),
+_CODE = f"[{CODE_ALPHABET}]{{6}}"
+_STEP = r"0|[1-9][0-9]{0,8}"   # ASCII digits as str(int) writes them
+_PATTERNS = {   # matched with fullmatch: no trailing newline, nothing around
+    "q": re.compile(rf"q:({_CODE}):({_STEP}):([{''.join(OPTION_IDS)}])"),
+    "r": re.compile(rf"r:({_CODE})"),
+    "d": re.compile(rf"d:({_CODE}):([yn])"),
+    "l": re.compile(r"l:(nl|en)"),
 }
 
 
@@ -53,7 +57,7 @@ def decode(data: str | None) -> Callback | None:
     if not data or len(data.encode()) > MAX_BYTES:
         return None
     pattern = _PATTERNS.get(data[:1])
-    match = pattern.match(data) if pattern else None
+    match = pattern.fullmatch(data) if pattern else None
     if match is None:
         return None
     kind = data[0]

@@ -15,12 +15,12 @@ from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
 from dialogs.output import Reply
-from dialogs.summary import red_flag_block
+from dialogs.render import option_event
+from dialogs.summary import progress_blocks, red_flag_block
 from dialogs.texts import dialog_texts
 from storage import accounts
 from storage.repo import normalise_code
 
-ANSWER_OPTIONS = ("yes", "no", "unknown")
 HTML = ParseMode.HTML
 
 
@@ -84,10 +84,41 @@ async def new_case(ctx: Ctx) -> None:
     await show(ctx, reply)
 
 
-@guarded("cases")
+@guarded("intake")
+async def quick_scan(ctx: Ctx) -> None:
+    """The two-minute scan for school staff: straight to the first question, no intro tap."""
+    assert ctx.user is not None
+    reply = await ctx.rt.db(ctx.rt.service.start, ctx.user, ctx.lang, "quick", ctx.update_key)
+    if not reply.duplicate:
+        await show(ctx, reply)
+
+
+@guarded("training")
+async def training(ctx: Ctx) -> None:
+    """Continue an open practice case, or start the next vignette."""
+    assert ctx.user is not None
+    code = await ctx.rt.db(ctx.rt.service.open_case, ctx.user, ("training",))
+    if code is not None:
+        reply = await ctx.rt.db(ctx.rt.service.resume, ctx.user, code, ctx.lang)
+    else:
+        reply = await ctx.rt.db(ctx.rt.service.start, ctx.user, ctx.lang, "training", ctx.update_key)
+    if not reply.duplicate:
+        await show(ctx, reply)
+
+
+@guarded("training")
+async def progress(ctx: Ctx) -> None:
+    assert ctx.user is not None
+    rows = await ctx.rt.db(ctx.rt.service.progress, ctx.user)
+    for html in blocks_messages(progress_blocks(ctx.rt.service.lens, rows, ctx.lang)):
+        await ctx.send(html, parse_mode=HTML)
+
+
+@guarded("use")
 async def resume(ctx: Ctx) -> None:
     assert ctx.user is not None
-    cases = await ctx.rt.db(ctx.rt.store.list_cases, ctx.user.id, "open")
+    modes = ("full", "quick") if ctx.rt.access.may(ctx.user, "cases") else ("training",)
+    cases = await ctx.rt.db(ctx.rt.store.list_cases, ctx.user.id, "open", modes)
     if not cases:
         await ctx.send(ctx.t("no_open_case"))
         return
@@ -184,13 +215,13 @@ async def on_callback(ctx: Ctx) -> None:
     query = ctx.update.callback_query
     assert query is not None
     cb = decode(query.data)
-    if cb is None or ctx.user is None or (cb.kind != "l" and not ctx.rt.access.may(ctx.user, "cases")):
+    if cb is None or ctx.user is None or (cb.kind != "l" and not ctx.rt.access.may(ctx.user, "use")):
         await ctx.toast(ctx.t("toast.invalid_button") if ctx.user else ctx.t("no_access"))
         return
     message = query.message if isinstance(query.message, Message) else None
     if cb.kind == "q":
         assert cb.code is not None and cb.option is not None
-        event, value = ("answer", cb.option) if cb.option in ANSWER_OPTIONS else (cb.option, None)
+        event, value = option_event(cb.option)
         reply = await ctx.rt.db(ctx.rt.service.handle, ctx.user, cb.code, event, value, cb.step, ctx.lang,
                                 ctx.update_key)
         if reply.duplicate:
@@ -227,7 +258,7 @@ async def on_callback(ctx: Ctx) -> None:
         await ctx.send(ctx.t("lang_set"))
 
 
-@guarded("cases")
+@guarded("use")
 async def on_text(ctx: Ctx) -> None:
     """Typed text is the closing note when the case asks for one; otherwise a gentle reminder."""
     assert ctx.user is not None and ctx.update.effective_message is not None

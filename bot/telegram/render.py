@@ -89,9 +89,10 @@ def split_message(html: str, limit: int = SAFE_LIMIT) -> list[str]:
     size = 0
     for line in html.split("\n"):
         pieces = _split_long_line(line, limit) if utf16_len(line) > limit else [line]
-        for piece in pieces:
+        for n, piece in enumerate(pieces):
             extra = utf16_len(piece) + (1 if current else 0)
-            if current and size + extra > limit:
+            # pieces of one over-long line never share a message: joining them would add a line break
+            if current and (n > 0 or size + extra > limit):
                 chunks.append("\n".join(current).strip("\n"))
                 current, size = [], 0
                 extra = utf16_len(piece)
