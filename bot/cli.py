@@ -10,8 +10,11 @@ import argparse
 import getpass
 import json
 import logging
+import os
+import re
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from bot.console import ConsoleChat, console_texts
 from bot.terminal import render_block
 from dialogs.access import admin_ids_from_env
 from dialogs.intake import IntakeDialog
+from dialogs.reports.service import Reports
 from dialogs.service import IntakeService
 from dialogs.summary import progress_blocks, summary_blocks
 from dialogs.texts import normalise_lang
@@ -26,7 +30,7 @@ from matrix.export import assessment_dict
 from matrix.lens import Lens
 from matrix.loader import LensError, load_lens
 from matrix.scoring import assess, normalise_answer
-from storage import accounts
+from storage import accounts, records
 from storage.accounts import ROLES
 from storage.repo import SchemaOutdated, StorageUnavailable, Store
 
@@ -119,6 +123,29 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--role", choices=list(ROLES), default="professional")
     inv.add_argument("--days", type=int, default=7, help="days before the code expires")
     inv.set_defaults(func=cmd_invite)
+
+    rep = sub.add_parser("report", help="a report of one of your cases: lens picture, PDF dossier, JSON or CSV")
+    rep.add_argument("code")
+    rep.add_argument("--format", choices=["png", "pdf", "json", "csv"], default="pdf")
+    rep.add_argument("--out", metavar="FILE", help="write here (default: standard output for json/csv)")
+    rep.add_argument("--lang", choices=["nl", "en"], default="nl")
+    rep.set_defaults(func=cmd_report)
+
+    st = sub.add_parser("stats", help="the local picture over completed cases (counts below 5 shown as <5)")
+    st.add_argument("--since", metavar="DATE", help="first month, YYYY-MM or YYYY-MM-DD")
+    st.add_argument("--until", metavar="DATE", help="last month, YYYY-MM or YYYY-MM-DD")
+    st.add_argument("--format", choices=["text", "json", "csv", "png"], default="text")
+    st.add_argument("--out", metavar="FILE")
+    st.add_argument("--lang", choices=["nl", "en"], default="nl")
+    st.set_defaults(func=cmd_stats)
+
+    pu = sub.add_parser("purge", help="delete cases inactive longer than LENSBOT_RETENTION_DAYS (default 90)")
+    pu.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    pu.set_defaults(func=cmd_purge)
+
+    au = sub.add_parser("audit", help="the audit log: who viewed, reported, exported or deleted what")
+    au.add_argument("--since", metavar="DATE", help="YYYY-MM-DD")
+    au.set_defaults(func=cmd_audit)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
     up = db.add_parser("upgrade", help="run the Alembic migrations up to the newest schema")
@@ -319,6 +346,78 @@ def cmd_invite(args: argparse.Namespace) -> int:
     print(f"invitation for role {inv.role}, valid until {inv.expires_at:%Y-%m-%d %H:%M} UTC, single use:")
     print(f"  code: {inv.code}")
     print(f"  send it as: /start {inv.code}   or the link https://t.me/<your_bot>?start={inv.code}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    reports = Reports(IntakeService(store, load_lens()))
+    data = reports.case_report(console_user(store), args.code, args.format, args.lang)
+    if data is None:
+        print(f"lensbot: case {args.code} not found", file=sys.stderr)
+        return 2
+    return write_output(data, args.out, binary=args.format in ("png", "pdf"))
+
+
+def write_output(data: bytes, out: str | None, binary: bool) -> int:
+    if out:
+        Path(out).write_bytes(data)
+        print(f"written: {out} ({len(data)} bytes)", file=sys.stderr)
+    elif binary:
+        print("lensbot: this format is binary; give --out FILE", file=sys.stderr)
+        return 2
+    else:
+        sys.stdout.write(data.decode())
+    return 0
+
+
+def month_arg(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", value):
+        raise SystemExit(f"lensbot: '{value}' is not a date (use YYYY-MM or YYYY-MM-DD)")
+    return value[:7]
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    reports = Reports(IntakeService(store, load_lens()))
+    since, until = month_arg(args.since), month_arg(args.until)
+    result = reports.stats(args.format, args.lang, since, until, who=f"console:{getpass.getuser()}")
+    if isinstance(result, list):
+        text = "\n".join(render_block(b) for b in result) + "\n"
+        return write_output(text.encode(), args.out, binary=False)
+    return write_output(result, args.out, binary=args.format == "png")
+
+
+def retention_days() -> int:
+    raw = os.environ.get("LENSBOT_RETENTION_DAYS", "90")
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"lensbot: LENSBOT_RETENTION_DAYS must be a whole number of days, got {raw!r}")
+    return int(raw)
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    days = retention_days()
+    codes = records.purge(open_store(args), days, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {len(codes)} case(s) inactive for more than {days} days")
+    for code in codes if args.dry_run else []:
+        print(f"  {code}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since).replace(tzinfo=UTC)
+        except ValueError:
+            print(f"lensbot: '{args.since}' is not a date (YYYY-MM-DD)", file=sys.stderr)
+            return 2
+    for row in records.read_audit(open_store(args), since):
+        print(f"{row.at:%Y-%m-%d %H:%M:%S}  {row.actor:24}  {row.action:8}  {row.case_code or '-':8}  "
+              f"{row.detail or ''}")
     return 0
 
 

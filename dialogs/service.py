@@ -16,12 +16,14 @@ from dialogs.access import Access
 from dialogs.intake import DONE, INTRO, MODES, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
 from dialogs.output import Block, Line, Reply
 from dialogs.render import effect_blocks, prompt, vignette_lines
+from dialogs.stats import completion_keys
 from dialogs.summary import summary_blocks
 from dialogs.texts import dialog_texts
 from matrix.lens import QUICK_PHASE, Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
 from matrix.training import TrainingResult, score_training
+from storage.records import REAL_MODES, add_counts, audit
 from storage.repo import CaseRow, StorageUnavailable, Store, UserRow, normalise_code, now
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ class IntakeService:
             return self._refusal(code, 0, "refuse.unknown_case", lang)
         dialog = self.dialog_for(view.case.lens_version)
         model = _model(view.case, view.answers)
+        audit(self.store, actor(user), "view", view.case.code, "resume")
         blocks = []
         if view.case.state == DONE:
             blocks.append(Block((Line(dialog_texts()("done.already", lang)),), "notice"))
@@ -141,6 +144,7 @@ class IntakeService:
         view = self.view(user, code)
         if view is None:
             return None
+        audit(self.store, actor(user), "view", view.case.code, "summary")
         return summary_blocks(view.lens, view.assessment(), lang, view.case.code)
 
     def open_case(self, user: UserRow, modes: tuple[str, ...] = MODES) -> str | None:
@@ -153,6 +157,7 @@ class IntakeService:
         if view is None:
             return False
         self.store.delete_case(view.case.id)
+        audit(self.store, actor(user), "delete", view.case.code)
         log.info("case deleted", extra={"case": view.case.code, "user_id": user.id})
         return True
 
@@ -194,6 +199,9 @@ class IntakeService:
             if model.note:
                 tx.add_note(case.id, model.note, at)
             tx.save_case(case, at, completed=completed)
+            if completed and case.mode in REAL_MODES:   # the local picture; training never counts
+                result = assess(dialog.lens, model.answers)
+                add_counts(tx.conn, at.strftime("%Y-%m"), completion_keys(result, model.answers))
         return self._reply(dialog, model, case, lang, [], saved=tuple(model.changes))
 
     # -- helpers ---------------------------------------------------------------------------
@@ -207,6 +215,11 @@ class IntakeService:
     def _refusal(self, code: str, step: int, key: str, lang: str) -> Reply:
         text = dialog_texts()(key, lang, code=normalise_code(code), max=NOTE_MAX_CHARS)
         return Reply(case_code=normalise_code(code), step=step, refused=True, toast=text, reason=key)
+
+
+def actor(user: UserRow) -> str:
+    """How the audit log names a user: channel and external id, never a name."""
+    return f"{user.channel}:{user.external_id}"
 
 
 def _may_touch(user: UserRow, case: CaseRow) -> bool:

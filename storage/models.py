@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -26,6 +26,7 @@ class User(Base):
     external_id: Mapped[str] = mapped_column(String(64))      # OS login or Telegram user id
     role: Mapped[str] = mapped_column(String(16), default="professional")
     lang: Mapped[str] = mapped_column(String(2), default="nl")
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -61,6 +62,7 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Answer(Base):
@@ -114,3 +116,32 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class StatsCount(Base):
+    """Anonymous counts per month for the local picture, added when a real case completes.
+
+    Kept apart from the cases so that purging cases (retention) does not erase the picture; it
+    holds no case codes, user ids or dates finer than a month.
+    """
+
+    __tablename__ = "stats_counts"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)      # "2026-11"
+    metric: Mapped[str] = mapped_column(String(24), primary_key=True)    # cases, indicator, signal_yes, ...
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEntry(Base):
+    """Who did what to which case, when; never any answer content."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(80))          # "telegram:12345", "console:ann", "retention"
+    action: Mapped[str] = mapped_column(String(24))         # view, report, export, delete, invite, role, purge
+    case_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(120), nullable=True)

@@ -76,6 +76,7 @@ class CaseRow:
     updated_at: datetime
     script: list[int] | None = None
     vignette: str | None = None
+    completed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class CaseSummary:
 
 _CASE_COLUMNS = (Case.id, Case.code, Case.user_id, Case.mode, Case.status, Case.state, Case.step, Case.trail,
                  Case.skipped, Case.lang, Case.lens_version, Case.created_at, Case.updated_at, Case.script,
-                 Case.vignette)
+                 Case.vignette, Case.completed_at)
 
 
 def _case_row(row: Any) -> CaseRow:
@@ -111,6 +112,7 @@ def _case_row(row: Any) -> CaseRow:
         skipped=[x for x in row.skipped.split(",") if x], lang=row.lang, lens_version=row.lens_version,
         created_at=aware(row.created_at), updated_at=aware(row.updated_at),
         script=None if row.script is None else [int(x) for x in row.script.split(",") if x], vignette=row.vignette,
+        completed_at=aware(row.completed_at) if row.completed_at else None,
     )
 
 

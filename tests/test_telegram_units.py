@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -126,7 +127,7 @@ def test_splits_at_line_boundaries_below_the_limit() -> None:
     for chunk in chunks:
         assert set(chunk.split("\n")) <= set(lines)
     # greedy: a chunk only ends where the next line would not have fitted
-    for chunk, following in zip(chunks, chunks[1:], strict=False):
+    for chunk, following in itertools.pairwise(chunks):
         assert utf16_len(chunk) + 1 + utf16_len(following.split("\n")[0]) > SAFE_LIMIT
 
 

@@ -273,10 +273,11 @@ async def on_text(ctx: Ctx) -> None:
     if not reply.refused:
         await show(ctx, reply)
         return
-    if reply.reason == "refuse.note_too_long" and reply.toast:
-        await ctx.send(reply.toast)
     current = await ctx.rt.db(ctx.rt.service.resume, ctx.user, code, ctx.lang)
-    await ctx.send(ctx.t("reminder"))
+    if reply.reason == "refuse.note_too_long" and reply.toast:
+        await ctx.send(reply.toast)   # typing is right here, only shorter: no "use the buttons"
+    else:
+        await ctx.send(ctx.t("reminder"))
     await show(ctx, Reply(current.case_code, current.step, prompt=current.prompt))
 
 

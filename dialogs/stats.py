@@ -1,0 +1,121 @@
+"""The local picture (lokaal beeld): what completed real cases show together, anonymously.
+
+Counts are added per month when a case completes (`completion_keys`) and read back from the
+aggregate table, so the picture survives the retention purge. Every count below 5 is shown as
+"<5"; nothing finer than a month, no codes, notes or users ever reaches this module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from dialogs.output import Block, Line
+from dialogs.reports.model import LocalPicture, shown
+from dialogs.texts import dialog_texts
+from matrix.lens import Lens
+from matrix.scoring import Assessment
+
+TOP = 10
+
+
+def completion_keys(result: Assessment, answers: dict[str, str]) -> list[tuple[str, str]]:
+    """The (metric, key) pairs one completed case adds to its month."""
+    keys = [("cases", "all"), ("concern", result.concern)]
+    keys += [("indicator", i.id) for i in result.triggered]
+    keys += [("leefgebied", lg.id) for lg in result.leefgebieden if lg.triggered]
+    keys += [("signal_yes", s) for s in result.yes]
+    keys += [("signal_unknown", s) for s, v in answers.items() if v == "unknown"]
+    keys += [("phenomenon", p) for p, _ in result.phenomena]
+    return keys
+
+
+def local_picture(rows: list[tuple[str, str, str, int]], since: str | None, until: str | None) -> LocalPicture:
+    pic = LocalPicture(since=since, until=until)
+    target = {"indicator": pic.indicators, "leefgebied": pic.leefgebieden, "signal_yes": pic.signals_yes,
+              "signal_unknown": pic.signals_unknown, "phenomenon": pic.phenomena, "concern": pic.concern}
+    for month, metric, key, count in rows:
+        if metric == "cases":
+            pic.per_month[month] = pic.per_month.get(month, 0) + count
+            pic.cases += count
+        elif metric in target:
+            target[metric][key] = target[metric].get(key, 0) + count
+    return pic
+
+
+def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+
+
+def stats_blocks(lens: Lens, pic: LocalPicture, lang: str) -> list[Block]:
+    t = dialog_texts()
+    period = f"{pic.since or '…'} – {pic.until or '…'}"
+    head = [Line(t("stats.title", lang, period=period), "title"),
+            Line(t("stats.cases", lang, count=shown(pic.cases))),
+            Line(t("stats.suppressed", lang), "muted")]
+    if not pic.cases:
+        return [Block((*head, Line(t("stats.none", lang))), "summary")]
+    body: list[Line] = [Line(t("stats.per_leefgebied", lang), "heading")]
+    for lg in lens.leefgebieden:
+        body.append(Line(f"{lg.name.get(lang)}: {shown(pic.leefgebieden.get(lg.id, 0))}", "item"))
+        body += [Line(f"{ind.name.get(lang)}: {shown(pic.indicators.get(ind.id, 0))}", "subitem")
+                 for ind in lg.indicators]
+    body.append(Line(t("stats.yes", lang), "heading"))
+    body += [Line(f"{lens.question_text(s).get(lang)} — {shown(n)}", "item") for s, n in _top(pic.signals_yes)]
+    body.append(Line(t("stats.unknown", lang), "heading"))
+    for s, n in _top(pic.signals_unknown):
+        who = ""
+        if s in lens.signal_indicator:
+            ind = lens.indicators[lens.signal_indicator[s]]
+            who = ", ".join(lens.viewers[v].name.get(lang) for v in ind.seen_by)
+        body.append(Line(f"{lens.question_text(s).get(lang)} — {shown(n)}", "item"))
+        if who:
+            body.append(Line(t("stats.partners", lang, who=who), "subitem"))
+    body.append(Line(t("stats.phenomena", lang), "heading"))
+    body += [Line(f"{lens.phenomena[p].name.get(lang)}: {shown(n)}", "item") for p, n in _top(pic.phenomena)
+             if p in lens.phenomena]
+    body.append(Line(t("stats.concern", lang), "heading"))
+    body += [Line(f"{t(f'concern.{level}', lang)}: {shown(pic.concern.get(level, 0))}", "item")
+             for level in ("none", "attention", "possible_exploitation", "acute")]
+    body.append(Line(t("stats.trend", lang), "heading"))
+    body += [Line(f"{month}: {shown(n)}", "item") for month, n in sorted(pic.per_month.items())]
+    return [Block(tuple(head), "summary"), Block(tuple(body), "summary")]
+
+
+def stats_dict(lens: Lens, pic: LocalPicture) -> dict[str, Any]:
+    """JSON-ready, already suppressed: no consumer of this output ever sees a count below 5."""
+    def table(counts: dict[str, int]) -> list[dict[str, str]]:
+        return [{"id": k, "count": shown(n)} for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    return {
+        "since": pic.since, "until": pic.until, "lens_version": lens.version,
+        "completed_cases": shown(pic.cases),
+        "per_month": [{"month": m, "count": shown(n)} for m, n in sorted(pic.per_month.items())],
+        "leefgebieden": table(pic.leefgebieden), "indicators": table(pic.indicators),
+        "signals_yes": table(pic.signals_yes), "signals_unknown": table(pic.signals_unknown),
+        "phenomena": table(pic.phenomena),
+        "concern": {level: shown(pic.concern.get(level, 0))
+                    for level in ("none", "attention", "possible_exploitation", "acute")},
+    }
+
+
+def stats_csv(lens: Lens, pic: LocalPicture) -> str:
+    data = stats_dict(lens, pic)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "id", "count"])
+    writer.writerow(["completed_cases", "", data["completed_cases"]])
+    for row in data["per_month"]:
+        writer.writerow(["per_month", row["month"], row["count"]])
+    for section in ("leefgebieden", "indicators", "signals_yes", "signals_unknown", "phenomena"):
+        for row in data[section]:
+            writer.writerow([section, row["id"], row["count"]])
+    for level, count in data["concern"].items():
+        writer.writerow(["concern", level, count])
+    return out.getvalue()
+
+
+def stats_json(lens: Lens, pic: LocalPicture) -> str:
+    return json.dumps(stats_dict(lens, pic), indent=2, ensure_ascii=False)
