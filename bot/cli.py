@@ -390,15 +390,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return write_output(result, args.out, binary=args.format == "png")
 
 
-def retention_days() -> int:
-    raw = os.environ.get("LENSBOT_RETENTION_DAYS", "90")
-    if not raw.isdigit() or int(raw) < 1:
-        raise SystemExit(f"lensbot: LENSBOT_RETENTION_DAYS must be a whole number of days, got {raw!r}")
-    return int(raw)
-
-
 def cmd_purge(args: argparse.Namespace) -> int:
-    days = retention_days()
+    try:
+        days = records.retention_days(os.environ.get("LENSBOT_RETENTION_DAYS"))
+    except ValueError as exc:
+        print(f"lensbot: {exc}", file=sys.stderr)
+        return 2
     codes = records.purge(open_store(args), days, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {len(codes)} case(s) inactive for more than {days} days")

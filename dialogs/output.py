@@ -63,4 +63,5 @@ class Reply:
     duplicate: bool = False           # the same update was handled before: say nothing
     reason: str | None = None         # why it was refused (a text key such as refuse.stale)
     mode: str = "full"                # full | quick | training
+    attachments: tuple[str, ...] = ()  # reports the channel may add now, e.g. "lens_picture"
     saved: tuple[str, ...] = field(default=())   # item ids whose answers this turn stored

@@ -208,9 +208,10 @@ class IntakeService:
     def _reply(self, dialog: IntakeDialog, model: IntakeCase, case: CaseRow, lang: str,
                blocks: list[Block], saved: tuple[str, ...] = ()) -> Reply:
         blocks = blocks + effect_blocks(dialog, model, lang, case.code, case.vignette)
+        attachments = ("lens_picture",) if any(kind == "summary" for kind, _ in model.effects) else ()
         return Reply(case_code=case.code, step=case.step, blocks=tuple(blocks),
                      prompt=prompt(dialog, model, lang, case.code, case.vignette), finished=model.state == DONE,
-                     saved=saved, mode=model.mode)
+                     saved=saved, mode=model.mode, attachments=attachments)
 
     def _refusal(self, code: str, step: int, key: str, lang: str) -> Reply:
         text = dialog_texts()(key, lang, code=normalise_code(code), max=NOTE_MAX_CHARS)

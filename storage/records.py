@@ -14,6 +14,16 @@ from storage.models import AuditEntry, Case, StatsCount, User
 from storage.repo import Store, aware, now
 
 REAL_MODES = ("full", "quick")
+DEFAULT_RETENTION_DAYS = 90
+
+
+def retention_days(raw: str | None) -> int:
+    """LENSBOT_RETENTION_DAYS: whole days after the last activity before a case is purged."""
+    if raw is None or raw == "":
+        return DEFAULT_RETENTION_DAYS
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"LENSBOT_RETENTION_DAYS must be a whole number of days (1 or more), got {raw!r}")
+    return int(raw)
 
 
 # -- the local picture -----------------------------------------------------------------------

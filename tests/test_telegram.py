@@ -570,6 +570,21 @@ async def test_redelivered_updates_are_handled_once(env: Env) -> None:
     assert len(ann.messages) == sent   # no second 112 message, no second question
 
 
+async def test_redelivered_note_is_stored_once_and_says_nothing(env: Env) -> None:
+    ann = env.member(2002)
+    code, _ = await start_intake(ann)
+    await to_note(ann, env.lens)
+    note = ann.send("Notitie één keer")
+    await ann.wait_handled(note)
+    sent = len(ann.messages)
+    env.server.redeliver(note)
+    await env.server.wait_for(lambda: env.server.is_delivered(note))
+    await ann.send_and_wait("/help")
+    assert len(ann.messages) == sent + 1, ann.transcript()   # only the help text
+    case = env.case(code)
+    assert case is not None and env.store.notes(case.id) == ["Notitie één keer"]
+
+
 # -- 16. summaries: HTML, length, escaping --------------------------------------------------
 async def test_long_summary_is_valid_html_below_the_limit(env: Env) -> None:
     ann = env.member(2002)

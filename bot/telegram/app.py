@@ -31,15 +31,18 @@ from bot.telegram import handlers
 from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.runtime import Runtime, telegram_texts
 from dialogs.access import Access, admin_ids_from_env
+from dialogs.reports.service import Reports
 from dialogs.service import IntakeService
+from storage import records
 from storage.db import is_sqlite
 from storage.repo import Store, now
 
 log = logging.getLogger("lensbot.telegram")
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
-COMMANDS = ("start", "nieuw", "snel", "oefenen", "voortgang", "hervat", "zaken", "samenvatting", "verwijder", "nood",
-            "taal", "help", "stop")
+COMMANDS = ("start", "nieuw", "snel", "oefenen", "voortgang", "hervat", "zaken", "samenvatting", "rapport", "export",
+            "verwijder", "nood", "taal", "herinneringen", "overzicht", "help", "stop")
 UPDATE_MEMORY = timedelta(days=7)
+REMIND_AFTER = timedelta(days=3)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.EDITED_MESSAGE]
 
 
@@ -54,6 +57,7 @@ class Settings:
     base_file_url: str | None = None
     admin_ids: frozenset[str] = frozenset()
     webhook_secret: str | None = None
+    retention_days: int = records.DEFAULT_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -71,9 +75,13 @@ class Settings:
             path = parsed.path.rstrip("/")
             head, _, tail = path.rpartition("/")
             file_base = parsed._replace(path=f"{head}/file/{tail or 'bot'}").geturl()
+        try:
+            days = records.retention_days(env.get("LENSBOT_RETENTION_DAYS"))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         return cls(token=token, base_url=base, base_file_url=file_base,
                    admin_ids=admin_ids_from_env(env.get("LENSBOT_ADMIN_IDS", "")),
-                   webhook_secret=env.get("LENSBOT_WEBHOOK_SECRET") or None)
+                   webhook_secret=env.get("LENSBOT_WEBHOOK_SECRET") or None, retention_days=days)
 
 
 def build_application(settings: Settings, service: IntakeService, store: Store) -> Application:
@@ -96,6 +104,8 @@ def build_application(settings: Settings, service: IntakeService, store: Store) 
         access=Access(store, "telegram", settings.admin_ids),
         store=store,
         executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lensbot-db"),
+        reports=Reports(service),
+        retention_days=settings.retention_days,
     )
     register(app)
     return app
@@ -118,6 +128,10 @@ def register(app: Application) -> None:
         ("help",): handlers.help_,
         ("stop",): handlers.pause,
         ("uitnodigen", "invite"): handlers.invite,
+        ("rapport", "report"): handlers.report,
+        ("export",): handlers.export,
+        ("overzicht", "stats"): handlers.stats,
+        ("herinneringen", "reminders"): handlers.reminders,
     }
     for names, callback in commands.items():
         app.add_handler(CommandHandler(list(names), callback))
@@ -148,13 +162,31 @@ async def _post_init(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(n, texts(f"cmd.{n}", "nl")) for n in COMMANDS])
     rt: Runtime = app.bot_data["rt"]
     await rt.db(rt.store.forget_updates, now() - UPDATE_MEMORY)
-    if app.job_queue is not None:
+    if app.job_queue is not None:   # PTB's job queue: housekeeping that must not wait for a user
         app.job_queue.run_repeating(_forget_updates, interval=timedelta(hours=6), first=timedelta(hours=6))
+        app.job_queue.run_repeating(_purge, interval=timedelta(days=1), first=timedelta(minutes=1))
+        app.job_queue.run_repeating(_remind, interval=timedelta(hours=1), first=timedelta(minutes=5))
 
 
 async def _forget_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
     rt: Runtime = context.bot_data["rt"]
     await rt.db(rt.store.forget_updates, now() - UPDATE_MEMORY)
+
+
+async def _purge(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The daily retention purge (LENSBOT_RETENTION_DAYS); the local picture's counts stay."""
+    rt: Runtime = context.bot_data["rt"]
+    codes = await rt.db(records.purge, rt.store, rt.retention_days)
+    if codes:
+        log.info("retention purge removed %d case(s)", len(codes))
+
+
+async def _remind(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """One message per case left unfinished for 3 days, unless the user switched reminders off."""
+    rt: Runtime = context.bot_data["rt"]
+    for due in await rt.db(records.due_reminders, rt.store, "telegram", REMIND_AFTER):
+        text = rt.texts("reminder_case", due.lang, code=due.code)
+        await rt.call(lambda due=due, text=text: context.bot.send_message(int(due.external_id), text))
 
 
 async def _post_shutdown(app: Application) -> None:

@@ -6,9 +6,10 @@ decided by dialogs/. Each handler only knows which service call an update means.
 
 from __future__ import annotations
 
+import logging
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
 
 from bot.telegram.callback import Callback, decode
@@ -18,16 +19,18 @@ from dialogs.output import Reply
 from dialogs.render import option_event
 from dialogs.summary import progress_blocks, red_flag_block
 from dialogs.texts import dialog_texts
-from storage import accounts
+from storage import accounts, records
 from storage.repo import normalise_code
 
 HTML = ParseMode.HTML
+log = logging.getLogger("lensbot.telegram")
 
 
 # -- showing a reply ---------------------------------------------------------------------
-async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: str | None = None) -> None:
-    """Edit the question in place when nothing else is said; otherwise close the old question,
-    send the new messages, and ask the next question below them."""
+async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: str | None = None,
+               label: str | None = None) -> None:
+    """Edit the question in place when nothing else is said; otherwise close the old question
+    (keeping what was chosen visible), send the new messages, and ask the next question below them."""
     bot = ctx.context.bot
     prompt = reply.prompt
     markup = keyboard(prompt, reply.case_code, reply.step) if prompt else None
@@ -37,11 +40,15 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
             prompt_html(prompt), ctx.chat_id, message.message_id, parse_mode=HTML, reply_markup=markup))
         return
     if message is not None:
-        label = dialog_texts()(f"option.{chosen}", ctx.lang) if chosen else ""
         closed = (message.text_html or "") + (f"\n\n<i>✓ {escape(label, quote=False)}</i>" if label else "")
         await ctx.rt.call(lambda: bot.edit_message_text(closed, ctx.chat_id, message.message_id, parse_mode=HTML))
     for html in blocks_messages(reply.blocks):
         await ctx.send(html, parse_mode=HTML)
+    if "lens_picture" in reply.attachments:
+        try:
+            await send_report(ctx, reply.case_code, "png")
+        except Exception as exc:  # a missing picture must never stop the conversation
+            log.error("lens picture for a case failed: %s", type(exc).__name__)
     if prompt is not None:
         await ctx.send(prompt_html(prompt), parse_mode=HTML, reply_markup=markup)
 
@@ -209,6 +216,75 @@ async def invite(ctx: Ctx) -> None:
                          expires=inv.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
 
 
+async def send_report(ctx: Ctx, code: str, fmt: str) -> bool:
+    """A lens picture (photo) or PDF dossier (document) of one of the user's own cases."""
+    assert ctx.user is not None
+    data = await ctx.rt.db(ctx.rt.reports.case_report, ctx.user, code, fmt, ctx.lang)
+    if data is None:
+        return False
+    bot, chat = ctx.context.bot, ctx.chat_id
+    if fmt == "png":
+        caption = ctx.t("picture_caption", code=code)
+        await ctx.rt.call(lambda: bot.send_photo(chat, InputFile(data, filename=f"lens-{code}.png"), caption=caption))
+    else:
+        caption = ctx.t("report_caption", code=code)
+        await ctx.rt.call(lambda: bot.send_document(chat, InputFile(data, filename=f"lensbot-{code}.pdf"),
+                                                    caption=caption))
+    return True
+
+
+@guarded("cases")
+async def report(ctx: Ctx) -> None:
+    code = _code_arg(ctx, "/rapport")
+    if code is None:
+        await ctx.send(ctx.t("code_usage", command="/rapport"))
+        return
+    if not await send_report(ctx, code, "pdf"):
+        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=escape(code.upper())))
+
+
+@guarded("cases")
+async def export(ctx: Ctx) -> None:
+    assert ctx.user is not None
+    data = await ctx.rt.db(ctx.rt.reports.export_all, ctx.user)
+    bot, chat = ctx.context.bot, ctx.chat_id
+    await ctx.rt.call(lambda: bot.send_document(chat, InputFile(data, filename="lensbot-cases.csv"),
+                                                caption=ctx.t("export_caption")))
+
+
+@guarded("invite")
+async def stats(ctx: Ctx) -> None:
+    """The local picture for admins: text with counts below 5 suppressed, and the chart."""
+    assert ctx.user is not None
+    who = f"telegram:{ctx.user.external_id}"
+    blocks = await ctx.rt.db(ctx.rt.reports.stats, "text", ctx.lang, None, None, who)
+    for html in blocks_messages(blocks):
+        await ctx.send(html, parse_mode=HTML)
+    chart = await ctx.rt.db(ctx.rt.reports.stats, "png", ctx.lang, None, None, who)
+    bot, chat = ctx.context.bot, ctx.chat_id
+    await ctx.rt.call(lambda: bot.send_photo(chat, InputFile(chart, filename="lokaal-beeld.png"),
+                                             caption=ctx.t("stats_caption")))
+
+
+@guarded("use")
+async def reminders(ctx: Ctx) -> None:
+    assert ctx.user is not None
+    args = [a.lower() for a in ctx.context.args or []]
+    if args not in (["aan"], ["on"], ["uit"], ["off"]):
+        await ctx.send(ctx.t("reminders_usage"))
+        return
+    on = args[0] in ("aan", "on")
+    await ctx.rt.db(records.set_reminders, ctx.rt.store, ctx.user.id, on)
+    await ctx.send(ctx.t("reminders_on" if on else "reminders_off"))
+
+
+def _button_label(message: Message | None, data: str | None) -> str | None:
+    markup = message.reply_markup if message is not None else None
+    if markup is None:
+        return None
+    return next((b.text for row in markup.inline_keyboard for b in row if b.callback_data == data), None)
+
+
 # -- taps and text -----------------------------------------------------------------------
 @guarded(None)
 async def on_callback(ctx: Ctx) -> None:
@@ -231,7 +307,7 @@ async def on_callback(ctx: Ctx) -> None:
             await ctx.toast(reply.toast)
             return
         await ctx.toast(ctx.t("toast.saved") if reply.saved or event == "answer" else None)
-        await show(ctx, reply, message, chosen=cb.option)
+        await show(ctx, reply, message, chosen=cb.option, label=_button_label(message, query.data))
     elif cb.kind == "r":
         assert cb.code is not None
         reply = await ctx.rt.db(ctx.rt.service.resume, ctx.user, cb.code, ctx.lang)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from dialogs.access import Access
+from dialogs.reports.service import Reports
 from dialogs.service import IntakeService
 from dialogs.texts import Catalog
 from storage.repo import Store
@@ -40,6 +41,8 @@ class Runtime:
     access: Access
     store: Store
     executor: ThreadPoolExecutor
+    reports: Reports
+    retention_days: int = 90
     texts: Catalog = field(default_factory=telegram_texts)
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
