@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage import migrate
@@ -121,6 +121,22 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+# The per-answer statements are built once: constructing a Core statement costs more than
+# running it on SQLite, and every answer runs these.
+_LOAD_CASE = select(*_CASE_COLUMNS).where(Case.code == bindparam("b_code"))
+_LOAD_CASE_LOCKED = _LOAD_CASE.with_for_update()
+_ANSWERS = select(Answer.item_id, Answer.value).where(Answer.case_id == bindparam("b_case"))
+_UPDATE_ANSWER = (update(Answer).where(Answer.case_id == bindparam("b_case"), Answer.item_id == bindparam("b_item"))
+                  .values(value=bindparam("b_value"), answered_at=bindparam("b_at")))
+_INSERT_ANSWER = insert(Answer)
+_INSERT_LOG = insert(AnswerLog)
+_SAVE_CASE = update(Case).where(Case.id == bindparam("b_id")).values(
+    state=bindparam("b_state"), step=bindparam("b_step"), status=bindparam("b_status"), lang=bindparam("b_lang"),
+    mode=bindparam("b_mode"), script=bindparam("b_script"), trail=bindparam("b_trail"),
+    skipped=bindparam("b_skipped"), updated_at=bindparam("b_at"))
+_COMPLETE_CASE = update(Case).where(Case.id == bindparam("b_id")).values(completed_at=bindparam("b_at"))
+
+
 class Tx:
     """Statements available inside one transaction."""
 
@@ -129,39 +145,35 @@ class Tx:
         self._lock = lock_rows
 
     def load_case(self, code: str) -> CaseRow | None:
-        stmt = select(*_CASE_COLUMNS).where(Case.code == normalise_code(code))
-        if self._lock:
-            stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt).first()
+        stmt = _LOAD_CASE_LOCKED if self._lock else _LOAD_CASE
+        row = self.conn.execute(stmt, {"b_code": normalise_code(code)}).first()
         return _case_row(row) if row else None
 
     def answers(self, case_id: int) -> dict[str, str]:
-        rows = self.conn.execute(select(Answer.item_id, Answer.value).where(Answer.case_id == case_id))
-        return {r.item_id: r.value for r in rows}
+        return {r.item_id: r.value for r in self.conn.execute(_ANSWERS, {"b_case": case_id})}
 
     def set_answers(self, case_id: int, changes: dict[str, str], at: datetime) -> None:
         """Upsert the current answers and append every change to the log."""
         for item_id, value in changes.items():
             updated = self.conn.execute(
-                update(Answer).where(Answer.case_id == case_id, Answer.item_id == item_id)
-                .values(value=value, answered_at=at)
-            ).rowcount
+                _UPDATE_ANSWER, {"b_case": case_id, "b_item": item_id, "b_value": value, "b_at": at}).rowcount
             if not updated:
-                self.conn.execute(insert(Answer).values(case_id=case_id, item_id=item_id, value=value, answered_at=at))
+                self.conn.execute(_INSERT_ANSWER, {"case_id": case_id, "item_id": item_id, "value": value,
+                                                   "answered_at": at})
         if changes:
-            self.conn.execute(insert(AnswerLog), [
+            self.conn.execute(_INSERT_LOG, [
                 {"case_id": case_id, "item_id": item, "value": value, "at": at} for item, value in changes.items()
             ])
 
     def save_case(self, case: CaseRow, at: datetime, completed: bool = False) -> None:
-        values: dict[str, Any] = {
-            "state": case.state, "step": case.step, "status": case.status, "lang": case.lang, "mode": case.mode,
-            "script": None if case.script is None else ",".join(map(str, case.script)),
-            "trail": ",".join(map(str, case.trail)), "skipped": ",".join(case.skipped), "updated_at": at,
-        }
+        self.conn.execute(_SAVE_CASE, {
+            "b_id": case.id, "b_state": case.state, "b_step": case.step, "b_status": case.status,
+            "b_lang": case.lang, "b_mode": case.mode,
+            "b_script": None if case.script is None else ",".join(map(str, case.script)),
+            "b_trail": ",".join(map(str, case.trail)), "b_skipped": ",".join(case.skipped), "b_at": at,
+        })
         if completed:
-            values["completed_at"] = at
-        self.conn.execute(update(Case).where(Case.id == case.id).values(**values))
+            self.conn.execute(_COMPLETE_CASE, {"b_id": case.id, "b_at": at})
 
     def add_note(self, case_id: int, text: str, at: datetime) -> None:
         self.conn.execute(insert(Note).values(case_id=case_id, text=text, created_at=at))

@@ -340,7 +340,9 @@ async def on_text(ctx: Ctx) -> None:
     assert ctx.user is not None and ctx.update.effective_message is not None
     code = await ctx.rt.db(ctx.rt.service.open_case, ctx.user)
     if code is None:
-        await ctx.send(ctx.t("no_open_case"))
+        # a redelivered closing note finds its case completed: say nothing the second time
+        if await ctx.rt.db(ctx.rt.store.claim_update, *ctx.update_key):
+            await ctx.send(ctx.t("no_open_case"))
         return
     text = ctx.update.effective_message.text or ""
     reply = await ctx.rt.db(ctx.rt.service.handle, ctx.user, code, "note", text, None, ctx.lang, ctx.update_key)
