@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, select, update
 
 from storage.models import Invite, User
+from storage.records import audit
 from storage.repo import Store, UserRow, aware, now
 
 ROLES = ("admin", "professional", "trainee")
@@ -23,28 +24,36 @@ def list_users(store: Store, channel: str) -> list[UserRow]:
     return [UserRow(r.id, r.channel, r.external_id, r.role, r.lang) for r in rows]
 
 
-def set_role(store: Store, channel: str, external_id: str, role: str) -> UserRow:
-    """Create the user or change their role."""
+def set_role(store: Store, channel: str, external_id: str, role: str, actor: str = "console") -> UserRow:
+    """Create the user or change their role (audited)."""
     if role not in ROLES:
         raise ValueError(f"unknown role '{role}' (use one of: {', '.join(ROLES)})")
-    user = store.user(channel, external_id, create_role=role)
+    existing = store.user(channel, external_id)
+    if existing is not None and existing.role == role:
+        return existing
+    user = existing or store.user(channel, external_id, create_role=role)
     assert user is not None
     if user.role != role:
         with store.transaction() as tx:
             tx.conn.execute(update(User).where(User.id == user.id).values(role=role))
-        user = store.user(channel, external_id)
-        assert user is not None
-    return user
+    audit(store, actor, "role", None, f"{channel}:{external_id} = {role}")
+    result = store.user(channel, external_id)
+    assert result is not None
+    return result
 
 
-def remove_user(store: Store, channel: str, external_id: str) -> bool:
-    """Remove a user and, through the foreign keys, all of their cases."""
+def remove_user(store: Store, channel: str, external_id: str, actor: str = "console") -> bool:
+    """Remove a user and, through the foreign keys, all of their cases (audited)."""
     with store.transaction() as tx:
-        return bool(tx.conn.execute(
+        removed = bool(tx.conn.execute(
             delete(User).where(User.channel == channel, User.external_id == str(external_id))).rowcount)
+        if removed:
+            audit(store, actor, "role", None, f"{channel}:{external_id} removed", conn=tx.conn)
+    return removed
 
 
-def create_invite(store: Store, role: str, created_by: int | None = None, ttl: timedelta = INVITE_TTL) -> Invite:
+def create_invite(store: Store, role: str, created_by: int | None = None, ttl: timedelta = INVITE_TTL,
+                  actor: str = "console") -> Invite:
     if role not in ROLES:
         raise ValueError(f"unknown role '{role}' (use one of: {', '.join(ROLES)})")
     code = secrets.token_urlsafe(12)  # 16 characters, fits a /start deep-link parameter
@@ -52,6 +61,7 @@ def create_invite(store: Store, role: str, created_by: int | None = None, ttl: t
     with store.transaction() as tx:
         tx.conn.execute(insert(Invite).values(code=code, role=role, created_by=created_by, created_at=at,
                                               expires_at=at + ttl))
+        audit(store, actor, "invite", None, f"created for role {role}", conn=tx.conn)
     return Invite(code=code, role=role, created_by=created_by, created_at=at, expires_at=at + ttl)
 
 
@@ -79,5 +89,6 @@ def redeem_invite(store: Store, code: str, channel: str, external_id: str) -> Us
             user_id = existing.id
             tx.conn.execute(update(User).where(User.id == user_id).values(role=row.role))
         tx.conn.execute(update(Invite).where(Invite.code == code).values(used_by=user_id))
+        audit(store, f"{channel}:{external_id}", "invite", None, f"redeemed, role {row.role}", conn=tx.conn)
     return store.user(channel, external_id)
 

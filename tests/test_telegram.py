@@ -110,7 +110,9 @@ async def to_note(user: FakeUser, lens: Lens) -> None:
     """No red flag, every leefgebied skipped: the shortest way to the closing note."""
     await taps(user, *["Nee"] * len(lens.red_flags))
     await taps(user, *["Sla leefgebied over"] * len(lens.leefgebieden))
-    assert user.buttons() == [["Geen notitie", "← Terug"]], user.transcript()
+    # the summary may take a moment (attachments): wait for the note prompt itself
+    await user.server.wait_for(lambda: user.buttons() == [["Geen notitie", "← Terug"]], timeout=10,
+                               message="the closing-note prompt")
 
 
 def full_intake(lens: Lens) -> list[str]:

@@ -210,7 +210,8 @@ async def invite(ctx: Ctx) -> None:
     if len(args) > 1 or role not in accounts.ROLES:
         await ctx.send(ctx.t("invite_usage"))
         return
-    inv = await ctx.rt.db(accounts.create_invite, ctx.rt.store, role, ctx.user.id)
+    inv = await ctx.rt.db(accounts.create_invite, ctx.rt.store, role, ctx.user.id,
+                          actor=f"telegram:{ctx.user.external_id}")
     link = f"https://t.me/{ctx.context.bot.username}?start={inv.code}"
     await ctx.send(ctx.t("invite_created", role=role, code=inv.code, link=link,
                          expires=inv.expires_at.strftime("%Y-%m-%d %H:%M UTC")))

@@ -1,0 +1,261 @@
+"""The dossier: a case's signals, unknowns, advice and notes as an A4 PDF to file or hand over.
+
+A professional keeps this with their own records or takes it to a Meldcode consultation, so it
+lists everything the chat summary says plus what the summary leaves out: the literal question
+texts per leefgebied, every contact's phone and website, the five Meldcode steps, the notes.
+It records signals, never a verdict, and says so on every page.
+
+reportlab's platypus lays out flowing text with page breaks and a footer per page without any
+system dependency. We stay with the standard Helvetica (WinAnsi/cp1252: ë, ï, é, –, ’, • are
+fine, nothing is embedded, files stay small); every text first goes through `plain_text`, which
+turns what cp1252 lacks (emoji such as ⚠️) into plain text, and then through `escape`, because
+Paragraph reads a small XML markup and lens texts and notes are data, not markup.
+`invariant=1` pins the creation date and document id: the same case gives the same bytes.
+The metadata hold only generic words (title "lensbot dossier", author "lensbot"), no case data.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import datetime
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from dialogs.reports.model import CaseInfo
+from dialogs.reports.picture import plain_text, report_texts
+from dialogs.summary import contact_label
+from dialogs.texts import dialog_texts
+from matrix.lens import Lens
+from matrix.scoring import Assessment
+
+MELDCODE_RULE = "combine_signals"
+MELDCODE_STEPS = 5
+FONT, BOLD = "Helvetica", "Helvetica-Bold"
+ACCENT = colors.Color(181 / 255, 74 / 255, 0)
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=13.5, spaceAfter=3)
+    return {
+        "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=18, leading=22, spaceAfter=4),
+        "subtitle": ParagraphStyle("subtitle", parent=base, textColor=colors.Color(0.33, 0.33, 0.33), spaceAfter=8),
+        "h2": ParagraphStyle("h2", parent=base, fontName=BOLD, fontSize=13, leading=16, spaceBefore=10,
+                             spaceAfter=4, keepWithNext=1),
+        "h3": ParagraphStyle("h3", parent=base, fontName=BOLD, fontSize=11, leading=14, spaceBefore=6,
+                             spaceAfter=2, keepWithNext=1),
+        "body": base,
+        "label": ParagraphStyle("label", parent=base, fontName=BOLD, spaceAfter=1, keepWithNext=1),
+        "muted": ParagraphStyle("muted", parent=base, textColor=colors.Color(0.33, 0.33, 0.33)),
+        "item": ParagraphStyle("item", parent=base, leftIndent=14, bulletIndent=3, spaceAfter=2),
+        "subitem": ParagraphStyle("subitem", parent=base, leftIndent=28, bulletIndent=17, spaceAfter=1),
+        "alert": ParagraphStyle("alert", parent=base, textColor=colors.white, fontName=BOLD),
+        "alert_item": ParagraphStyle("alert_item", parent=base, textColor=colors.white, leftIndent=14,
+                                     bulletIndent=3),
+        "cell": ParagraphStyle("cell", parent=base, spaceAfter=0),
+        "cell_label": ParagraphStyle("cell_label", parent=base, fontName=BOLD, spaceAfter=0),
+    }
+
+
+def markup(text: str) -> str:
+    """Plain data -> safe Paragraph text: no emoji boxes, no markup, line breaks kept."""
+    return escape(plain_text(text)).replace("\n", "<br/>")
+
+
+def meldcode_steps(lens: Lens, lang: str) -> list[str]:
+    """The five Meldcode steps as the lens words them, or the catalogue's if the lens lacks them."""
+    rule = next((r for r in lens.advice_rules if r.id == MELDCODE_RULE), None)
+    steps = [s for s in (rule.steps if rule else []) if s.nl.startswith("Meldcode")][:MELDCODE_STEPS]
+    if len(steps) == MELDCODE_STEPS:
+        return [s.get(lang) for s in steps]
+    rt = report_texts()
+    return [rt(f"pdf.meldcode.step{i}", lang) for i in range(1, MELDCODE_STEPS + 1)]
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _footer(version: str, lang: str) -> Callable[[Canvas, SimpleDocTemplate], None]:
+    rt = report_texts()
+
+    def draw(canvas: Canvas, doc: SimpleDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 8)
+        canvas.setFillColor(colors.Color(0.33, 0.33, 0.33))
+        text = plain_text(rt("pdf.footer", lang, version=version, page=canvas.getPageNumber()))
+        canvas.drawCentredString(A4[0] / 2, 12 * mm, text)
+        canvas.restoreState()
+
+    return draw
+
+
+class _Story:
+    """Collects flowables; every text passes `markup` on the way in."""
+
+    def __init__(self) -> None:
+        self.styles = _styles()
+        self.items: list[Flowable] = []
+
+    def add(self, text: str, style: str = "body") -> None:
+        bullet = "•" if style in ("item", "subitem", "alert_item") else None
+        self.items.append(Paragraph(markup(text), self.styles[style], bulletText=bullet))
+
+    def raw(self, flowable: Flowable) -> None:
+        self.items.append(flowable)
+
+
+def _facts(story: _Story, lens: Lens, result: Assessment, info: CaseInfo, lang: str) -> None:
+    rt = report_texts()
+    mode_key = f"pdf.mode.{info.mode}"
+    mode = rt(mode_key, lang) if mode_key in rt.keys() else info.mode
+    rows = [
+        (rt("pdf.created", lang), _when(info.created_at)),
+        (rt("pdf.updated", lang), _when(info.updated_at)),
+        (rt("pdf.completed", lang), _when(info.completed_at) or rt("pdf.not_completed", lang)),
+        (rt("pdf.lens_version", lang), result.lens_version),
+        (rt("pdf.mode", lang), mode),
+        (rt("pdf.answered", lang), rt("pdf.answered_value", lang, answered=result.answered,
+                                      total=len(lens.questions))),
+    ]
+    s = story.styles
+    table = Table([[Paragraph(markup(k), s["cell_label"]), Paragraph(markup(v), s["cell"])] for k, v in rows],
+                  colWidths=[40 * mm, None], hAlign="LEFT")
+    table.setStyle(TableStyle([
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("TOPPADDING", (0, 0), (-1, -1), 1),
+    ]))
+    story.raw(table)
+
+
+def _red_flags(story: _Story, lens: Lens, result: Assessment, lang: str) -> None:
+    t, rt = dialog_texts(), report_texts()
+    s = story.styles
+    cells = [Paragraph(markup(rt("pdf.red_flags", lang)), s["alert"])]
+    cells += [Paragraph(markup(lens.alarms[rf].question.get(lang)), s["alert_item"], bulletText="•")
+              for rf in result.red_flags]
+    cells.append(Paragraph(markup(t("red_flag.body", lang)), s["alert_item"]))
+    box = Table([[c] for c in cells], hAlign="LEFT")
+    box.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, -1), ACCENT),
+        ("LEFTPADDING", (0, 0), (-1, -1), 8),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+        ("TOPPADDING", (0, 0), (-1, 0), 6),
+        ("BOTTOMPADDING", (0, -1), (-1, -1), 6),
+    ]))
+    story.raw(Spacer(1, 6))
+    story.raw(box)
+
+
+def dossier_pdf(lens: Lens, result: Assessment, info: CaseInfo, notes: list[str], lang: str = "nl") -> bytes:
+    """The case file as A4 PDF bytes: signals, unknowns, advice with contacts, Meldcode steps, notes."""
+    t, rt = dialog_texts(), report_texts()
+    story = _Story()
+    name = lens.leefgebied_by_id
+    story.add(rt("pdf.title", lang, code=info.code), "title")
+    story.add(rt("pdf.subtitle", lang, lens=lens.meta.name.get(lang)), "subtitle")
+    _facts(story, lens, result, info, lang)
+    if result.red_flags:
+        _red_flags(story, lens, result, lang)
+
+    # Concern level and why, then the spread over leefgebieden.
+    story.add(t("summary.concern", lang, level=t(f"concern.{result.concern}", lang)), "h2")
+    story.add(result.concern_explanation.get(lang))
+    story.add(t("summary.spread", lang, count=len(result.spread), total=len(lens.leefgebieden)))
+
+    # Per leefgebied: the questions answered yes, those still unknown, and how many were no.
+    story.add(t("summary.leefgebieden", lang), "h2")
+    by_lg = {lg.id: [i for i in result.indicators if i.leefgebied == lg.id] for lg in result.leefgebieden}
+    for lg in result.leefgebieden:
+        story.add(rt("pdf.lg_heading", lang, name=name[lg.id].name.get(lang), status=t(f"status.{lg.status}", lang)),
+                  "h3")
+        yes = [s for ind in by_lg[lg.id] for s in ind.signals]
+        unknown = [s for ind in by_lg[lg.id] for s in ind.unknown]
+        if yes:
+            story.add(rt("pdf.lg_yes", lang, count=len(yes)), "label")
+            for s in yes:
+                story.add(lens.signals[s].question.get(lang), "item")
+        if unknown:
+            story.add(rt("pdf.lg_unknown", lang, count=len(unknown)), "label")
+            for s in unknown:
+                story.add(lens.signals[s].question.get(lang), "item")
+        story.add(rt("pdf.lg_no", lang, count=lg.no), "muted")
+
+    # Triggered indicators with the signals that made them stand out.
+    story.add(t("summary.triggered", lang), "h2")
+    if not result.triggered:
+        story.add(t("summary.no_triggered", lang), "muted")
+    for ind in result.triggered:
+        story.add(rt("pdf.indicator_weight", lang, name=lens.indicators[ind.id].name.get(lang),
+                     leefgebied=name[ind.leefgebied].name.get(lang), weight=ind.weight), "label")
+        for s in ind.signals:
+            story.add(lens.signals[s].question.get(lang), "item")
+
+    # What is not known yet, and who usually sees it.
+    story.add(t("summary.unknown", lang), "h2")
+    if not result.unknown:
+        story.add(t("summary.unknown_none", lang), "muted")
+    for group in result.unknown:
+        story.add(rt("pdf.unknown_line", lang, name=lens.indicators[group.indicator].name.get(lang),
+                     leefgebied=name[group.leefgebied].name.get(lang), count=len(group.signals)), "item")
+        who = ", ".join(lens.viewers[v].name.get(lang) for v in group.seen_by)
+        story.add(rt("pdf.seen_by", lang, who=who), "subitem")
+
+    story.add(t("summary.phenomena", lang), "h2")
+    phenomena = ", ".join(lens.phenomena[p].name.get(lang) for p, _ in result.phenomena)
+    story.add(phenomena or rt("pdf.phenomena_none", lang))
+
+    # Advice: one reason, then the contacts it selected (as in the chat summary), with every detail.
+    story.add(t("summary.advice", lang), "h2")
+    by_reason: dict[str, list[str]] = {}
+    for item in result.advice:
+        by_reason.setdefault(item.why.get(lang), []).append(item.contact)
+    for why, contacts in by_reason.items():
+        story.add(why, "label")
+        for contact_id in contacts:
+            story.add(contact_label(lens, contact_id, lang), "item")
+
+    meldcode = meldcode_steps(lens, lang)
+    other_steps = [step.get(lang) for rule in lens.advice_rules if rule.id in result.rules for step in rule.steps]
+    other_steps = [s for s in dict.fromkeys(other_steps) if s not in meldcode]
+    if other_steps:
+        story.add(t("summary.steps", lang), "h2")
+        for step in other_steps:
+            story.add(step, "item")
+
+    story.add(rt("pdf.meldcode", lang), "h2")
+    story.add(rt("pdf.meldcode_intro", lang))
+    for step in meldcode:
+        story.add(step, "item")
+
+    story.add(rt("pdf.notes", lang), "h2")
+    if not notes:
+        story.add(rt("pdf.no_notes", lang), "muted")
+    for note in notes:
+        story.add(note, "item")
+
+    story.raw(Spacer(1, 8))
+    story.add(lens.meta.disclaimer.get(lang), "muted")
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm, bottomMargin=22 * mm,
+        title=rt("pdf.meta_title", lang), author="lensbot", creator="lensbot", subject="", keywords=[],
+        invariant=1, lang=lang,
+    )
+    footer = _footer(result.lens_version, lang)
+    doc.build(story.items, onFirstPage=footer, onLaterPages=footer)
+    return buf.getvalue()
+
+
+__all__ = ["dossier_pdf", "markup", "meldcode_steps"]
