@@ -138,6 +138,15 @@ async def test_commands_registered_in_dutch_and_english(env: Env) -> None:
     assert "uitnodigen" not in nl   # the admin command is not advertised
 
 
+@pytest.mark.xfail(strict=True, reason="bot/telegram/texts.yaml writes help with '>-', which folds the command "
+                   "list into one line; the file is outside this test author's remit (reported)")
+async def test_help_lists_one_command_per_line(env: Env) -> None:
+    ann = env.member(2002)
+    (help_,) = await ann.send_and_wait("/help")
+    lines = help_.text.split("\n")
+    assert "/nieuw — nieuwe intake" in lines and "/hervat — verder met een open zaak" in lines
+
+
 # -- 2. question layout ---------------------------------------------------------------------
 async def test_question_layout_progress_toasts_and_edit_in_place(env: Env) -> None:
     ann = env.member(2002)

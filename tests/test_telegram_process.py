@@ -442,7 +442,9 @@ async def test_logs_hold_no_answers_or_notes(lens: Lens, sqlite_url: str, tmp_pa
             await ann.tap_and_wait(label, timeout=WAIT)
         for _ in lens.leefgebieden:
             await ann.tap_and_wait("Sla leefgebied over", timeout=WAIT)
-        assert ann.buttons() == [["Geen notitie", "← Terug"]], ann.transcript()
+        # the summary comes in several messages, the note prompt after them
+        await server.wait_for(lambda: bot.alive() and ann.buttons() == [["Geen notitie", "← Terug"]],
+                              timeout=WAIT, message="the note prompt")
         await ann.send_and_wait(note, timeout=WAIT)
         assert "afgerond" in ann.messages[-1].text, ann.transcript()
         assert await bot.terminate() == 0

@@ -115,8 +115,10 @@ class _Story:
 
 def _facts(story: _Story, lens: Lens, result: Assessment, info: CaseInfo, lang: str) -> None:
     rt = report_texts()
-    mode_key = f"pdf.mode.{info.mode}"
-    mode = rt(mode_key, lang) if mode_key in rt.keys() else info.mode
+    try:
+        mode = rt(f"pdf.mode.{info.mode}", lang)
+    except KeyError:       # a mode added later: its id is better than nothing
+        mode = info.mode
     rows = [
         (rt("pdf.created", lang), _when(info.created_at)),
         (rt("pdf.updated", lang), _when(info.updated_at)),
