@@ -13,12 +13,13 @@ import json
 from typing import Any
 
 from dialogs.output import Block, Line
-from dialogs.reports.model import LocalPicture, shown
+from dialogs.reports.model import LocalPicture, shown, shown_all
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
 from matrix.scoring import Assessment
 
 TOP = 10
+LEVELS = ("none", "attention", "possible_exploitation", "acute")
 
 
 def completion_keys(result: Assessment, answers: dict[str, str]) -> list[tuple[str, str]]:
@@ -77,10 +78,10 @@ def stats_blocks(lens: Lens, pic: LocalPicture, lang: str) -> list[Block]:
     body += [Line(f"{lens.phenomena[p].name.get(lang)}: {shown(n)}", "item") for p, n in _top(pic.phenomena)
              if p in lens.phenomena]
     body.append(Line(t("stats.concern", lang), "heading"))
-    body += [Line(f"{t(f'concern.{level}', lang)}: {shown(pic.concern.get(level, 0))}", "item")
-             for level in ("none", "attention", "possible_exploitation", "acute")]
+    levels = shown_all({level: pic.concern.get(level, 0) for level in LEVELS})
+    body += [Line(f"{t(f'concern.{level}', lang)}: {levels[level]}", "item") for level in LEVELS]
     body.append(Line(t("stats.trend", lang), "heading"))
-    body += [Line(f"{month}: {shown(n)}", "item") for month, n in sorted(pic.per_month.items())]
+    body += [Line(f"{month}: {n}", "item") for month, n in shown_all(dict(sorted(pic.per_month.items()))).items()]
     return [Block(tuple(head), "summary"), Block(tuple(body), "summary")]
 
 
@@ -92,12 +93,11 @@ def stats_dict(lens: Lens, pic: LocalPicture) -> dict[str, Any]:
     return {
         "since": pic.since, "until": pic.until, "lens_version": lens.version,
         "completed_cases": shown(pic.cases),
-        "per_month": [{"month": m, "count": shown(n)} for m, n in sorted(pic.per_month.items())],
+        "per_month": [{"month": m, "count": n} for m, n in shown_all(dict(sorted(pic.per_month.items()))).items()],
         "leefgebieden": table(pic.leefgebieden), "indicators": table(pic.indicators),
         "signals_yes": table(pic.signals_yes), "signals_unknown": table(pic.signals_unknown),
         "phenomena": table(pic.phenomena),
-        "concern": {level: shown(pic.concern.get(level, 0))
-                    for level in ("none", "attention", "possible_exploitation", "acute")},
+        "concern": shown_all({level: pic.concern.get(level, 0) for level in LEVELS}),
     }
 
 

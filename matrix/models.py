@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -139,6 +139,12 @@ class Expected(Strict):
     signal: Id
     answer: Literal["yes", "no", "unknown"]
     reason: Text
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: object) -> object:
+        """YAML 1.1 reads a bare yes/no as a boolean; an expert writing `answer: yes` means "yes"."""
+        return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
 
 
 class Vignette(Strict):

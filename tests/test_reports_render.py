@@ -123,7 +123,8 @@ def test_picture_with_red_flag_grows_a_banner(lens: Lens, info: CaseInfo) -> Non
 def test_plain_text_keeps_dutch_and_replaces_emoji() -> None:
     assert plain_text("Financiën – beïnvloedbaar, ’t • café") == "Financiën – beïnvloedbaar, ’t • café"
     assert plain_text("⚠️ Acuut gevaar ✅ klaar ❌") == "! Acuut gevaar + klaar x"
-    assert plain_text("groep 🙂 zag") == "groep zag"
+    assert plain_text("groep 🙂 zag\nklaar 👍") == "groep zag\nklaar"
+    assert plain_text("Financie\u0308n") == "Financiën"           # decomposed input is composed first
     assert plain_text("Financiën – ’t", "ascii") == "Financien - 't"
 
 

@@ -18,6 +18,8 @@ async def test_full_intake_by_tapping(lens: Lens, sqlite_url: str) -> None:
         await ann.tap_and_wait("Begin")
         for _ in range(len(lens.questions)):
             await ann.tap_and_wait("Nee")
+        await server.wait_for(lambda: any(b == "Geen notitie" for row in ann.buttons() for b in row), timeout=10)
+        assert ann.messages[-2].kind == "photo"            # the lens picture follows the summary
         await ann.tap_and_wait("Geen notitie")
         text = ann.transcript()
         assert "Zorgniveau: geen signalen" in text, text[-3000:]

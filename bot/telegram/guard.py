@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
@@ -46,9 +46,9 @@ class Ctx:
     def update_key(self) -> tuple[str, int]:
         return ("telegram", self.update.update_id)
 
-    async def send(self, text: str, **kwargs: object) -> None:
+    async def send(self, text: str, **kwargs: object) -> Message | None:
         bot = self.context.bot
-        await self.rt.call(lambda: bot.send_message(self.chat_id, text, **kwargs))  # type: ignore[arg-type]
+        return await self.rt.call(lambda: bot.send_message(self.chat_id, text, **kwargs))  # type: ignore[arg-type]
 
     async def toast(self, text: str | None = None) -> None:
         query = self.update.callback_query
@@ -71,9 +71,11 @@ def guarded(action: str | None) -> Callable[[Handler], Callable[[Update, Context
                 return
             lang = normalise_lang(sender.language_code)
             if chat.type != ChatType.PRIVATE:
+                # Say it once per command or tap, never to ordinary group chatter; store nothing.
                 ctx = Ctx(rt, update, context, None, lang)
                 await ctx.toast(ctx.t("private_only"))
-                if update.callback_query is None:
+                text = update.effective_message.text if update.effective_message else None
+                if update.callback_query is None and text and text.startswith("/"):
                     await ctx.send(ctx.t("private_only"))
                 return
             try:

@@ -42,6 +42,7 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
     if message is not None:
         closed = (message.text_html or "") + (f"\n\n<i>✓ {escape(label, quote=False)}</i>" if label else "")
         await ctx.rt.call(lambda: bot.edit_message_text(closed, ctx.chat_id, message.message_id, parse_mode=HTML))
+    await _retire_live_prompt(ctx, keep=message.message_id if message is not None else None)
     for html in blocks_messages(reply.blocks):
         await ctx.send(html, parse_mode=HTML)
     if "lens_picture" in reply.attachments:
@@ -50,7 +51,20 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
         except Exception as exc:  # a missing picture must never stop the conversation
             log.error("lens picture for a case failed: %s", type(exc).__name__)
     if prompt is not None:
-        await ctx.send(prompt_html(prompt), parse_mode=HTML, reply_markup=markup)
+        sent = await ctx.send(prompt_html(prompt), parse_mode=HTML, reply_markup=markup)
+        if sent is not None and markup is not None:
+            ctx.rt.live_prompts[ctx.chat_id] = sent.message_id
+
+
+async def _retire_live_prompt(ctx: Ctx, keep: int | None) -> None:
+    """Take the buttons off the previous question message (they would only be refused as stale)."""
+    old = ctx.rt.live_prompts.pop(ctx.chat_id, None)
+    if old is not None and old != keep:
+        bot = ctx.context.bot
+        try:
+            await ctx.rt.call(lambda: bot.edit_message_reply_markup(ctx.chat_id, old, reply_markup=None))
+        except Exception as exc:  # an old message that cannot be edited any more is fine
+            log.info("could not remove an old keyboard: %s", type(exc).__name__)
 
 
 # -- commands ----------------------------------------------------------------------------
@@ -332,7 +346,11 @@ async def on_callback(ctx: Ctx) -> None:
         await ctx.rt.db(ctx.rt.store.set_user_lang, ctx.user.id, cb.option)
         ctx.lang = cb.option
         await ctx.toast()
-        await ctx.send(ctx.t("lang_set"))
+        if message is not None:
+            bot = ctx.context.bot
+            await ctx.rt.call(lambda: bot.edit_message_text(ctx.t("lang_set"), ctx.chat_id, message.message_id))
+        else:
+            await ctx.send(ctx.t("lang_set"))
 
 
 @guarded("use")

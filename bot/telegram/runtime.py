@@ -43,6 +43,9 @@ class Runtime:
     executor: ThreadPoolExecutor
     reports: Reports
     retention_days: int = 90
+    # The message per chat that holds the live question keyboard; when a new question is sent as
+    # a new message, the old keyboard is removed so only one set of buttons is ever live.
+    live_prompts: dict[int, int] = field(default_factory=dict)
     texts: Catalog = field(default_factory=telegram_texts)
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

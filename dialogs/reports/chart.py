@@ -18,7 +18,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from dialogs.reports.model import SUPPRESS_BELOW, LocalPicture, shown
+from dialogs.reports.model import SUPPRESS_BELOW, LocalPicture, protect, shown
 from dialogs.reports.picture import RGB, drawable, font, hatched, png_bytes, report_texts, wrap
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
@@ -76,20 +76,6 @@ def months_of(picture: LocalPicture) -> list[tuple[str, int]]:
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     months = months[-MAX_MONTHS:]
     return [(f"{y:04d}-{m:02d}", counts.get((y, m), 0)) for y, m in months]
-
-
-def protect(counts: list[int]) -> list[str]:
-    """Per count: "shown", "small" (below 5, shown as "<5") or "hidden" (complementary suppression).
-
-    Both panels cover the same cases, so one panel's total is the other's: with exactly one small
-    count in a panel, that count would follow from the total minus the rest. Then the smallest
-    other count is hidden too (ties: the first), so only the sum of the two can be worked out.
-    """
-    states = ["small" if c < SUPPRESS_BELOW else "shown" for c in counts]
-    if states.count("small") == 1 and "shown" in states:
-        smallest = min((c, i) for i, c in enumerate(counts) if states[i] == "shown")[1]
-        states[smallest] = "hidden"
-    return states
 
 
 def _label(count: int, state: str) -> str:

@@ -37,3 +37,25 @@ class LocalPicture:
     signals_unknown: dict[str, int] = field(default_factory=dict)    # signal id -> cases answered "weet ik niet"
     phenomena: dict[str, int] = field(default_factory=dict)          # phenomenon id -> cases tagged
     concern: dict[str, int] = field(default_factory=dict)            # concern level -> cases
+
+
+def protect(counts: list[int]) -> list[str]:
+    """Per count: "shown", "small" (below 5, shown as "<5") or "hidden" (complementary suppression).
+
+    Both panels cover the same cases, so one panel's total is the other's: with exactly one small
+    count in a panel, that count would follow from the total minus the rest. Then the smallest
+    other count is hidden too (ties: the first), so only the sum of the two can be worked out.
+    """
+    states = ["small" if c < SUPPRESS_BELOW else "shown" for c in counts]
+    if states.count("small") == 1 and "shown" in states:
+        smallest = min((c, i) for i, c in enumerate(counts) if states[i] == "shown")[1]
+        states[smallest] = "hidden"
+    return states
+
+
+def shown_all(counts: dict[str, int]) -> dict[str, str]:
+    """Counts that add up to a total that is shown too (levels, months): small ones as "<5",
+    and one more hidden as "*" when a single small count could be derived from the total."""
+    keys = list(counts)
+    states = protect([counts[k] for k in keys])
+    return {k: "*" if state == "hidden" else shown(counts[k]) for k, state in zip(keys, states, strict=True)}

@@ -19,6 +19,7 @@ presence varies per install), no timestamps, fixed PNG settings.
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -59,7 +60,7 @@ def plain_text(text: str, charset: str = "cp1252") -> str:
     """`text` with every character the charset cannot show replaced, decomposed (ë -> e) or dropped."""
     out: list[str] = []
     dropped = False
-    for ch in text:
+    for ch in unicodedata.normalize("NFC", text):     # "e" + combining diaeresis -> "ë"
         if ch in "\n\t":
             out.append(ch)
             continue
@@ -83,8 +84,8 @@ def plain_text(text: str, charset: str = "cp1252") -> str:
         out.append(folded)
         dropped = dropped or not folded
     result = "".join(out)
-    if dropped:
-        result = " ".join(part for part in result.split(" ") if part) if "\n" not in result else result.strip()
+    if dropped:   # no double or trailing spaces where an emoji stood
+        result = "\n".join(re.sub(" {2,}", " ", line).strip() for line in result.split("\n"))
     return result
 
 
