@@ -170,7 +170,8 @@ class IntakeDialog:
         """Where "back" leads when it leaves the phase: the previous question shown, or the intro."""
         if len(case.trail) >= 2:
             return self.lens.all_questions[case.trail[-2]].phase
-        return INTRO if case.mode != "quick" else None   # a quick scan has no intro to return to
+        # A quick scan, and a quick scan continued into the full intake, have no intro to return to.
+        return INTRO if case.mode == "training" or (case.mode == "full" and case.script is None) else None
 
     def _unanswered(self, case: IntakeCase, phase: str) -> list[int]:
         return [i for i in self.lens.full_script
@@ -189,7 +190,8 @@ class IntakeDialog:
         return len(trail) >= 2 and self.lens.all_questions[trail[-2]].phase == ev.model.state
 
     def _deepen_to(self, lg: str) -> Callable[[EventData], bool]:
-        return lambda ev: ev.kwargs.get("value") == lg and bool(self._unanswered(ev.model, lg))
+        """Only what the quick result offers: a leefgebied with a "ja" and questions left."""
+        return lambda ev: ev.kwargs.get("value") == lg and lg in self.deepen_options(ev.model)
 
     def _note_fits(self, ev: EventData) -> bool:
         text = (ev.kwargs.get("value") or "").strip()

@@ -77,7 +77,11 @@ class IntakeService:
             blocks.append(Block((Line(t("quick.title", lang), "title"), Line(lens.doc.quick_scan.intro.get(lang)),
                                  Line(t("intro.privacy", lang), "muted")), "info"))
         elif mode == "training":
-            vignette = vignette or self.next_vignette(user)
+            if vignette is None:
+                vignette = self.next_vignette(user)
+                done = {c.vignette for c in self.store.list_cases(user.id, status="completed", modes=("training",))}
+                if vignette in done:   # every vignette done: say that this one comes again
+                    blocks.append(Block((Line(dialog_texts()("training.none_left", lang), "muted"),), "notice"))
             if vignette not in lens.vignettes:
                 raise ValueError(f"unknown vignette {vignette!r}")
             script = list(lens.script_for(e.signal for e in lens.vignettes[vignette].expected))
@@ -238,7 +242,8 @@ def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: 
         return "refuse.no_back"
     if event == "skip" and dialog.accepts(model.state, "answer"):
         return "refuse.no_skip"
-    if event == "note" and value and len(value.strip()) > NOTE_MAX_CHARS:
+    # "too long" only where a note is asked for: mid-question, typed text gets the pointer to the buttons
+    if event == "note" and dialog.accepts(model.state, "note") and value and len(value.strip()) > NOTE_MAX_CHARS:
         return "refuse.note_too_long"
     return "refuse.invalid"
 

@@ -140,7 +140,8 @@ def quick_result_blocks(lens: Lens, result: Assessment, answers: dict[str, str],
                 level=t(f"concern.{result.concern}", lang),
                 signals="; ".join(lens.signals[s].question.get(lang) for s in noted) or none,
                 unknown="; ".join(unknown) or none)
-    blocks.append(Block((Line(t("quick.forward_title", lang), "heading"), Line(forward)), "summary"))
+    # A message of its own, so it can be forwarded without the rest.
+    blocks.append(Block((Line(t("quick.forward_title", lang), "heading"), Line(forward)), "info"))
     return blocks
 
 

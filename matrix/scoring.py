@@ -172,7 +172,8 @@ def assess(lens: Lens, answers: Mapping[str, Answer]) -> Assessment:
         advice=tuple(ordered.values()),
         rules=tuple(rules),
         yes=tuple(yes_ids),
-        answered=sum(1 for v in answers.values() if v in ANSWERS),
+        # questions of the intake only: the quick scan's gate is not one of them ("94 of 93")
+        answered=sum(1 for k, v in answers.items() if v in ANSWERS and (k in lens.signals or k in lens.red_flags)),
         total_weight=facts.total_weight,
         stats={"yes": len(yes_ids), "unknown": unknown_count, "red_flags": len(red)},
     )

@@ -105,14 +105,21 @@ class Reminder:
 
 
 def due_reminders(store: Store, channel: str, idle: timedelta) -> list[Reminder]:
-    """Open cases idle for `idle` whose owner wants reminders and was not reminded yet; marks them."""
+    """Open real cases idle for `idle` whose owner wants reminders and was not reminded yet; marks them.
+
+    Practice cases are left out: the reminder points to /hervat and /verwijder, which do not show
+    a practice case (and a trainee may not use /verwijder at all).
+    """
     limit = now() - idle
     with store.transaction() as tx:
         rows = tx.conn.execute(
             select(Case.id, Case.code, User.external_id, User.lang)
             .join(User, User.id == Case.user_id)
-            .where(and_(Case.status == "open", Case.updated_at < limit, Case.reminded_at.is_(None),
+            .where(and_(Case.status == "open", Case.mode.in_(REAL_MODES), Case.updated_at < limit,
+                        Case.reminded_at.is_(None),
                         User.channel == channel, User.reminders.is_(True)))
+            # Several instances run this job: on PostgreSQL each row goes to one of them only.
+            .with_for_update(of=Case, skip_locked=True)
         ).all()
         if rows:
             tx.conn.execute(update(Case).where(Case.id.in_([r.id for r in rows])).values(reminded_at=now()))

@@ -20,12 +20,14 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.telegram import handlers
 from bot.telegram.processor import PerChatUpdateProcessor
@@ -84,15 +86,23 @@ class Settings:
                    webhook_secret=env.get("LENSBOT_WEBHOOK_SECRET") or None, retention_days=days)
 
 
-def build_application(settings: Settings, service: IntakeService, store: Store) -> Application:
+def build_application(settings: Settings, service: IntakeService, store: Store,
+                      request: BaseRequest | None = None, rate_limiter: BaseRateLimiter | None = None) -> Application:
+    """The lensbot Application.
+
+    `request` replaces PTB's HTTP transport and `rate_limiter` the default AIORateLimiter (30 messages
+    a second overall, 3 retries on 429); bench/ uses both to measure lensbot's own cost in memory.
+    """
     builder = (
         ApplicationBuilder()
         .token(settings.token)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(256))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
     if settings.base_url:
         builder = builder.base_url(settings.base_url)
     if settings.base_file_url:

@@ -237,6 +237,7 @@ async def send_report(ctx: Ctx, code: str, fmt: str) -> bool:
     data = await ctx.rt.db(ctx.rt.reports.case_report, ctx.user, code, fmt, ctx.lang)
     if data is None:
         return False
+    code = normalise_code(code)   # as typed ("k7qx3m") -> as the case is named (K7-QX3M)
     bot, chat = ctx.context.bot, ctx.chat_id
     if fmt == "png":
         caption = ctx.t("picture_caption", code=code)
@@ -255,12 +256,15 @@ async def report(ctx: Ctx) -> None:
         await ctx.send(ctx.t("code_usage", command="/rapport"))
         return
     if not await send_report(ctx, code, "pdf"):
-        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=escape(code.upper())))
+        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=normalise_code(code)))
 
 
 @guarded("cases")
 async def export(ctx: Ctx) -> None:
     assert ctx.user is not None
+    if not await ctx.rt.db(ctx.rt.store.list_cases, ctx.user.id):
+        await ctx.send(ctx.t("cases_none"))
+        return
     data = await ctx.rt.db(ctx.rt.reports.export_all, ctx.user)
     bot, chat = ctx.context.bot, ctx.chat_id
     await ctx.rt.call(lambda: bot.send_document(chat, InputFile(data, filename="lensbot-cases.csv"),
@@ -322,7 +326,9 @@ async def on_callback(ctx: Ctx) -> None:
             await ctx.toast(reply.toast)
             return
         await ctx.toast(ctx.t("toast.saved") if reply.saved or event == "answer" else None)
-        await show(ctx, reply, message, chosen=cb.option, label=_button_label(message, query.data))
+        # "📄 Casus" is not an answer: the question is asked again below the text, without a tick.
+        label = None if cb.option == "vignette" else _button_label(message, query.data)
+        await show(ctx, reply, message, chosen=cb.option, label=label)
     elif cb.kind == "r":
         assert cb.code is not None
         reply = await ctx.rt.db(ctx.rt.service.resume, ctx.user, cb.code, ctx.lang)

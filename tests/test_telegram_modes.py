@@ -1,0 +1,213 @@
+"""The quick scan (/snel) and training (/oefenen, /voortgang) on Telegram, end to end.
+
+The real PTB Application runs in-process against the fake Bot API, as in tests/test_telegram.py.
+Each test reads like a transcript: what a teacher or a trainee taps, and what they are shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from matrix.lens import Lens
+from matrix.training import expected_answers
+from storage import accounts
+from storage.repo import CaseRow, Store, UserRow
+from tests.support.fake_bot_api import FakeBotAPI, FakeUser, SentMessage
+from tests.support.harness import TelegramHarness
+
+TOKEN = "123456789:TEST-lensbot-modes-token-abcdefghij"
+ERROR_TEXT = "Er ging iets mis"
+ANSWERS = {"yes": "Ja", "no": "Nee", "unknown": "Weet ik niet"}
+ANSWER_ROW = list(ANSWERS.values())
+NOT_FOR_ROLE = "Dit is niet beschikbaar voor jouw rol."
+CONTINUE, FINISH, BACK, CASE_TEXT = "Doorgaan met volledige intake", "Klaar", "← Terug", "📄 Casus"
+
+
+@dataclass
+class Env:
+    server: FakeBotAPI
+    store: Store
+    lens: Lens
+
+    def member(self, user_id: int, role: str = "professional") -> FakeUser:
+        accounts.set_role(self.store, "telegram", str(user_id), role)
+        return self.server.user(user_id)
+
+    def row(self, user: FakeUser) -> UserRow:
+        row = self.store.user("telegram", str(user.user_id))
+        assert row is not None
+        return row
+
+    def case(self, code: str) -> CaseRow:
+        with self.store.transaction() as tx:
+            case = tx.load_case(code)
+        assert case is not None
+        return case
+
+    def question_ids(self) -> dict[str, str]:
+        """Question text (Dutch) -> item id, for every question of the intake and the quick scan."""
+        return {q.text.nl: q.item_id for q in self.lens.all_questions}
+
+
+@pytest.fixture
+async def env(lens: Lens, sqlite_url: str) -> AsyncIterator[Env]:
+    async with FakeBotAPI(token=TOKEN) as server:
+        async with TelegramHarness(server, sqlite_url, lens):
+            store = Store(sqlite_url)
+            try:
+                yield Env(server, store, lens)
+            finally:
+                store.dispose()
+        assert server.violations == [], [str(v) for v in server.violations]
+        assert server.unanswered_callback_queries() == []
+        assert server.unknown_methods == []
+        assert ERROR_TEXT not in server.transcript(), server.transcript()
+
+
+def is_question(message: SentMessage | None) -> bool:
+    return message is not None and bool(message.buttons) and message.buttons[0] == ANSWER_ROW
+
+
+def question_text(message: SentMessage) -> str:
+    """The question itself: the part after the progress line."""
+    progress, text = message.text.split("\n\n")[:2]
+    assert " · " in progress, message.text
+    return text
+
+
+def texts(messages: list[SentMessage]) -> str:
+    return "\n".join(m.text for m in messages)
+
+
+def code_of(env: Env, user: FakeUser, modes: tuple[str, ...]) -> str:
+    (case,) = env.store.list_cases(env.row(user).id, modes=modes)
+    return case.code
+
+
+async def answer_questions(user: FakeUser, choose: dict[str, str], ids: dict[str, str],
+                           default: str = "no") -> list[str]:
+    """Tap an answer as long as a question is shown; the question texts, in the order shown."""
+    shown: list[str] = []
+    while is_question(user.last_message):
+        message = user.last_message
+        assert message is not None
+        text = question_text(message)
+        shown.append(text)
+        await user.tap_and_wait(ANSWERS[choose.get(ids[text], default)], timeout=10)
+    return shown
+
+
+# -- 1. the quick scan -------------------------------------------------------------------------
+async def test_quick_scan_continue_and_summary(env: Env) -> None:
+    ann = env.member(2002)
+    ids = env.question_ids()
+    opened = await ann.send_and_wait("/snel")
+    assert not any(m.buttons == [["Begin"]] for m in opened)       # no intro tap
+    gate = ann.last_message
+    assert gate is not None and gate.text.startswith("Snelle scan · 1/11\n\n")
+    assert gate.buttons == [ANSWER_ROW, [BACK]]
+    assert "Snelle scan — zorgen over een leerling" in texts(opened)
+
+    quick = [q.item_id for q in env.lens.quick_questions]
+    wonen = quick[1]
+    assert env.lens.indicator_leefgebied[env.lens.signal_indicator[wonen]] == "wonen_financien"
+    before = len(env.server.callback_answers)
+    first = await answer_questions(ann, {wonen: "yes"}, ids)
+    taps = len(env.server.callback_answers) - before
+    assert taps == len(first) == 11 <= 12
+    assert [ids[text] for text in first] == quick
+
+    result = [m for m in ann.messages if "Resultaat snelle scan" in m.text]
+    assert len(result) == 1 and "Wat doe je nu?" in result[0].text
+    # The text to forward is a message of its own (forwarding it must not drag the rest along).
+    (forward,) = [m for m in ann.messages if m.text.startswith("Om door te sturen")]
+    assert forward.message_id == result[0].message_id + 1 and "Resultaat snelle scan" not in forward.text
+    prompt = ann.last_message
+    assert prompt is not None and prompt.buttons == [
+        [CONTINUE], ["Meer vragen over Wonen & Financiën"], [FINISH, BACK]]
+
+    await ann.tap_and_wait(CONTINUE, timeout=10)
+    assert "De volledige intake gaat verder" in texts(ann.messages)
+    assert ann.last_message is not None and ann.last_message.text.startswith("Acuut gevaar · 1/6")
+    rest = await answer_questions(ann, {}, ids)
+    shown = first + rest
+    assert len(shown) == len(set(shown)), [t for t in shown if shown.count(t) > 1]
+    assert len(shown) == len(env.lens.questions) + 1          # every intake question and the gate, once
+
+    await env.server.wait_for(lambda: ann.buttons() == [["Geen notitie", BACK]], timeout=10,
+                              message="the closing-note prompt")
+    code = code_of(env, ann, ("full", "quick"))
+    assert f"Overzicht zaak {code}" in texts(ann.messages)
+    done = await ann.tap_and_wait("Geen notitie", timeout=10)
+    assert f"afgerond en opgeslagen onder zaakcode {code}" in texts(done)
+    case = env.case(code)
+    assert (case.mode, case.status) == ("full", "completed")
+    log = [item for item, _ in env.store.answer_log(case.id)]
+    assert len(log) == len(set(log)) == len(env.lens.questions) + 1
+    assert env.server.violations == []
+
+
+# -- 2. a trainee --------------------------------------------------------------------------------
+async def test_trainee_practises_and_sees_progress_but_holds_no_real_cases(env: Env) -> None:
+    dana = env.member(5005, role="trainee")
+    ids = env.question_ids()
+    await dana.send_and_wait("/oefenen")
+    intro = dana.last_message
+    assert intro is not None and intro.buttons == [["Begin"]]
+    vignette = next(v for v in env.lens.vignettes.values() if v.title.nl in intro.text)
+    assert vignette.text.nl in intro.text and "Oefencasus:" in intro.text
+    expected = expected_answers(vignette)
+    code = code_of(env, dana, ("training",))
+
+    await dana.tap_and_wait("Begin")
+    question = dana.last_message
+    assert is_question(question) and question is not None
+    assert question.buttons[1][0] == BACK and question.buttons[1][-1] == CASE_TEXT
+    step = env.case(code).step
+    again = await dana.tap_and_wait(CASE_TEXT)
+    assert env.case(code).step == step                          # nothing changed
+    assert any(vignette.text.nl in m.text for m in again if m.message_id > question.message_id)
+    reshown = dana.last_message
+    assert reshown is not None and is_question(reshown) and reshown.message_id > question.message_id
+    assert question_text(reshown) == question_text(question)
+    assert dana.message(question.message_id).buttons == []      # one live keyboard at a time
+
+    shown = await answer_questions(dana, expected, ids)          # the re-shown question is answerable
+    assert sorted(ids[text] for text in shown) == sorted(expected)
+    feedback = texts(dana.messages)
+    assert f"Feedback: {vignette.title.nl}" in feedback and "Score: 100%" in feedback
+    assert env.case(code).status == "completed"
+
+    (progress,) = await dana.send_and_wait("/voortgang")
+    assert "Je voortgang" in progress.text and f"{vignette.title.nl}: 100%" in progress.text
+
+    for command in ("/nieuw", "/snel", "/zaken"):
+        (refused,) = await dana.send_and_wait(command)
+        assert refused.text == NOT_FOR_ROLE, command
+    assert env.store.list_cases(env.row(dana).id) == []         # no real case was created
+    assert [c.code for c in env.store.list_cases(env.row(dana).id, modes=("training",))] == [code]
+
+
+# -- 3. a professional's practice stays out of the case lists ------------------------------------
+async def test_professional_training_case_is_not_listed_by_zaken_or_hervat(env: Env) -> None:
+    ann = env.member(2002)
+    await ann.send_and_wait("/oefenen")
+    await ann.tap_and_wait("Begin")
+    await ann.tap_and_wait("Nee")
+    training = code_of(env, ann, ("training",))
+    assert env.case(training).status == "open"
+    (listing,) = await ann.send_and_wait("/zaken")
+    assert listing.text == "Je hebt nog geen zaken."
+    (resume,) = await ann.send_and_wait("/hervat")
+    assert resume.text.startswith("Er staat geen zaak open") and resume.buttons == []
+
+    await ann.send_and_wait("/snel")
+    await ann.tap_and_wait("Nee")
+    real = code_of(env, ann, ("full", "quick"))
+    (listing,) = await ann.send_and_wait("/zaken")
+    assert real in listing.text and training not in listing.text
+    (resume,) = await ann.send_and_wait("/hervat")
+    assert resume.buttons == [[f"{real} · 1"]]

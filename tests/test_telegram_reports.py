@@ -1,0 +1,524 @@
+"""End-to-end tests of lensbot's reports over Telegram: the real PTB Application against the fake Bot API.
+
+Lens picture after the summary, the PDF dossier (/rapport), the CSV export (/export), the admin's
+local picture (/overzicht), the reminder and retention jobs of the job queue, and the audit log.
+Each test reads like a transcript; the fixture checks Telegram's limits (`server.violations`),
+that every tap was answered, that nobody got the generic error message and that nothing logged an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import update
+
+from bot.telegram.app import REMIND_AFTER
+from bot.telegram.callback import Callback
+from dialogs.render import option_event
+from dialogs.reports.export import CSV_COLUMNS
+from dialogs.service import IntakeService
+from matrix.lens import Lens
+from storage import accounts
+from storage.models import Case
+from storage.records import read_audit, read_counts
+from storage.repo import CaseRow, Store, UserRow, now
+from tests.support.fake_bot_api import FakeBotAPI, FakeUser, SentMessage, UploadedFile
+from tests.support.generate import run_case
+from tests.support.harness import TelegramHarness
+
+TOKEN = "123456789:TEST-lensbot-reports-token-abcdefgh"
+ADMIN = 1001
+ERROR_TEXT = "Er ging iets mis"
+CODE_RE = re.compile(r"Zaakcode: ([A-Z2-9]{2}-[A-Z2-9]{4})")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+NOTE_KEYS = [["Geen notitie", "← Terug"]]
+ROLE_REFUSED = "Dit is niet beschikbaar voor jouw rol."
+
+
+# -- fixture and helpers -------------------------------------------------------------------
+@dataclass
+class Env:
+    server: FakeBotAPI
+    harness: TelegramHarness
+    store: Store
+    lens: Lens
+
+    @property
+    def service(self) -> IntakeService:
+        return IntakeService(self.store, self.lens)
+
+    def member(self, user_id: int, role: str = "professional", **profile: object) -> FakeUser:
+        """A user who already has access with `role`."""
+        accounts.set_role(self.store, "telegram", str(user_id), role)
+        return self.server.user(user_id, **profile)  # type: ignore[arg-type]
+
+    def admin(self) -> FakeUser:
+        """The admin named in the configuration (LENSBOT_ADMIN_IDS): known from their first message."""
+        return self.server.user(ADMIN, first_name="Admin")
+
+    def row(self, user: FakeUser | int) -> UserRow:
+        uid = user if isinstance(user, int) else user.user_id
+        row = self.store.user("telegram", str(uid))
+        assert row is not None
+        return row
+
+    def case(self, code: str) -> CaseRow | None:
+        with self.store.transaction() as tx:
+            return tx.load_case(code)
+
+    def run_case(self, user: FakeUser, seed: int, mode: str = "full", p_yes: float = 0.3) -> str:
+        """A completed case, driven through the real service (quick: no taps needed)."""
+        return run_case(self.service, self.row(user), random.Random(seed), mode=mode, p_yes=p_yes)
+
+    def complete(self, user: FakeUser, yes: tuple[str, ...] = (), unknown: tuple[str, ...] = (),
+                 note: str | None = None, mode: str = "full") -> str:
+        """A completed case with these answers (every other question "no"), through the real service."""
+        row, service = self.row(user), self.service
+        reply = service.start(row, "nl", mode=mode)
+        code = reply.case_code
+        while reply.prompt is not None:
+            ids = [o.id for o in reply.prompt.options]
+            item = reply.prompt.question_id
+            if "yes" in ids:
+                option = "yes" if item in yes else "unknown" if item in unknown else "no"
+            elif "no_note" in ids and note is not None:
+                reply = service.handle(row, code, "note", note, step=reply.step)
+                continue
+            else:
+                option = next((o for o in ("finish", "no_note") if o in ids), ids[0])
+            event, value = option_event(option)
+            reply = service.handle(row, code, event, value, step=reply.step)
+            assert not reply.refused, reply.toast
+        return code
+
+    def answers(self, user: FakeUser, code: str) -> dict[str, str]:
+        view = self.service.view(self.row(user), code)
+        assert view is not None
+        return view.answers
+
+    def open_case(self, user: FakeUser, mode: str = "full") -> str:
+        """An open case with a few answers, driven through the service."""
+        row = self.row(user)
+        reply = self.service.start(row, "nl", mode=mode)
+        if mode != "quick":
+            reply = self.service.handle(row, reply.case_code, "begin", step=reply.step)
+        for value in ("no", "yes"):
+            reply = self.service.handle(row, reply.case_code, "answer", value, step=reply.step)
+            assert not reply.refused, reply.toast
+        return reply.case_code
+
+    def age(self, code: str, days: float) -> None:
+        """Pretend the case was last touched `days` ago."""
+        with self.store.engine.begin() as conn:
+            conn.execute(update(Case).where(Case.code == code).values(updated_at=now() - timedelta(days=days)))
+
+    async def run_job(self, name: str) -> None:
+        """Run one of the application's scheduled jobs now, exactly as the job queue would."""
+        app = self.harness.app
+        assert app is not None and app.job_queue is not None
+        (job,) = app.job_queue.get_jobs_by_name(name)
+        await job.run(app)
+
+
+@pytest.fixture
+async def env(lens: Lens, sqlite_url: str, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Env]:
+    async with FakeBotAPI(token=TOKEN) as server:
+        async with TelegramHarness(server, sqlite_url, lens, frozenset({str(ADMIN)})) as harness:
+            store = Store(sqlite_url)
+            try:
+                yield Env(server, harness, store, lens)
+            finally:
+                store.dispose()
+        assert server.violations == [], [str(v) for v in server.violations]
+        assert server.unanswered_callback_queries() == []
+        assert server.unknown_methods == []
+        assert ERROR_TEXT not in server.transcript(), server.transcript()
+    errors = [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert errors == [], errors   # e.g. a failed lens picture, or a job that raised
+
+
+def texts(messages: list[SentMessage]) -> str:
+    return "\n".join(m.text for m in messages)
+
+
+def after(user: FakeUser, message_id: int) -> list[SentMessage]:
+    return [m for m in user.messages if m.message_id > message_id]
+
+
+def upload(message: SentMessage) -> UploadedFile:
+    assert message.file is not None, message.describe()
+    return message.file
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"))))
+
+
+async def overview(admin: FakeUser) -> list[SentMessage]:
+    """/overzicht: the text arrives first, the chart a moment later (it is drawn in between)."""
+    before = admin.last_message.message_id if admin.last_message else 0
+    await admin.send_and_wait("/overzicht")
+    await admin.server.wait_for(lambda: any(m.kind == "photo" for m in after(admin, before)), timeout=10,
+                                message="the local-picture chart")
+    return after(admin, before)
+
+
+async def taps(user: FakeUser, *labels: str) -> None:
+    for label in labels:
+        await user.tap_and_wait(label)
+
+
+async def start_intake(user: FakeUser) -> str:
+    """/nieuw and Begin: the case code."""
+    await user.send_and_wait("/nieuw")
+    intro = user.last_message
+    assert intro is not None and intro.buttons == [["Begin"]], user.transcript()
+    match = CODE_RE.search(intro.text)
+    assert match, intro.text
+    await user.tap_and_wait("Begin")
+    return match.group(1)
+
+
+# -- 1. the lens picture after the summary -----------------------------------------------------
+async def test_summary_then_lens_picture_then_note_prompt(env: Env) -> None:
+    ann = env.member(2002)
+    code = await start_intake(ann)
+    await taps(ann, *["Nee"] * len(env.lens.red_flags))
+    # Wonen & Financiën: "veel aanloop" and "gebruikt door derden" yes, the rest no
+    wonen = [q.item_id for q in env.lens.questions if q.phase == "wonen_financien"]
+    await taps(ann, "Nee", "Nee", "Ja", "Ja", *["Nee"] * (len(wonen) - 4))
+    await taps(ann, *["Sla leefgebied over"] * (len(env.lens.leefgebieden) - 2))
+    last_question = ann.last_message
+    assert last_question is not None
+    await ann.tap("Sla leefgebied over")
+    await env.server.wait_for(lambda: ann.buttons() == NOTE_KEYS, timeout=10, message="the closing-note prompt")
+
+    new = after(ann, last_question.message_id)
+    kinds = [m.kind for m in new]
+    assert kinds[-2:] == ["photo", "text"] and set(kinds[:-2]) == {"text"}, ann.transcript()
+    summary, photo, prompt = new[:-2], new[-2], new[-1]
+    assert f"Overzicht zaak {code}" in summary[0].text
+    assert "Woonomstandigheden" in texts(summary)          # the indicator the two yes answers trigger
+    assert photo.caption == f"Lensbeeld zaak {code}" and photo.buttons == []
+    picture = upload(photo)
+    assert picture.filename == f"lens-{code}.png"
+    assert picture.data.startswith(PNG_MAGIC) and picture.size == len(picture.data) > 10_000
+    assert "notitie" in prompt.text and prompt.buttons == NOTE_KEYS
+    assert [u.filename for u in env.server.uploads] == [f"lens-{code}.png"]   # sent once
+
+    await ann.tap_and_wait("Geen notitie")
+    case = env.case(code)
+    assert case is not None and case.status == "completed"
+    assert len(env.server.uploads) == 1                    # finishing sends no second picture
+    entries = [(a.action, a.case_code, a.detail) for a in read_audit(env.store) if a.action == "report"]
+    assert entries == [("report", code, "png")]
+
+
+# -- 2. the PDF dossier ------------------------------------------------------------------------
+STRONG = ("veel_aanloop_woning", "woning_gebruikt_door_derden")   # together: Woonomstandigheden
+
+
+async def test_report_sends_the_pdf_dossier_of_an_own_case_only(env: Env) -> None:
+    ann, bob = env.member(2002), env.member(2003)
+    note = "Gesprek met mentor gepland"
+    code = env.complete(ann, yes=STRONG, note=note)
+
+    (doc,) = await ann.send_and_wait(f"/rapport {code}")
+    assert doc.kind == "document" and doc.caption == f"Rapport zaak {code} — vastlegging van signalen, geen diagnose."
+    pdf = upload(doc)
+    assert pdf.filename == f"lensbot-{code}.pdf" and pdf.data.startswith(b"%PDF")
+    text = pdf_text(pdf.data)
+    assert code in text
+    assert "Woonomstandigheden" in text                      # the triggered indicator
+    assert note in " ".join(text.split())                   # the closing note belongs in the dossier
+
+    # typed the way people type it: lower case, no dash -> the same case, named properly
+    (doc,) = await ann.send_and_wait(f"/rapport {code.lower().replace('-', '')}")
+    assert doc.kind == "document" and upload(doc).filename == f"lensbot-{code}.pdf"
+    assert doc.caption is not None and doc.caption.startswith(f"Rapport zaak {code} ")
+
+    uploads = len(env.server.uploads)
+    (nope,) = await bob.send_and_wait(f"/rapport {code}")    # someone else's case
+    assert nope.kind == "text" and nope.text == f"Zaak {code} is niet gevonden."
+    (nope,) = await ann.send_and_wait("/rapport k7qx3m")     # no such case: shown like a code
+    assert nope.text == "Zaak K7-QX3M is niet gevonden."
+    (nope,) = await ann.send_and_wait("/rapport a<b>&cd")    # plain text: shown as typed
+    assert nope.text == "Zaak A<B>&CD is niet gevonden."
+    (usage,) = await ann.send_and_wait("/rapport")
+    assert usage.text.startswith("Gebruik: /rapport CODE") and usage.kind == "text"
+    assert len(env.server.uploads) == uploads                # no document for any of these
+
+    reports = [(a.actor, a.case_code, a.detail) for a in read_audit(env.store) if a.action == "report"]
+    assert reports == [("telegram:2002", code, "pdf")] * 2
+
+
+# -- 3. the CSV export -------------------------------------------------------------------------
+async def test_export_holds_one_row_per_answer_of_own_real_cases_only(env: Env) -> None:
+    ann, bob = env.member(2002), env.member(2003)
+    full = env.complete(ann, yes=STRONG)
+    quick = env.run_case(ann, seed=5, mode="quick")
+    open_ = env.open_case(ann)
+    training = env.complete(ann, mode="training")
+    theirs = env.complete(bob, yes=STRONG)
+
+    (doc,) = await ann.send_and_wait("/export")
+    assert doc.kind == "document" and doc.caption == "Je zaken als CSV (één regel per antwoord)."
+    data = upload(doc)
+    assert data.filename == "lensbot-cases.csv"
+    header, *rows = csv_rows(data.data)
+    assert header == list(CSV_COLUMNS)
+    assert all(len(r) == len(CSV_COLUMNS) for r in rows)
+    mine = {code: env.answers(ann, code) for code in (full, quick, open_)}
+    assert len(rows) == sum(len(a) for a in mine.values())
+    col = {name: i for i, name in enumerate(CSV_COLUMNS)}
+    for code, answers in mine.items():
+        got = {r[col["question"]]: r[col["answer"]] for r in rows if r[col["case"]] == code}
+        assert got == answers, code
+    assert {r[col["case"]] for r in rows} == set(mine)       # not bob's, not the training case
+    assert theirs not in data.data.decode() and training not in data.data.decode()
+    assert {r[col["mode"]] for r in rows} == {"full", "quick"}
+    assert {r[col["status"]] for r in rows if r[col["case"]] == open_} == {"open"}
+
+    (doc,) = await bob.send_and_wait("/export")
+    _, *rows = csv_rows(upload(doc).data)
+    assert {r[col["case"]] for r in rows} == {theirs}
+
+    trainee = env.member(2004, role="trainee")
+    (refused,) = await trainee.send_and_wait("/export")      # trainees hold no real cases
+    assert refused.text == ROLE_REFUSED and refused.kind == "text"
+
+
+# -- 4. the local picture ----------------------------------------------------------------------
+async def test_local_picture_for_admins_only_with_small_counts_hidden(env: Env) -> None:
+    ann = env.member(2002)
+    codes = [env.complete(ann, yes=STRONG) for _ in range(3)]
+    codes += [env.complete(ann, mode="training")]            # practice never counts
+    uploads = len(env.server.uploads)
+
+    (refused,) = await ann.send_and_wait("/overzicht")
+    assert refused.text == ROLE_REFUSED
+    assert len(env.server.uploads) == uploads
+
+    admin = env.admin()
+    *shown, chart = await overview(admin)
+    assert shown and all(m.kind == "text" for m in shown) and chart.kind == "photo", admin.transcript()
+    text = texts(shown)
+    assert text.startswith("Lokaal beeld criminele uitbuiting")
+    lines = text.split("\n")
+    assert "Afgeronde zaken: <5" in lines                     # 3 cases: not shown as 3
+    assert any(line.strip().endswith("Woonomstandigheden: <5") for line in lines), text
+    assert not any(re.search(r"(:|—) [1-4]$", line) for line in lines), text   # no small count leaks
+    assert not any(code in text for code in codes)
+    assert chart.caption is not None and chart.caption.startswith("Lokaal beeld: trend per maand")
+    picture = upload(chart)
+    assert picture.filename == "lokaal-beeld.png" and picture.data.startswith(PNG_MAGIC) and picture.size > 10_000
+    assert not any(code in chart.caption for code in codes)
+
+    stats = [(a.actor, a.detail) for a in read_audit(env.store) if a.action == "stats"]
+    assert stats == [("telegram:1001", ".. text"), ("telegram:1001", ".. png")]
+
+    codes += [env.complete(ann, yes=STRONG) for _ in range(3)]   # six now: the total is shown
+    shown = [m for m in await overview(admin) if m.kind == "text"]
+    assert "Afgeronde zaken: 6" in texts(shown).split("\n")
+    assert not any(code in texts(shown) for code in codes)
+
+
+# -- 5. reminders ------------------------------------------------------------------------------
+def reminder_text(code: str) -> str:
+    return (f"Zaak {code} staat al een paar dagen open. Ga verder met /hervat, of verwijder hem met "
+            f"/verwijder {code}. (Herinneringen uitzetten: /herinneringen uit)")
+
+
+async def test_reminder_job_sends_one_message_per_idle_open_case(env: Env) -> None:
+    app = env.harness.app
+    assert app is not None and app.job_queue is not None
+    (job,) = app.job_queue.get_jobs_by_name("_remind")
+    assert job.job.trigger.interval == timedelta(hours=1)   # scheduled by the running application
+
+    ann, bob = env.member(2002), env.member(2003)
+    idle = env.open_case(ann)
+    fresh = env.open_case(ann)
+    done = env.complete(ann)
+    theirs = env.open_case(bob)
+    for code in (idle, done, theirs):
+        env.age(code, days=4)
+    env.age(fresh, days=2)                                   # not idle long enough yet
+    assert timedelta(days=3) == REMIND_AFTER                 # the 4 and 2 days above straddle it
+    seen_ann, seen_bob = len(ann.messages), len(bob.messages)
+
+    await env.run_job("_remind")
+    assert [m.text for m in ann.messages[seen_ann:]] == [reminder_text(idle)]   # not the completed case
+    assert [m.text for m in bob.messages[seen_bob:]] == [reminder_text(theirs)]
+    assert all(m.buttons == [] for m in ann.messages[seen_ann:])
+
+    await env.run_job("_remind")                             # once per case, however long it stays open
+    env.age(fresh, days=5)
+    await env.run_job("_remind")
+    assert [m.text for m in ann.messages[seen_ann:]] == [reminder_text(idle), reminder_text(fresh)]
+    assert len(bob.messages) == seen_bob + 1
+
+    # what the reminder says works: /hervat shows the case
+    (choose,) = await ann.send_and_wait("/hervat")
+    assert any(label.startswith(idle) for row in choose.buttons for label in row), choose.buttons
+
+
+async def test_reminders_off_means_no_message_and_on_again_means_one(env: Env) -> None:
+    ann = env.member(2002)
+    (off,) = await ann.send_and_wait("/herinneringen uit")
+    assert off.text == "Herinneringen staan uit."
+    code = env.open_case(ann)
+    env.age(code, days=4)
+    seen = len(ann.messages)
+    await env.run_job("_remind")
+    assert len(ann.messages) == seen and len(env.server.calls_to("sendMessage")) == seen
+
+    (usage,) = await ann.send_and_wait("/herinneringen misschien")
+    assert usage.text == "Gebruik: /herinneringen aan of /herinneringen uit"
+    (on,) = await ann.send_and_wait("/herinneringen aan")
+    assert on.text.startswith("Herinneringen staan aan")
+    seen = len(ann.messages)
+    await env.run_job("_remind")
+    assert [m.text for m in ann.messages[seen:]] == [reminder_text(code)]
+
+
+async def test_no_reminder_that_points_to_commands_that_cannot_show_the_case(env: Env) -> None:
+    """A practice case is not "een zaak": /hervat does not list it, a trainee may not /verwijder."""
+    ann, dana = env.member(2002), env.member(2005, role="trainee")
+    codes = [env.open_case(ann, mode="training"), env.open_case(dana, mode="training")]
+    for code in codes:
+        env.age(code, days=4)
+    seen_ann, seen_dana = len(ann.messages), len(dana.messages)
+    await env.run_job("_remind")
+    assert len(ann.messages) == seen_ann and len(dana.messages) == seen_dana
+    (none,) = await ann.send_and_wait("/hervat")
+    assert none.text == "Er staat geen zaak open. Start een intake met /nieuw."
+
+
+# -- 6. retention --------------------------------------------------------------------------------
+async def test_retention_job_removes_old_cases_but_keeps_the_local_picture(env: Env) -> None:
+    app = env.harness.app
+    assert app is not None and app.job_queue is not None
+    (job,) = app.job_queue.get_jobs_by_name("_purge")
+    assert job.job.trigger.interval == timedelta(days=1)
+    assert app.bot_data["rt"].retention_days == 90           # the default (LENSBOT_RETENTION_DAYS unset)
+
+    ann = env.member(2002)
+    old_done = env.complete(ann, yes=STRONG, note="oude notitie")
+    old_open = env.open_case(ann)
+    kept = env.complete(ann, yes=STRONG)
+    old_ids = [env.case(c).id for c in (old_done, old_open)]  # type: ignore[union-attr]
+    env.age(old_done, days=100)
+    env.age(old_open, days=91)
+    env.age(kept, days=80)
+    counts = read_counts(env.store)
+    assert counts, "completing real cases adds to the local picture"
+
+    await env.run_job("_purge")
+    assert env.case(old_done) is None and env.case(old_open) is None
+    assert env.case(kept) is not None
+    assert all(env.store.answer_log(i) == [] and env.store.notes(i) == [] for i in old_ids)
+    assert read_counts(env.store) == counts                   # the local picture does not shrink
+    purged = [(a.actor, a.case_code) for a in read_audit(env.store) if a.action == "purge"]
+    assert sorted(purged) == sorted([("retention", old_done), ("retention", old_open)])
+    assert all(a.detail == "inactive > 90 days" for a in read_audit(env.store) if a.action == "purge")
+
+    (listing,) = await ann.send_and_wait("/zaken")
+    assert kept in listing.text and old_done not in listing.text and old_open not in listing.text
+    (nope,) = await ann.send_and_wait(f"/rapport {old_done}")
+    assert nope.text == f"Zaak {old_done} is niet gevonden."
+    admin = env.admin()
+    shown = [m for m in await overview(admin) if m.kind == "text"]
+    assert "Afgeronde zaken: <5" in texts(shown).split("\n")
+
+    await env.run_job("_purge")                               # nothing left to purge: nothing logged
+    assert len([a for a in read_audit(env.store) if a.action == "purge"]) == 2
+
+
+# -- 7. the audit log --------------------------------------------------------------------------
+async def test_audit_log_names_actor_action_and_case_but_no_content(env: Env) -> None:
+    ann = env.member(2002)
+    note = "Zag drie keer dure kleding, nooit gezegd waarvandaan"
+    code = env.complete(ann, yes=STRONG, unknown=("schulden",), note=note)
+    answers = env.answers(ann, code)
+    start = len(read_audit(env.store))
+
+    await ann.send_and_wait(f"/samenvatting {code}")
+    await ann.send_and_wait(f"/rapport {code}")
+    await ann.send_and_wait("/export")
+    await ann.send_and_wait(f"/verwijder {code}")
+    (confirm,) = await ann.tap_and_wait("Ja, verwijder")
+    assert confirm.text == f"Zaak {code} is verwijderd." and env.case(code) is None
+    admin = env.admin()
+    (invite,) = await admin.send_and_wait("/uitnodigen")
+    assert "code:" in invite.text
+
+    entries = read_audit(env.store)[start:]
+    assert [(a.actor, a.action, a.case_code, a.detail) for a in entries] == [
+        ("telegram:2002", "view", code, "summary"),
+        ("telegram:2002", "report", code, "pdf"),
+        ("telegram:2002", "export", None, "all cases (1)"),
+        ("telegram:2002", "delete", code, None),
+        ("telegram:1001", "invite", None, "created for role professional"),
+    ]
+    assert [a.at for a in entries] == sorted(a.at for a in entries)
+    assert all(a.at.tzinfo is not None for a in entries)
+    # no answer content anywhere in the log: no note, no question, no signal, no answer
+    forbidden = [note, *answers, *(env.lens.question_text(i).get("nl") for i in answers)]
+    for entry in read_audit(env.store):
+        line = " ".join(str(v) for v in (entry.actor, entry.action, entry.case_code, entry.detail) if v)
+        assert not any(f in line for f in forbidden), line
+        assert not re.search(r"\b(yes|no|unknown|ja|nee|weet ik niet)\b", line, re.IGNORECASE), line
+        assert "Ann" not in line and invite.text.split("code: ")[1].split("\n")[0] not in line
+
+
+# -- 8. never someone else's case --------------------------------------------------------------
+async def test_nobody_gets_a_report_export_summary_or_deletion_of_another_users_case(env: Env) -> None:
+    ann, bob = env.member(2002), env.member(2003)
+    code = env.complete(ann, yes=STRONG, note="alleen voor Ann")
+    open_code = env.open_case(ann)
+    own = env.complete(bob)
+    not_found = f"Zaak {code} is niet gevonden."
+    before = len(env.server.uploads)
+
+    (nope,) = await bob.send_and_wait(f"/rapport {code}")
+    assert nope.text == not_found and nope.kind == "text"
+    (nope,) = await bob.send_and_wait(f"/samenvatting {code}")
+    assert nope.text == not_found
+    (nope,) = await bob.send_and_wait(f"/verwijder {code}")
+    assert nope.text == not_found and nope.buttons == []
+    assert len(env.server.uploads) == before
+
+    (doc,) = await bob.send_and_wait("/export")
+    exported = upload(doc).data.decode()
+    assert code not in exported and open_code not in exported and own in exported
+
+    # forged buttons: a delete confirmation, a resume and an answer for Ann's cases
+    (confirm,) = await bob.send_and_wait(f"/verwijder {own}")
+    await bob.wait_handled(bob.tap_data(Callback("d", code, option="y").encode(), confirm.message_id))
+    assert bob.message(confirm.message_id).text == not_found
+    seen = len(bob.messages)
+    await bob.wait_handled(bob.tap_data(Callback("r", open_code).encode()))
+    step = env.case(open_code).step  # type: ignore[union-attr]
+    await bob.wait_handled(bob.tap_data(Callback("q", open_code, step, "yes").encode()))
+    assert len(bob.messages) == seen                          # nothing of Ann's case shown
+    assert bob.toasts == [f"Zaak {open_code} is niet gevonden."] * 2
+    assert env.case(code) is not None and env.case(own) is not None
+    assert env.case(open_code).step == step  # type: ignore[union-attr]
+    assert env.answers(ann, open_code) == {env.lens.questions[0].item_id: "no", env.lens.questions[1].item_id: "yes"}
+
+    # nothing bob did touched Ann's cases in the log either
+    assert not any(a.actor == "telegram:2003" and a.case_code in (code, open_code) for a in read_audit(env.store))
+    shown = texts(bob.messages)
+    assert "alleen voor Ann" not in shown and "Woonomstandigheden" not in shown
