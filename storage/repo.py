@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage import migrate
@@ -126,10 +127,28 @@ def aware(value: datetime) -> datetime:
 _LOAD_CASE = select(*_CASE_COLUMNS).where(Case.code == bindparam("b_code"))
 _LOAD_CASE_LOCKED = _LOAD_CASE.with_for_update()
 _ANSWERS = select(Answer.item_id, Answer.value).where(Answer.case_id == bindparam("b_case"))
-_UPDATE_ANSWER = (update(Answer).where(Answer.case_id == bindparam("b_case"), Answer.item_id == bindparam("b_item"))
-                  .values(value=bindparam("b_value"), answered_at=bindparam("b_at")))
-_INSERT_ANSWER = insert(Answer)
 _INSERT_LOG = insert(AnswerLog)
+
+
+def _per_dialect() -> dict[str, tuple[Any, Any]]:
+    """(claim, upsert answer) for each dialect: one statement each instead of two or three.
+
+    Both dialects speak INSERT ... ON CONFLICT. Measured side by side on SQLite / PostgreSQL
+    (bench/README.md, "what we changed"): claiming an update id with ON CONFLICT DO NOTHING and
+    its rowcount costs 83 / 324 µs against 521 / 1022 µs for the former SAVEPOINT + INSERT +
+    RELEASE; the answer upsert 99 / 336 µs against 170 / 574 µs for UPDATE, then INSERT.
+    """
+    out = {}
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql)):
+        claim = dialect.insert(ProcessedUpdate).on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        ins = dialect.insert(Answer)
+        upsert = ins.on_conflict_do_update(index_elements=["case_id", "item_id"],
+                                           set_={"value": ins.excluded.value, "answered_at": ins.excluded.answered_at})
+        out[name] = (claim, upsert)
+    return out
+
+
+_CLAIM_UPSERT = _per_dialect()
 _SAVE_CASE = update(Case).where(Case.id == bindparam("b_id")).values(
     state=bindparam("b_state"), step=bindparam("b_step"), status=bindparam("b_status"), lang=bindparam("b_lang"),
     mode=bindparam("b_mode"), script=bindparam("b_script"), trail=bindparam("b_trail"),
@@ -143,6 +162,7 @@ class Tx:
     def __init__(self, conn: Connection, lock_rows: bool) -> None:
         self.conn = conn
         self._lock = lock_rows
+        self._claim, self._upsert = _CLAIM_UPSERT[conn.dialect.name]
 
     def load_case(self, code: str) -> CaseRow | None:
         stmt = _LOAD_CASE_LOCKED if self._lock else _LOAD_CASE
@@ -150,17 +170,17 @@ class Tx:
         return _case_row(row) if row else None
 
     def answers(self, case_id: int) -> dict[str, str]:
-        return {r.item_id: r.value for r in self.conn.execute(_ANSWERS, {"b_case": case_id})}
+        # dict() over the rows as pairs, not r.item_id / r.value per row: for a case with all 93
+        # answers 175 µs against 520 µs on SQLite (392 against 704 µs on PostgreSQL), every answer.
+        return dict(self.conn.execute(_ANSWERS, {"b_case": case_id}).all())
 
     def set_answers(self, case_id: int, changes: dict[str, str], at: datetime) -> None:
         """Upsert the current answers and append every change to the log."""
-        for item_id, value in changes.items():
-            updated = self.conn.execute(
-                _UPDATE_ANSWER, {"b_case": case_id, "b_item": item_id, "b_value": value, "b_at": at}).rowcount
-            if not updated:
-                self.conn.execute(_INSERT_ANSWER, {"case_id": case_id, "item_id": item_id, "value": value,
-                                                   "answered_at": at})
         if changes:
+            self.conn.execute(self._upsert, [
+                {"case_id": case_id, "item_id": item, "value": value, "answered_at": at}
+                for item, value in changes.items()
+            ])
             self.conn.execute(_INSERT_LOG, [
                 {"case_id": case_id, "item_id": item, "value": value, "at": at} for item, value in changes.items()
             ])
@@ -184,12 +204,10 @@ class Tx:
         Claimed in the same transaction as the change it causes: if that rolls back, so does
         the claim, and the redelivered update is handled then.
         """
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(insert(ProcessedUpdate).values(channel=channel, update_id=update_id, at=now()))
-        except IntegrityError:
-            return False
-        return True
+        # INSERT ... ON CONFLICT DO NOTHING: a redelivery inserts no row (rowcount 0). No savepoint
+        # is needed because nothing fails; see _per_dialect for the figures.
+        row = {"channel": channel, "update_id": update_id, "at": now()}
+        return self.conn.execute(self._claim, row).rowcount == 1
 
 
 class Store:
