@@ -33,6 +33,9 @@ class Access:
     def user(self, external_id: int | str) -> UserRow | None:
         """The known user, or None: unknown people get nothing, not even a case."""
         ext = str(external_id)
+        cached = self.cached(ext)
+        if cached is not None:
+            return cached
         if ext in self.admin_ids:
             user = self.store.user(self.channel, ext, create_role="admin")
             if user is not None and user.role != "admin":
@@ -40,7 +43,18 @@ class Access:
             return user
         return self.store.user(self.channel, ext)
 
+    def cached(self, external_id: int | str) -> UserRow | None:
+        """The user from the in-memory cache (see storage.repo.USER_CACHE_TTL), or None when a
+        database read is needed: not cached, expired, or a configured admin not yet made admin."""
+        ext = str(external_id)
+        user = self.store.cached_user(self.channel, ext)
+        if user is not None and ext in self.admin_ids and user.role != "admin":
+            return None
+        return user
+
     def redeem(self, code: str, external_id: int | str) -> UserRow | None:
+        if "\x00" in code:   # no invitation code has one, and PostgreSQL cannot even compare it
+            return None
         return accounts.redeem_invite(self.store, code.strip(), self.channel, str(external_id))
 
     @staticmethod

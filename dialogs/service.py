@@ -152,8 +152,12 @@ class IntakeService:
         return summary_blocks(view.lens, view.assessment(), lang, view.case.code)
 
     def open_case(self, user: UserRow, modes: tuple[str, ...] = MODES) -> str | None:
-        """The user's most recently touched open case: where typed text belongs."""
-        cases = self.store.list_cases(user.id, status="open", modes=modes)
+        """The user's most recently touched open case: where typed text belongs.
+
+        Only kinds of case the role allows: a professional who became a trainee keeps their real
+        cases in storage, but typed text must not be aimed at a case they can no longer touch."""
+        allowed = Access.case_modes(user)
+        cases = self.store.list_cases(user.id, status="open", modes=tuple(m for m in modes if m in allowed))
         return cases[0].code if cases else None
 
     def delete(self, user: UserRow, code: str) -> bool:
@@ -177,6 +181,8 @@ class IntakeService:
             return self._refusal(code, step or 0, "refuse.invalid", lang or user.lang)
         if event == "vignette":
             return self.show_vignette(user, code, lang or user.lang)
+        if event == "note" and value:   # NUL carries nothing a note needs, and PostgreSQL text cannot hold it
+            value = value.replace("\x00", "")
         at = now()
         with self.store.transaction() as tx:
             case = tx.load_case(code)

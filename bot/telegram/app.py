@@ -114,6 +114,7 @@ def build_application(settings: Settings, service: IntakeService, store: Store,
         access=Access(store, "telegram", settings.admin_ids),
         store=store,
         executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lensbot-db"),
+        renderer=ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensbot-render"),
         reports=Reports(service),
         retention_days=settings.retention_days,
     )
@@ -202,6 +203,8 @@ async def _remind(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _post_shutdown(app: Application) -> None:
     rt: Runtime = app.bot_data["rt"]
     rt.executor.shutdown(wait=True)
+    if rt.renderer is not None:
+        rt.renderer.shutdown(wait=True)
     rt.store.dispose()
 
 

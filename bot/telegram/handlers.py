@@ -202,7 +202,7 @@ async def delete(ctx: Ctx) -> None:
     await ctx.send(ctx.t("delete_confirm", code=c), reply_markup=buttons)
 
 
-@guarded(None)
+@guarded("use")   # only a known user has a language to set: the buttons refuse everyone else anyway
 async def language(ctx: Ctx) -> None:
     buttons = InlineKeyboardMarkup([[
         InlineKeyboardButton("Nederlands", callback_data=Callback("l", option="nl").encode()),
@@ -211,7 +211,7 @@ async def language(ctx: Ctx) -> None:
     await ctx.send(ctx.t("lang_choose"), reply_markup=buttons)
 
 
-@guarded("cases")
+@guarded("use")   # trainees pause practice cases too (/hervat is theirs as well)
 async def pause(ctx: Ctx) -> None:
     await ctx.send(ctx.t("paused"))
 
@@ -234,7 +234,7 @@ async def invite(ctx: Ctx) -> None:
 async def send_report(ctx: Ctx, code: str, fmt: str) -> bool:
     """A lens picture (photo) or PDF dossier (document) of one of the user's own cases."""
     assert ctx.user is not None
-    data = await ctx.rt.db(ctx.rt.reports.case_report, ctx.user, code, fmt, ctx.lang)
+    data = await ctx.rt.render(ctx.rt.reports.case_report, ctx.user, code, fmt, ctx.lang)
     if data is None:
         return False
     code = normalise_code(code)   # as typed ("k7qx3m") -> as the case is named (K7-QX3M)
@@ -265,7 +265,7 @@ async def export(ctx: Ctx) -> None:
     if not await ctx.rt.db(ctx.rt.store.list_cases, ctx.user.id):
         await ctx.send(ctx.t("cases_none"))
         return
-    data = await ctx.rt.db(ctx.rt.reports.export_all, ctx.user)
+    data = await ctx.rt.render(ctx.rt.reports.export_all, ctx.user)
     bot, chat = ctx.context.bot, ctx.chat_id
     await ctx.rt.call(lambda: bot.send_document(chat, InputFile(data, filename="lensbot-cases.csv"),
                                                 caption=ctx.t("export_caption")))
@@ -276,10 +276,10 @@ async def stats(ctx: Ctx) -> None:
     """The local picture for admins: text with counts below 5 suppressed, and the chart."""
     assert ctx.user is not None
     who = f"telegram:{ctx.user.external_id}"
-    blocks = await ctx.rt.db(ctx.rt.reports.stats, "text", ctx.lang, None, None, who)
+    blocks = await ctx.rt.render(ctx.rt.reports.stats, "text", ctx.lang, None, None, who)
     for html in blocks_messages(blocks):
         await ctx.send(html, parse_mode=HTML)
-    chart = await ctx.rt.db(ctx.rt.reports.stats, "png", ctx.lang, None, None, who)
+    chart = await ctx.rt.render(ctx.rt.reports.stats, "png", ctx.lang, None, None, who)
     bot, chat = ctx.context.bot, ctx.chat_id
     await ctx.rt.call(lambda: bot.send_photo(chat, InputFile(chart, filename="lokaal-beeld.png"),
                                              caption=ctx.t("stats_caption")))
@@ -313,7 +313,8 @@ async def on_callback(ctx: Ctx) -> None:
     if cb is None or ctx.user is None or (cb.kind != "l" and not ctx.rt.access.may(ctx.user, "use")):
         await ctx.toast(ctx.t("toast.invalid_button") if ctx.user else ctx.t("no_access"))
         return
-    message = query.message if isinstance(query.message, Message) else None
+    # a message the bot can no longer see (date 0: deleted, or too old) cannot be edited: answer below instead
+    message = query.message if isinstance(query.message, Message) and query.message.is_accessible else None
     if cb.kind == "q":
         assert cb.code is not None and cb.option is not None
         event, value = option_event(cb.option)
@@ -347,6 +348,8 @@ async def on_callback(ctx: Ctx) -> None:
         if message is not None:
             bot = ctx.context.bot
             await ctx.rt.call(lambda: bot.edit_message_text(text, ctx.chat_id, message.message_id))
+        else:
+            await ctx.send(text)
     elif cb.kind == "l":
         assert cb.option is not None
         await ctx.rt.db(ctx.rt.store.set_user_lang, ctx.user.id, cb.option)

@@ -43,6 +43,11 @@ class Runtime:
     executor: ThreadPoolExecutor
     reports: Reports
     retention_days: int = 90
+    # Reports (the lens picture after every summary, PDFs, charts) are rendered here, not on the
+    # database thread: the picture takes ~100 ms of CPU, and on SQLite's single database thread
+    # every other chat's answer waited behind it (bench/load.py, 10 conversations: p99 per update
+    # NNN ms with the picture on the database thread, MMM ms with it here). None: use `executor`.
+    renderer: ThreadPoolExecutor | None = None
     # The message per chat that holds the live question keyboard; when a new question is sent as
     # a new message, the old keyboard is removed so only one set of buttons is ever live.
     live_prompts: dict[int, int] = field(default_factory=dict)
@@ -51,6 +56,11 @@ class Runtime:
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
+
+    async def render(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like db(), on the rendering thread: CPU-heavy work with a few short reads and writes."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.renderer or self.executor, partial(fn, *args, **kwargs))
 
     async def call(self, make: Callable[[], Awaitable[T]]) -> T | None:
         """One Bot API call, retried on network errors with backoff.
