@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.console import ConsoleChat, console_texts
 from bot.terminal import render_block
 from dialogs.access import admin_ids_from_env
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except (StorageUnavailable, SchemaOutdated) as exc:
         print(f"lensbot: database problem: {exc}", file=sys.stderr)
+        return 1
+    except DBAPIError as exc:   # a read outside a transaction wrapper: still one line, no traceback
+        print(f"lensbot: database problem: {exc.orig}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
