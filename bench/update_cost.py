@@ -66,6 +66,7 @@ class Run:
     updates: int = 0
     taps: list[float] = field(default_factory=list)    # seconds per answer tap (edited in place)
     all: list[float] = field(default_factory=list)     # seconds per update, every kind
+    kinds: dict[str, list[float]] = field(default_factory=dict)   # seconds per update by what it caused
 
     @property
     def per_update_us(self) -> float:
@@ -108,6 +109,7 @@ async def lensbot_run(lens: Lens, users: int, p_yes: float, seed: int, profile: 
                 t0 = clock()
                 await feed(app, raw)
                 run.all.append(clock() - t0)
+                run.kinds.setdefault("/nieuw (new case, intro)", []).append(run.all[-1])
                 while True:
                     prefer = ("y", "n") if rng.random() < p_yes else ("n",)
                     data = user.choose((*prefer, "g", "x", "f"))
@@ -115,14 +117,19 @@ async def lensbot_run(lens: Lens, users: int, p_yes: float, seed: int, profile: 
                         break
                     raw = user.tap(data)
                     is_answer = data[-1] in "yn"
-                    before = api.calls["sendMessage"]
+                    before, photos = api.calls["sendMessage"], api.calls["sendPhoto"]
                     t0 = clock()
                     await feed(app, raw)
                     dt = clock() - t0
                     run.all.append(dt)
                     answered += is_answer
-                    if is_answer and api.calls["sendMessage"] == before:
+                    in_place = api.calls["sendMessage"] == before
+                    if is_answer and in_place:
                         run.taps.append(dt)
+                    kind = ("answer, question edited in place" if is_answer and in_place else
+                            "answer + summary + lens picture" if api.calls["sendPhoto"] > photos else
+                            "answer, new phase (messages sent)" if is_answer else "Begin / no note")
+                    run.kinds.setdefault(kind, []).append(dt)
                 api.forget(uid)
             if profile:
                 profile.disable()
@@ -217,6 +224,14 @@ async def main_async(args: argparse.Namespace) -> None:
         p99 = median([percentile(r.taps, 99) * 1e6 for r in runs])
         print(f"{name:20} {mean_us:17.0f} {mean_us / floor:6.2f} {tap_us:15.0f} {tap_us / floor_tap:6.2f} "
               f"{p99:8.0f} {runs[0].updates:12d}")
+    print("\nlensbot's updates by kind (median over repetitions):")
+    print(f"  {'kind':36} {'per intake':>10} {'µs p50':>8} {'share of time':>14}")
+    lb = rows["lensbot"]
+    for kind in lb[0].kinds:
+        count = len(lb[0].kinds[kind]) / args.users
+        p50 = median([median(r.kinds[kind]) * 1e6 for r in lb])
+        share = median([sum(r.kinds[kind]) / r.wall for r in lb])
+        print(f"  {kind:36} {count:10.0f} {p50:8.0f} {share:14.0%}")
     print(f"\n(median of {args.reps} repetitions; {args.users} complete intakes per repetition; "
           f"code {git_free_revision()}; AIORateLimiter without its 30 msg/s throttle, see --throttle)")
     print("µs/update (mean): wall time of all updates of complete intakes (commands, taps, phase changes, "
