@@ -21,7 +21,6 @@ import os
 import platform
 import sqlite3
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -326,6 +325,3 @@ def git_free_revision() -> str:
 def clock() -> float:
     return time.perf_counter()
 
-
-def run_child(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, check=False, **kwargs)

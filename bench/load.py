@@ -36,6 +36,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiolimiter import AsyncLimiter
 from inproc import (
     TOKEN,
     InProcessBotAPI,
@@ -52,6 +53,7 @@ from inproc import (
     stop_lensbot,
 )
 from sqlalchemy import func, insert, select
+from telegram.constants import FloodLimit
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler
 from update_cost import FLOOR_TEXT, floor_callback, floor_keyboard
 
@@ -101,12 +103,14 @@ async def run_level(url: str, lens: Lens, n: int, args: argparse.Namespace, thro
         tx.conn.execute(insert(User), [{"channel": "telegram", "external_id": str(FIRST_UID + i),
                                         "role": "professional", "lang": "nl", "created_at": at} for i in range(n)])
     api = InProcessBotAPI()
-    app = await start_lensbot(store, lens, api, throttle=throttle)
+    app = await start_lensbot(store, lens, api)
     sims = [SimUser(api, FIRST_UID + i) for i in range(n)]
     phases: dict[str, Phase] = {}
     try:
         await asyncio.gather(*(feed(app, s.command("/nieuw")) for s in sims))   # set-up, not measured
         await asyncio.gather(*(feed(app, s.tap(s.choose(("g",)) or "")) for s in sims))
+        if throttle:   # set-up ran unthrottled (2,000 messages at 30/s would take a minute); now PTB's default
+            app.bot.rate_limiter._base_limiter = AsyncLimiter(FloodLimit.MESSAGES_PER_SECOND, 1)  # type: ignore
         if getattr(args, "reports_on_db_thread", False):   # as before the rendering thread existed
             app.bot_data["rt"].renderer = None
         plan = [("interactive", args.think, args.interactive), ("saturation", 0.0, args.duration)]
@@ -224,7 +228,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="10,100,1000", help="conversations per run (default 10,100,1000)")
     parser.add_argument("--db", default="sqlite,postgresql", help="databases (default sqlite,postgresql)")
-    parser.add_argument("--interactive", type=float, default=6.0, help="seconds of the interactive phase (6)")
+    parser.add_argument("--interactive", type=float, default=5.0, help="seconds of the interactive phase (5)")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds of the saturation phase (3)")
     parser.add_argument("--think", type=float, default=5.0,
                         help="mean pause in s before each tap in the interactive phase (default 5: read, decide, tap)")

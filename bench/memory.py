@@ -2,17 +2,21 @@
 
 For each size a SQLite database is filled with completed full intakes by bulk SQL (every case with
 its 93 answers and 93 answer-log rows, as the service would have stored them; generating 100k cases
-through the service would take an hour). Then a fresh child process starts lensbot's real
-Application on that database (the in-process Bot API of bench/inproc.py, no sockets) and reports
-VmRSS from /proc/self/status:
+through the service would take an hour). Then fresh child processes (--children, default 3; the
+median of each figure is shown) start lensbot's real Application on that database (the in-process
+Bot API of bench/inproc.py, no sockets) and report VmRSS from /proc/self/status:
 
 - started:      after build_application, post_init and start (the bot is ready for updates)
-- serving:      after 20 users ran a complete intake each (summary and lens picture included)
+- serving:      after 10 users ran a complete intake each (summary and lens picture included)
 - housekeeping: after the retention purge, the reminder scan and the forget-updates job ran once
 - peak:         VmHWM, the high-water mark of the whole child
 
-A last child runs on the 1k database with 1,000 conversations in progress (each user sent /nieuw,
-tapped Begin and answered 10 questions) and reports RSS before and after opening them.
+A last child (one) runs on the 1k database with 1,000 conversations in progress (each user sent
+/nieuw, tapped Begin and answered 5 questions) and reports RSS before and after opening them.
+
+The figures from "serving" on are bimodal by ~8 MiB from one child to the next, whatever the
+database size: whether the buffers of the last lens picture (a 1080x1858 RGB image) have gone
+back to the OS. Hence the medians.
 
 Run: .venv/bin/python bench/memory.py [--sizes 1000,10000,100000] [--conversations 1000]
 """
@@ -21,10 +25,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import gc
 import json
 import random
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +53,14 @@ from inproc import (
 from storage.repo import new_case_code
 
 FIRST_UID = 10_000_000
+
+
+def settle() -> None:
+    """Collect garbage and hand glibc's free heap pages back to the OS, so VmRSS shows what is in use
+    rather than where the allocator's per-thread arenas happen to stand."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):   # not glibc: RSS then includes free arena pages
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def rss_kib(field: str = "VmRSS") -> int:
@@ -103,7 +118,14 @@ def generate(path: Path, cases: int) -> float:
     return clock() - t0
 
 
-def child(db: Path, conversations: int) -> dict[str, int]:
+def child(db: Path, conversations: int, runs: int = 1) -> dict[str, int]:
+    """The median of each figure over `runs` fresh child processes (one in ~3 lands ~7 MiB higher in
+    every column from "serving" on, whatever the database size: where glibc's per-thread arenas land)."""
+    figures = [one_child(db, conversations) for _ in range(runs)]
+    return {key: int(statistics.median(f[key] for f in figures)) for key in figures[0]}
+
+
+def one_child(db: Path, conversations: int) -> dict[str, int]:
     proc = subprocess.run([sys.executable, __file__, "--child", str(db), "--conversations", str(conversations)],
                           capture_output=True, text=True, cwd=ROOT, check=False)
     if proc.returncode != 0:
@@ -125,32 +147,32 @@ async def child_main(db: Path, conversations: int) -> dict[str, int]:
     app = await start_lensbot(store, lens, api)
     uid = 20_000_000
     try:
-        gc.collect()
+        settle()
         out["started"] = rss_kib()
         rng = random.Random(1)
-        for i in range(20):   # complete intakes: summary, lens picture, every kind of update
+        for i in range(10):   # complete intakes: summary, lens picture, every kind of update
             await store_user(store, uid + i)
             sim = SimUser(api, uid + i)
             await feed(app, sim.command("/nieuw"))
             while (data := sim.choose(("y", "n") if rng.random() < 0.05 else ("n", "x", "f", "g"))) is not None:
                 await feed(app, sim.tap(data))
             api.forget(sim.id)
-        gc.collect()
+        settle()
         out["serving"] = rss_kib()
         context = type("Ctx", (), {"bot_data": app.bot_data, "bot": app.bot})()
         await telegram_app._purge(context)            # type: ignore[arg-type]
         await telegram_app._remind(context)           # type: ignore[arg-type]
         await telegram_app._forget_updates(context)   # type: ignore[arg-type]
-        gc.collect()
+        settle()
         out["housekeeping"] = rss_kib()
         if conversations:
             sims = [SimUser(api, uid + 1000 + i) for i in range(conversations)]
             for sim in sims:
                 await store_user(store, sim.id)
             await asyncio.gather(*(feed(app, s.command("/nieuw")) for s in sims))
-            for _ in range(11):   # Begin, then ten answers each
+            for _ in range(6):   # Begin, then five answers each
                 await asyncio.gather(*(feed(app, s.tap(s.choose(("n", "g")) or "")) for s in sims))
-            gc.collect()
+            settle()
             out["in_progress"] = rss_kib()
             out["open_cases"] = conversations
     finally:
@@ -169,6 +191,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="stored cases per run (default 1k,10k,100k)")
     parser.add_argument("--conversations", type=int, default=1000, help="conversations in progress (default 1000)")
+    parser.add_argument("--children", type=int, default=3, help="child processes per row; medians (default 3)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -182,7 +205,7 @@ def main() -> None:
             db = Path(tmp) / f"cases-{n}.db"
             took = generate(db, n)
             size_mb = db.stat().st_size / 1e6
-            figures = child(db, 0)
+            figures = child(db, 0, args.children)
             rows.append((f"{n:,} stored cases", figures, size_mb, took))
             print(f"  {n:>7,} cases: database {size_mb:6.0f} MB (generated in {took:4.1f} s), RSS {figures}",
                   flush=True)
@@ -190,7 +213,7 @@ def main() -> None:
                 db.unlink()
         if args.conversations:
             db = Path(tmp) / f"cases-{sizes[0]}.db"
-            figures = child(db, args.conversations)
+            figures = child(db, args.conversations)   # one child: 7,000 updates take a while
             rows.append((f"{sizes[0]:,} stored + {args.conversations:,} in progress", figures, db.stat().st_size / 1e6,
                          0.0))
     print()
@@ -201,7 +224,8 @@ def main() -> None:
             return f"{f[key] / 1024:.1f}" if key in f else "-"
         print(f"{name:34} {size_mb:6.0f} {mib('baseline'):>14} {mib('started'):>8} {mib('serving'):>8} "
               f"{mib('housekeeping'):>9} {mib('in_progress'):>11} {mib('peak'):>6}")
-    print(f"\n(one fresh child process per row; VmRSS after gc.collect(); code {git_free_revision()})")
+    print(f"\n(median of {args.children} fresh child processes per row, one for the in-progress row; VmRSS after "
+          f"gc.collect() and malloc_trim(0); code {git_free_revision()})")
 
 
 if __name__ == "__main__":

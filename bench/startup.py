@@ -72,26 +72,24 @@ async def until_polling(server: FakeBotAPI, db: Path) -> float:
         await proc.wait()
 
 
-def timed(args: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = clock()
-        subprocess.run(args, check=True, cwd=ROOT)
-        times.append(clock() - t0)
-    return median(times)
+def once(args: list[str]) -> float:
+    t0 = clock()
+    subprocess.run(args, check=True, cwd=ROOT)
+    return clock() - t0
 
 
 async def main_async(runs: int) -> None:
     load_ms, dialog_ms = (x * 1e3 for x in in_process(runs))
-    python_ms = timed([sys.executable, "-c", "pass"], runs) * 1e3
-    imports_ms = timed([sys.executable, "-c", "import bot.cli, bot.telegram.app"], runs) * 1e3
-    first, warm = [], []
+    python, imports, first, warm = [], [], [], []
     async with FakeBotAPI(token=TOKEN) as server:
         with tempfile.TemporaryDirectory(prefix="lensbot-startup-") as tmp:
-            for i in range(runs):
+            for i in range(runs):   # interleaved, so the machine's noise hits all four alike
+                python.append(once([sys.executable, "-c", "pass"]))
+                imports.append(once([sys.executable, "-c", "import bot.cli, bot.telegram.app"]))
                 db = Path(tmp) / f"first-{i}.db"
                 first.append(await until_polling(server, db))
                 warm.append(await until_polling(server, db))
+    python_ms, imports_ms = median(python) * 1e3, median(imports) * 1e3
     print(f"{'what':58} {'median':>9}")
     print(f"{'load_lens(): read + validate the bundled lens, in-process':58} {load_ms:7.1f} ms")
     print(f"{'IntakeDialog(lens): build the state machine, in-process':58} {dialog_ms:7.1f} ms")

@@ -13,10 +13,15 @@ repetitions so the machine's noise hits both alike.
   message (same text length, same five-button keyboard), fed the same number of taps.
 - floor + AIORateLimiter: the floor with lensbot's rate limiter, to show what that costs.
 
-Prints µs per update (median over repetitions of each repetition's mean, and the median of all
-single answer taps), the ratio lensbot / floor, and the machine.
+Both rate limiters run without AIORateLimiter's 30 messages/s overall throttle (which would make
+this measure PTB's token bucket); --throttle keeps it.
 
-Run: .venv/bin/python bench/update_cost.py [--users 20] [--reps 5] [--profile]
+Prints µs per update (median over repetitions of each repetition's mean, and of the median answer
+tap that edits the question in place), the ratio lensbot / floor, lensbot's updates by kind
+(answer taps, phase changes, the summary with the lens picture, ...) and the machine. --profile
+adds a cProfile of one lensbot run, the event loop and the database thread together.
+
+Run: .venv/bin/python bench/update_cost.py [--users 20] [--reps 5] [--p-yes 0.05] [--profile] [--throttle]
 """
 
 from __future__ import annotations
