@@ -26,7 +26,7 @@ from matrix.yamlsource import PathKey, Problem, SourceDoc, parse_file
 
 DEFAULT_LENS = Path(__file__).parent / "lenses" / "default"
 LIST_SECTIONS = ("phenomena", "viewers", "leefgebieden", "red_flags", "contacts", "concern", "advice", "vignettes")
-SINGLE_SECTIONS = ("lens", "quick_scan")
+SINGLE_SECTIONS = ("lens", "quick_scan", "age")
 _KNOWN_KEYS = sorted({
     name for model in vars(models).values()
     if isinstance(model, type) and issubclass(model, BaseModel) for name in model.model_fields

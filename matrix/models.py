@@ -8,6 +8,7 @@ because they span files.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -16,8 +17,15 @@ Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=6
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Lang = Literal["nl", "en"]
 LANGS: tuple[Lang, ...] = ("nl", "en")
-ConcernLevel = Literal["none", "attention", "possible_exploitation", "acute"]
-CONCERN_LEVELS: tuple[ConcernLevel, ...] = ("none", "attention", "possible_exploitation", "acute")
+ConcernLevel = Literal["not_assessed", "none", "attention", "possible_exploitation", "acute"]
+CONCERN_LEVELS: tuple[ConcernLevel, ...] = ("not_assessed", "none", "attention", "possible_exploitation", "acute")
+# What a "ja" on a signal says. A vulnerability explains why someone is at risk; an exploitation
+# signal shows control, coercion or crime committed for someone else; a harm signal shows abuse,
+# violence, neglect or sexual violence, which has its own route (Veilig Thuis) whatever the rest says.
+SignalKind = Literal["vulnerability", "exploitation", "harm"]
+SIGNAL_KINDS: tuple[SignalKind, ...] = ("vulnerability", "exploitation", "harm")
+AgeGroup = Literal["minor", "adult", "unknown"]
+AGE_GROUPS: tuple[AgeGroup, ...] = ("minor", "adult", "unknown")
 
 
 class Strict(BaseModel):
@@ -43,21 +51,54 @@ class LensMeta(Strict):
     indicator_threshold: Annotated[int, Field(ge=1, le=20)] = 3
 
 
+class Evidence(Strict):
+    """The signals that point to a phenomenon and how many of them a case needs ("waarom")."""
+
+    signals: Annotated[list[Id], Field(min_length=1)]
+    min: Annotated[int, Field(ge=1)] = 1
+
+
 class Phenomenon(Strict):
     id: Id
     code: NonEmpty
     name: Text
+    # None only in lens versions stored before phenomena needed evidence; checks.py requires it.
+    evidence: Evidence | None = None
+
+
+class AgeBand(Strict):
+    """One answer to the age question; `person` replaces {person} in texts ("de jongere")."""
+
+    id: Id
+    group: AgeGroup
+    label: Text
+    person: Text
+
+
+class AgeQuestion(Strict):
+    """Asked once at the start of every mode: routes and wording depend on it."""
+
+    id: Id = "age_group"
+    question: Text
+    why: Text
+    bands: Annotated[list[AgeBand], Field(min_length=2)]
 
 
 class Viewer(Strict):
     id: Id
     name: Text
+    school_name: Text | None = None   # the same viewer in the words of school staff (quick scan)
+    via: Text | None = None           # reach them only this way (a GP, a bank: through the Meldcode)
+    caution: Text | None = None       # they may be involved: do not tip them off
 
 
 class Signal(Strict):
     id: Id
+    # None only in lens versions stored before kinds existed; checks.py requires it in a lens file.
+    kind: SignalKind | None = None
     weight: Annotated[int, Field(ge=1, le=3)]
     question: Text
+    split_from: list[Id] = []   # an earlier signal id this one took part of the meaning from
     phenomena: list[Id] = []
     seed: bool = False
     quick: bool = False
@@ -92,6 +133,18 @@ class Contact(Strict):
     website: NonEmpty | None = None
     hours: Text | None = None
     attach_to: list[Id] = []
+    source: NonEmpty | None = None    # where phone, website and hours were checked
+    checked: date | None = None       # when they were checked
+
+
+class KindCondition(Strict):
+    """Conditions on the "ja" signals of one kind; every one that is set must hold."""
+
+    min_count: Annotated[int, Field(ge=0)] | None = None
+    max_count: Annotated[int, Field(ge=0)] | None = None
+    min_weight: Annotated[int, Field(ge=0)] | None = None
+    min_signal_weight: Annotated[int, Field(ge=1, le=3)] | None = None
+    min_leefgebieden: Annotated[int, Field(ge=0)] | None = None
 
 
 class Condition(Strict):
@@ -110,6 +163,11 @@ class Condition(Strict):
     max_signal_weight: Annotated[int, Field(ge=1, le=3)] | None = None
     min_unknown: Annotated[int, Field(ge=0)] | None = None
     phenomena_any: list[Id] | None = None
+    exploitation: KindCondition | None = None
+    vulnerability: KindCondition | None = None
+    harm: KindCondition | None = None
+    age: list[Id] | None = None                     # age groups (minor, adult, unknown) or band ids
+    max_known: Annotated[int, Field(ge=0)] | None = None   # signals answered ja or nee
 
 
 class ConcernRule(Strict):
@@ -155,6 +213,7 @@ class Vignette(Strict):
     text: Text
     concern: ConcernLevel
     exploitation: bool
+    age: Id | None = None               # the age band the text describes
     phenomena: list[Id] = []
     expected: Annotated[list[Expected], Field(min_length=1)]
 
@@ -171,6 +230,7 @@ class LensDocument(Strict):
     concern: list[ConcernRule] = []
     advice: list[AdviceRule] = []
     quick_scan: QuickScan | None = None
+    age: AgeQuestion | None = None
     vignettes: list[Vignette] = []
 
 
