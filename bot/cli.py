@@ -253,6 +253,13 @@ def parse_answers(lens: Lens, data: Any) -> tuple[dict[str, Any], list[str]]:
     answers: dict[str, Any] = {}
     errors: list[str] = []
     for key, value in data.items():
+        if key in ("age_group", lens.age_item):   # "minor", "adult", "unknown" or an age band such as a12_17
+            choices = sorted({"minor", "adult", "unknown", *lens.age_bands})
+            if not isinstance(value, str) or value.strip().lower() not in choices:
+                errors.append(f"'{key}': unknown age {value!r} (use {', '.join(choices)})")
+            else:
+                answers[lens.age_item or key] = value.strip().lower()
+            continue
         if key not in lens.question_index:  # signals, red flags and the quick scan's gate
             errors.append(f"unknown signal or red flag id '{key}'")
             continue

@@ -21,7 +21,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
-from matrix.lens import QUICK_PHASE, Lens, Question
+from matrix.lens import AGE_PHASE, QUICK_PHASE, Lens, Question
 
 INTRO, QUICK_RESULT, NOTE, DONE = "intro", "quick_result", "note", "done"
 END_STATE = {"full": NOTE, "quick": QUICK_RESULT, "training": DONE}
@@ -120,9 +120,16 @@ class IntakeDialog:
         case.begin_event()
         if not self.accepts(case.state, event):
             return False
-        if event == "answer" and value not in ANSWER_VALUES:
+        if event == "answer" and value not in self.answer_values(case):
             return False
         return bool(self.machine.events[event].trigger(case, value=value))
+
+    def answer_values(self, case: IntakeCase) -> tuple[str, ...]:
+        """What an answer may be here: an age band at the age question, else ja / nee / weet ik niet."""
+        q = self.current_question(case)
+        if q is not None and q.phase == AGE_PHASE:
+            return tuple(self.lens.age_bands)
+        return ANSWER_VALUES
 
     def script(self, case: IntakeCase) -> Sequence[int]:
         return self.lens.full_script if case.script is None else case.script

@@ -10,9 +10,23 @@ from dialogs.intake import DONE, INTRO, NOTE, QUICK_RESULT, IntakeCase, IntakeDi
 from dialogs.output import Block, Line, Option, Prompt
 from dialogs.summary import feedback_blocks, quick_result_blocks, red_flag_block, summary_blocks
 from dialogs.texts import dialog_texts
-from matrix.lens import QUICK_PHASE, RED_FLAGS_PHASE
+from matrix.lens import AGE_PHASE, QUICK_PHASE, RED_FLAGS_PHASE, Lens
 from matrix.scoring import assess
 from matrix.training import score_training
+
+
+AGE_OPTION = "age_"
+
+
+def age_band_at(lens: Lens, position: str) -> str | None:
+    """The age band behind option `age_N` (1-based), or None for a position the lens does not have."""
+    bands = list(lens.age_bands)
+    return bands[int(position) - 1] if position.isdigit() and 0 < int(position) <= len(bands) else None
+
+
+def age_of_case(lens: Lens, answers: dict[str, str]) -> tuple[str, str | None]:
+    """(age group, band) of a case, for wording its texts."""
+    return lens.age_of(answers.get(lens.age_item or ""))
 
 
 def options(lang: str, *ids: str, row: int = 0) -> tuple[Option, ...]:
@@ -70,18 +84,32 @@ def prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignett
         return None
     q = dialog.current_question(case)
     assert q is not None
-    phase_name = dialog.lens.phase_name(q.phase)
+    lens = dialog.lens
+    phase_name = lens.phase_name(q.phase)
     phase = phase_name.get(lang) if phase_name else t(f"phase.{q.phase}", lang)
     current = case.answers.get(q.item_id)
-    nav: tuple[str, ...] = ("back",) if q.phase in (RED_FLAGS_PHASE, QUICK_PHASE) else ("back", "skip")
+    nav: tuple[str, ...] = ("back",) if q.phase in (RED_FLAGS_PHASE, QUICK_PHASE, AGE_PHASE) else ("back", "skip")
+    if q.phase == AGE_PHASE and dialog._back_phase(case) is None:
+        nav = ()   # the first question of a quick scan: there is nothing to go back to
     if case.mode == "training":
         nav = (*nav, "vignette")
+    group, band = age_of_case(lens, case.answers)
+    if q.phase == AGE_PHASE and lens.doc.age is not None:
+        bands = lens.doc.age.bands
+        answer_options = tuple(Option(f"{AGE_OPTION}{i + 1}", b.label.get(lang), i // 3) for i, b in enumerate(bands))
+        text = f"{q.text.get(lang)}\n\n{lens.doc.age.why.get(lang)}"
+        shown = lens.age_bands[current].label.get(lang) if current in lens.age_bands else None
+        nav_row = 1 + (len(bands) - 1) // 3
+    else:
+        answer_options, text = options(lang, "yes", "no", "unknown"), lens.say(q.text, lang, band, group)
+        shown = t(f"answer.{current}", lang) if current in ("yes", "no", "unknown") else None
+        nav_row = 1
     return Prompt(
-        text=q.text.get(lang),
-        options=options(lang, "yes", "no", "unknown") + options(lang, *nav, row=1),
+        text=text,
+        options=answer_options + options(lang, *nav, row=nav_row),
         progress=t("progress", lang, phase=phase, number=_number(dialog, case, q.index),
                    size=_size(dialog, case, q.phase)),
-        current=t("question.current", lang, answer=t(f"answer.{current}", lang)) if current else None,
+        current=t("question.current", lang, answer=shown) if shown else None,
         question_id=q.item_id,
     )
 

@@ -15,11 +15,11 @@ from datetime import datetime
 from dialogs.access import Access
 from dialogs.intake import DONE, INTRO, MODES, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
 from dialogs.output import Block, Line, Reply
-from dialogs.render import effect_blocks, prompt, vignette_lines
+from dialogs.render import AGE_OPTION, age_band_at, effect_blocks, prompt, vignette_lines
 from dialogs.stats import completion_keys
 from dialogs.summary import summary_blocks
 from dialogs.texts import dialog_texts
-from matrix.lens import QUICK_PHASE, Lens
+from matrix.lens import Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
 from matrix.training import TrainingResult, score_training
@@ -72,7 +72,8 @@ class IntakeService:
         if mode == "quick":
             if lens.doc.quick_scan is None:
                 raise ValueError("this lens has no quick scan")
-            state, script, trail = QUICK_PHASE, list(lens.quick_script), [lens.quick_script[0]]
+            script, trail = list(lens.quick_script), [lens.quick_script[0]]
+            state = lens.all_questions[script[0]].phase   # the age question, or the gate of a lens without one
             t = dialog_texts()
             blocks.append(Block((Line(t("quick.title", lang), "title"), Line(lens.doc.quick_scan.intro.get(lang)),
                                  Line(t("intro.privacy", lang), "muted")), "info"))
@@ -197,6 +198,8 @@ class IntakeService:
                 return Reply(case_code=case.code, step=case.step, refused=True, duplicate=True)
             if event == "deepen":   # options name a leefgebied by its order, the machine by its id
                 value = next((lg.id for lg in dialog.lens.leefgebieden if str(lg.order) == value), None)
+            elif event == "answer" and value and value.startswith(AGE_OPTION):   # age bands by their position
+                value = age_band_at(dialog.lens, value.removeprefix(AGE_OPTION))
             if not dialog.fire(model, event, value):
                 return self._refusal(case.code, case.step, _refusal_reason(dialog, model, event, value), lang)
             case.state, case.trail, case.skipped = model.state, model.trail, model.skipped

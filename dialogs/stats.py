@@ -19,12 +19,12 @@ from matrix.lens import Lens
 from matrix.scoring import Assessment
 
 TOP = 10
-LEVELS = ("none", "attention", "possible_exploitation", "acute")
+LEVELS = ("not_assessed", "none", "attention", "possible_exploitation", "acute")
 
 
 def completion_keys(result: Assessment, answers: dict[str, str]) -> list[tuple[str, str]]:
     """The (metric, key) pairs one completed case adds to its month."""
-    keys = [("cases", "all"), ("concern", result.concern)]
+    keys = [("cases", "all"), ("concern", result.concern), ("age_group", result.age_group)]
     keys += [("indicator", i.id) for i in result.triggered]
     keys += [("leefgebied", lg.id) for lg in result.leefgebieden if lg.triggered]
     keys += [("signal_yes", s) for s in result.yes]
@@ -46,6 +46,11 @@ def local_picture(rows: list[tuple[str, str, str, int]], since: str | None, unti
     return pic
 
 
+def _question(lens: Lens, item: str, lang: str) -> str:
+    """A counted signal in the current wording; one that left the lens by its id (counts stay comparable)."""
+    return lens.say(lens.question_text(item), lang) if item in lens.question_index else item
+
+
 def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
 
@@ -64,14 +69,14 @@ def stats_blocks(lens: Lens, pic: LocalPicture, lang: str) -> list[Block]:
         body += [Line(f"{ind.name.get(lang)}: {shown(pic.indicators.get(ind.id, 0))}", "subitem")
                  for ind in lg.indicators]
     body.append(Line(t("stats.yes", lang), "heading"))
-    body += [Line(f"{lens.question_text(s).get(lang)} — {shown(n)}", "item") for s, n in _top(pic.signals_yes)]
+    body += [Line(f"{_question(lens, s, lang)} — {shown(n)}", "item") for s, n in _top(pic.signals_yes)]
     body.append(Line(t("stats.unknown", lang), "heading"))
     for s, n in _top(pic.signals_unknown):
         who = ""
         if s in lens.signal_indicator:
             ind = lens.indicators[lens.signal_indicator[s]]
             who = ", ".join(lens.viewers[v].name.get(lang) for v in ind.seen_by)
-        body.append(Line(f"{lens.question_text(s).get(lang)} — {shown(n)}", "item"))
+        body.append(Line(f"{_question(lens, s, lang)} — {shown(n)}", "item"))
         if who:
             body.append(Line(t("stats.partners", lang, who=who), "subitem"))
     body.append(Line(t("stats.phenomena", lang), "heading"))

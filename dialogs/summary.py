@@ -23,7 +23,7 @@ def red_flag_block(lens: Lens, lang: str, flags: tuple[str, ...] | list[str] = (
     lines = [Line(t("red_flag.title", lang), "title"), Line(t("red_flag.body", lang))]
     extra = [c for rf in flags for c in lens.alarms[rf].contacts if c != "alarm_112"]
     for contact_id in dict.fromkeys(extra):
-        lines.append(Line(contact_line(lens, contact_id, lens.contacts[contact_id].when.get(lang), lang), "item"))
+        lines.append(Line(contact_line(lens, contact_id, lens.say(lens.contacts[contact_id].when, lang), lang), "item"))
     return Block(tuple(lines), "alert")
 
 
@@ -46,8 +46,96 @@ def contact_label(lens: Lens, contact_id: str, lang: str) -> str:
     return " · ".join(parts)
 
 
-def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None = None) -> list[Block]:
+SUMMARY_OPEN_LINES = 8   # "wat zie ik nog niet" in a chat: the most telling lines; the PDF has them all
+
+
+def age_line(lens: Lens, result: Assessment, lang: str) -> Line | None:
+    """The age the case was assessed for; unknown: say that both routes are shown."""
     t = dialog_texts()
+    if lens.doc.age is None:
+        return None
+    band = lens.age_bands.get(result.age_band or "")
+    if result.age_group == "unknown":
+        return Line(t("summary.age_unknown", lang))
+    label = band.label.get(lang) if band else t(f"age_group.{result.age_group}", lang)
+    return Line(t("summary.age", lang, label=label))
+
+
+def kind_sections(lens: Lens, result: Assessment, lang: str) -> list[tuple[str, list[str]]]:
+    """The "ja" signals by kind, exploitation first: (heading, signal texts), empty kinds left out."""
+    t = dialog_texts()
+    say = _sayer(lens, result, lang)
+    return [(t(f"summary.kind.{kind}", lang), [say(lens.signals[s].question) for s in result.of_kind(kind)])
+            for kind in ("exploitation", "harm", "vulnerability") if result.of_kind(kind)]
+
+
+def open_lines(lens: Lens, result: Assessment, lang: str, asker: str = "general",
+               limit: int | None = SUMMARY_OPEN_LINES) -> list[Line]:
+    """"Wat zie ik nog niet?": open topics, most telling first, with who usually sees them."""
+    t = dialog_texts()
+    lines: list[Line] = [Line(t("summary.unknown", lang), "heading")]
+    groups = result.unknown if limit is None else result.unknown[:limit]
+    if not result.unknown:
+        lines.append(Line(t("summary.unknown_none", lang), "muted"))
+    notes: dict[str, str] = {}
+    for group in groups:
+        viewers = [lens.viewers[v] for v in group.seen_by]
+        who = ", ".join((v.school_name if asker == "school" and v.school_name else v.name).get(lang) for v in viewers)
+        lines.append(Line(t("summary.unknown_line", lang, name=lens.indicators[group.indicator].name.get(lang),
+                            count=len(group.signals), dont_know=len(group.dont_know),
+                            not_asked=len(group.not_asked), who=who), "item"))
+        for v in viewers:
+            for note in (v.via, v.caution):
+                if note is not None:
+                    notes.setdefault(f"{v.id}:{note.nl}", f"{v.name.get(lang)}: {note.get(lang)}")
+    if limit is not None and len(result.unknown) > limit:
+        lines.append(Line(t("summary.unknown_more", lang, count=len(result.unknown) - limit), "muted"))
+    lines += [Line(n, "subitem") for n in notes.values()]
+    if result.unknown:
+        lines.append(Line(t("summary.ask_school" if asker == "school" else "summary.ask_anyone", lang), "muted"))
+    return lines
+
+
+def phenomenon_lines(lens: Lens, result: Assessment, lang: str) -> list[Line]:
+    """Related phenomena, each with the signals behind it: never a label without its "waarom"."""
+    t = dialog_texts()
+    if not result.phenomena_detail:
+        return []
+    say = _sayer(lens, result, lang)
+    lines = [Line(t("summary.phenomena", lang), "heading")]
+    for ph in result.phenomena_detail:
+        lines.append(Line(lens.phenomena[ph.id].name.get(lang), "item"))
+        lines.append(Line(t("summary.why", lang, why="; ".join(say(lens.signals[s].question) for s in ph.signals)),
+                          "subitem"))
+    return lines
+
+
+def advice_lines(lens: Lens, result: Assessment, lang: str) -> list[Line]:
+    """One reason, then the contacts it selected: the reason is the advice, the contacts the route."""
+    t = dialog_texts()
+    say = _sayer(lens, result, lang)
+    advice: list[Line] = [Line(t("summary.advice", lang), "heading")]
+    by_reason: dict[str, list[str]] = {}
+    for item in result.advice:
+        by_reason.setdefault(say(item.why), []).append(item.contact)
+    for rule in lens.advice_rules:   # rules without contacts of their own still give their reason
+        if rule.id in result.rules and not rule.contacts:
+            by_reason.setdefault(say(rule.why), [])
+    for why, contacts in by_reason.items():
+        advice.append(Line(why, "item"))
+        advice += [Line(contact_label(lens, c, lang), "subitem") for c in contacts]
+    steps = list(dict.fromkeys(say(step) for rule in lens.advice_rules if rule.id in result.rules
+                               for step in rule.steps))
+    if steps:
+        advice.append(Line(t("summary.steps", lang), "heading"))
+        advice += [Line(step, "item") for step in steps]
+    return advice
+
+
+def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None = None,
+                   asker: str = "general") -> list[Block]:
+    t = dialog_texts()
+    say = _sayer(lens, result, lang)
     blocks: list[Block] = []
     if result.red_flags:
         blocks.append(red_flag_block(lens, lang, result.red_flags))
@@ -55,56 +143,35 @@ def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None =
     if code:
         head.append(Line(t("summary.title", lang, code=code), "title"))
     head.append(Line(t("summary.concern", lang, level=t(f"concern.{result.concern}", lang)), "heading"))
-    head.append(Line(result.concern_explanation.get(lang)))
+    head.append(Line(say(result.concern_explanation)))
+    age = age_line(lens, result, lang)
+    if age is not None:
+        head.append(age)
     if result.red_flags:
         head.append(Line(t("summary.red_flags", lang)))
-        head += [Line(lens.alarms[rf].question.get(lang), "item") for rf in result.red_flags]
+        head += [Line(say(lens.alarms[rf].question), "item") for rf in result.red_flags]
     head.append(Line(t("summary.spread", lang, count=len(result.spread), total=len(lens.leefgebieden))))
     head.append(Line(t("summary.leefgebieden", lang), "heading"))
     for lg in result.leefgebieden:
         name = lens.leefgebied_by_id[lg.id].name.get(lang)
         head.append(Line(t("summary.leefgebied_line", lang, name=name, status=t(f"status.{lg.status}", lang),
-                           yes=lg.yes, no=lg.no, unknown=lg.unknown), "item"))
+                           yes=lg.yes, no=lg.no, unknown=lg.unknown, not_asked=lg.not_asked), "item"))
     blocks.append(Block(tuple(head), "summary"))
 
-    body: list[Line] = [Line(t("summary.triggered", lang), "heading")]
-    triggered = result.triggered
-    if not triggered:
+    body: list[Line] = []
+    for heading, texts in kind_sections(lens, result, lang):
+        body.append(Line(heading, "heading"))
+        body += [Line(text, "item") for text in texts]
+    body.append(Line(t("summary.triggered", lang), "heading"))
+    if not result.triggered:
         body.append(Line(t("summary.no_triggered", lang), "muted"))
-    for ind in triggered:
+    for ind in result.triggered:
         body.append(Line(t("summary.indicator_line", lang, name=lens.indicators[ind.id].name.get(lang),
                            leefgebied=lens.leefgebied_by_id[ind.leefgebied].name.get(lang)), "item"))
-        body += [Line(lens.signals[s].question.get(lang), "subitem") for s in ind.signals]
-    loose = [s for ind in result.indicators if ind.status == "signals" for s in ind.signals]
-    if loose:
-        body.append(Line(t("summary.signals_yes", lang), "heading"))
-        body += [Line(lens.signals[s].question.get(lang), "item") for s in loose]
     blocks.append(Block(tuple(body), "summary"))
-
-    unknown: list[Line] = [Line(t("summary.unknown", lang), "heading")]
-    if not result.unknown:
-        unknown.append(Line(t("summary.unknown_none", lang), "muted"))
-    for group in result.unknown:
-        who = ", ".join(lens.viewers[v].name.get(lang) for v in group.seen_by)
-        unknown.append(Line(t("summary.unknown_line", lang, name=lens.indicators[group.indicator].name.get(lang),
-                              count=len(group.signals), who=who), "item"))
-    if result.phenomena:
-        unknown.append(Line(t("summary.phenomena", lang), "heading"))
-        unknown.append(Line(", ".join(lens.phenomena[p].name.get(lang) for p, _ in result.phenomena)))
-    blocks.append(Block(tuple(unknown), "summary"))
-
-    advice: list[Line] = [Line(t("summary.advice", lang), "heading")]
-    # One reason, then the contacts it selected: the reason is the advice, the contacts the route.
-    by_reason: dict[str, list[str]] = {}
-    for item in result.advice:
-        by_reason.setdefault(item.why.get(lang), []).append(item.contact)
-    for why, contacts in by_reason.items():
-        advice.append(Line(why, "item"))
-        advice += [Line(contact_label(lens, c, lang), "subitem") for c in contacts]
-    steps = [step for rule in lens.advice_rules if rule.id in result.rules for step in rule.steps]
-    if steps:
-        advice.append(Line(t("summary.steps", lang), "heading"))
-        advice += [Line(step.get(lang), "item") for step in steps]
+    blocks.append(Block(tuple(open_lines(lens, result, lang, asker) + phenomenon_lines(lens, result, lang)),
+                        "summary"))
+    advice = advice_lines(lens, result, lang)
     advice.append(Line(lens.meta.disclaimer.get(lang), "muted"))
     advice.append(Line(t("summary.answered", lang, answered=result.answered, total=len(lens.questions),
                          version=result.lens_version), "muted"))
@@ -112,33 +179,47 @@ def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None =
     return blocks
 
 
+def _sayer(lens: Lens, result: Assessment, lang: str):  # type: ignore[no-untyped-def]
+    """Lens texts worded for the age of this case ({person} -> "de jongere", "the adult")."""
+    return lambda text: lens.say(text, lang, result.age_band, result.age_group)
+
+
 def quick_result_blocks(lens: Lens, result: Assessment, answers: dict[str, str], quick_items: set[str], lang: str,
                         code: str, when: datetime) -> list[Block]:
     """What a teacher needs after two minutes: the level, what was noted, what to do, a text to forward."""
     t = dialog_texts()
+    say = _sayer(lens, result, lang)
     quick = lens.doc.quick_scan
     assert quick is not None
     lines = [Line(t("quick.result_title", lang, code=code), "title"),
              Line(t("summary.concern", lang, level=t(f"concern.{result.concern}", lang)), "heading"),
-             Line(result.concern_explanation.get(lang))]
-    noted = [s for s in result.yes]
-    lines.append(Line(t("quick.noted", lang), "heading"))
-    if noted:
-        lines += [Line(lens.signals[s].question.get(lang), "item") for s in noted]
-    else:
+             Line(say(result.concern_explanation))]
+    age = age_line(lens, result, lang)
+    if age is not None:
+        lines.append(age)
+    noted = list(result.yes)
+    sections = kind_sections(lens, result, lang)
+    if not sections:
+        lines.append(Line(t("quick.noted", lang), "heading"))
         lines.append(Line(t("quick.none_noted", lang), "muted"))
+    for heading, texts in sections:
+        lines.append(Line(heading, "heading"))
+        lines += [Line(text, "item") for text in texts]
     lines.append(Line(t("quick.now", lang), "heading"))
-    lines += [Line(step.get(lang), "item") for step in quick.steps]
+    lines += [Line(say(step), "item") for step in quick.steps]
+    lines += advice_lines(lens, result, lang)
     contacts = list(dict.fromkeys([*(c for rf in result.red_flags for c in lens.alarms[rf].contacts), *quick.contacts]))
-    lines.append(Line(t("quick.contacts", lang), "heading"))
-    lines += [Line(contact_label(lens, c, lang), "item") for c in contacts]
+    contacts = [c for c in contacts if c not in {a.contact for a in result.advice}]
+    if contacts:
+        lines.append(Line(t("quick.contacts", lang), "heading"))
+        lines += [Line(contact_label(lens, c, lang), "item") for c in contacts]
     blocks = [Block(tuple(lines), "summary")]
-    unknown = [lens.signals[i].question.get(lang) for i in sorted(quick_items & set(lens.signals))
+    unknown = [say(lens.signals[i].question) for i in sorted(quick_items & set(lens.signals))
                if answers.get(i) == "unknown"]
     none = t("quick.forward_none", lang)
     forward = t("quick.forward_text", lang, code=code, date=when.strftime("%Y-%m-%d"),
                 level=t(f"concern.{result.concern}", lang),
-                signals="; ".join(lens.signals[s].question.get(lang) for s in noted) or none,
+                signals="; ".join(say(lens.signals[s].question) for s in noted) or none,
                 unknown="; ".join(unknown) or none)
     # A message of its own, so it can be forwarded without the rest.
     blocks.append(Block((Line(t("quick.forward_title", lang), "heading"), Line(forward)), "info"))
@@ -151,9 +232,15 @@ def feedback_blocks(lens: Lens, vignette: Vignette, result: TrainingResult, lang
     for fb in result.signals:
         given = t(f"answer.{fb.given}", lang) if fb.given else t("training.no_answer", lang)
         lines.append(Line(t("training.signal_line", lang, verdict=t(f"verdict.{fb.verdict}", lang),
-                            question=lens.question_text(fb.signal).get(lang), given=given,
+                            question=lens.say(lens.question_text(fb.signal), lang, vignette.age), given=given,
                             expected=t(f"answer.{fb.expected}", lang)), "item"))
         lines.append(Line(fb.reason.get(lang), "subitem"))
+    if vignette.age is not None and vignette.age in lens.age_bands:
+        given_age = lens.age_bands.get(result.age_given or "")
+        lines.append(Line(t("training.age", lang, given=given_age.label.get(lang) if given_age else
+                            t("training.no_answer", lang), expected=lens.age_bands[vignette.age].label.get(lang),
+                            verdict=t("verdict.rightly_no" if result.age_given == vignette.age else "verdict.differs",
+                                      lang)), "item"))
     lines.append(Line(t("training.concern", lang, given=t(f"concern.{result.concern_given}", lang),
                         expected=t(f"concern.{result.concern_expected}", lang)), "heading"))
     lines.append(Line(t("training.reading_yes" if vignette.exploitation else "training.reading_no", lang)))
@@ -186,6 +273,6 @@ def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]]
     if missed:
         lines.append(Line(t("progress.missed", lang), "heading"))
         for s, n in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0]))[:5]:
-            lines.append(Line(t("progress.missed_line", lang, question=lens.question_text(s).get(lang), count=n),
+            lines.append(Line(t("progress.missed_line", lang, question=lens.say(lens.question_text(s), lang), count=n),
                               "item"))
     return [Block(tuple(lines), "summary")]

@@ -7,10 +7,11 @@ viewer defined somewhere in the lens can only be checked over all files together
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from matrix.models import Condition, ContactsDocument, LensDocument
+from matrix.models import AGE_GROUPS, Condition, ContactsDocument, LensDocument, Text
 from matrix.yamlsource import PathKey, Problem, SourceDoc
 
 Doc = LensDocument | ContactsDocument
@@ -49,6 +50,9 @@ def cross_check(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Probl
         problems.append(Problem(lens_path, 1, "leefgebieden", "the lens defines no leefgebied"))
     problems += _check_orders(docs)
     problems += _check_concern(docs, lens_path)
+    problems += _check_kinds(docs)
+    problems += _check_texts(docs)
+    problems += _check_ages(docs)
     targets = {"phenomena": "phenomenon", "viewers": "viewer", "contacts": "contact",
                "questions": "signal or red flag", "advice": "advice rule"}
     for kind, ref in _references(docs):
@@ -117,6 +121,9 @@ def _references(docs: list[tuple[SourceDoc, Doc]]) -> Iterator[tuple[str, Ref]]:
                 for k, sig in enumerate(ind.signals):
                     for m, ph in enumerate(sig.phenomena):
                         yield "phenomena", Ref(ph, source, (*base, "signals", k, "phenomena", m))
+        for i, phen in enumerate(doc.phenomena):
+            for m, sid in enumerate(phen.evidence.signals if phen.evidence else []):
+                yield "questions", Ref(sid, source, ("phenomena", i, "evidence", "signals", m))
         for i, rf in enumerate(doc.red_flags):
             for m, contact in enumerate(rf.contacts):
                 yield "contacts", Ref(contact, source, ("red_flags", i, "contacts", m))
@@ -168,6 +175,113 @@ def _check_concern(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Pr
         return [Ref(last.level, source, ("concern", i, "when")).problem(
             "the last concern rule must have when: {always: true} so every case gets a level")]
     return []
+
+
+def _signals(docs: list[tuple[SourceDoc, Doc]]) -> Iterator[tuple[SourceDoc, tuple[str | int, ...], object]]:
+    for source, doc in docs:
+        if not isinstance(doc, LensDocument):
+            continue
+        for i, lg in enumerate(doc.leefgebieden):
+            for j, ind in enumerate(lg.indicators):
+                for k, sig in enumerate(ind.signals):
+                    yield source, ("leefgebieden", i, "indicators", j, "signals", k), sig
+
+
+def _check_kinds(docs: list[tuple[SourceDoc, Doc]]) -> list[Problem]:
+    """Every signal says what a "ja" shows; the concern rules and phenomena lean on it.
+
+    A possible_exploitation rule must ask for exploitation signals (or a red flag): vulnerabilities
+    alone must never reach it, however many. A phenomenon needs evidence that can be met by
+    something other than vulnerabilities.
+    """
+    problems: list[Problem] = []
+    kinds: dict[str, str] = {}
+    for source, path, sig in _signals(docs):
+        if sig.kind is None:   # type: ignore[attr-defined]
+            problems.append(Ref(sig.id, source, (*path, "id")).problem(  # type: ignore[attr-defined]
+                "missing 'kind': vulnerability, exploitation or harm"))
+        kinds[sig.id] = sig.kind or "vulnerability"   # type: ignore[attr-defined]
+    for source, doc in docs:
+        if not isinstance(doc, LensDocument):
+            continue
+        for i, rule in enumerate(doc.concern):
+            if rule.level != "possible_exploitation":
+                continue
+            w, e = rule.when, rule.when.exploitation
+            asks_exploitation = e is not None and any((e.min_count, e.min_weight, e.min_signal_weight))
+            named = w.signals_any is not None and all(kinds.get(s) == "exploitation" for s in w.signals_any)
+            if not (asks_exploitation or named or w.any_red_flag or w.red_flags_any):
+                problems.append(Ref(rule.level, source, ("concern", i, "when")).problem(
+                    "vulnerabilities alone could meet this possible_exploitation rule: add an 'exploitation' "
+                    "condition (min_count, min_weight or min_signal_weight)"))
+        for i, phen in enumerate(doc.phenomena):
+            where = Ref(phen.id, source, ("phenomena", i, "id"))
+            if phen.evidence is None:
+                problems.append(where.problem("missing 'evidence': the signals that point to it and how many"))
+            elif phen.evidence.signals and all(kinds.get(s) == "vulnerability" for s in phen.evidence.signals
+                                               if s in kinds):
+                problems.append(where.problem(
+                    "its evidence lists only vulnerabilities, so it can never be shown: add exploitation or harm "
+                    "signals"))
+            elif phen.evidence.min > len(phen.evidence.signals):
+                problems.append(Ref(phen.id, source, ("phenomena", i, "evidence", "min")).problem(
+                    f"min {phen.evidence.min} is more than the {len(phen.evidence.signals)} signals listed"))
+    return problems
+
+
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+PERSON_WORDS = {"person", "Person"}
+
+
+def _check_texts(docs: list[tuple[SourceDoc, Doc]]) -> list[Problem]:
+    """Lens texts may hold {person} or {Person}, nothing else in braces (a typo would show raw)."""
+    problems: list[Problem] = []
+
+    def check(text: Text | None, source: SourceDoc, path: tuple[str | int, ...]) -> None:
+        for lang in ("nl", "en"):
+            value = getattr(text, lang, "") if text is not None else ""
+            for name in PLACEHOLDER.findall(value):
+                if name not in PERSON_WORDS:
+                    problems.append(Ref(name, source, (*path, lang)).problem(
+                        f"unknown placeholder '{{{name}}}': only {{person}} and {{Person}} are filled in"))
+
+    for source, path, sig in _signals(docs):
+        check(sig.question, source, (*path, "question"))  # type: ignore[attr-defined]
+    for source, doc in docs:
+        for i, c in enumerate(doc.contacts):
+            check(c.when, source, ("contacts", i, "when"))
+        if not isinstance(doc, LensDocument):
+            continue
+        for i, rf in enumerate(doc.red_flags):
+            check(rf.question, source, ("red_flags", i, "question"))
+        for i, crule in enumerate(doc.concern):
+            check(crule.explanation, source, ("concern", i, "explanation"))
+        for i, adv in enumerate(doc.advice):
+            check(adv.why, source, ("advice", i, "why"))
+            for m, step in enumerate(adv.steps):
+                check(step, source, ("advice", i, "steps", m))
+    return problems
+
+
+def _check_ages(docs: list[tuple[SourceDoc, Doc]]) -> list[Problem]:
+    """`age:` in a rule and a vignette's `age` name age groups or bands that exist."""
+    bands = {b.id for _, d in docs if isinstance(d, LensDocument) and d.age for b in d.age.bands}
+    known = bands | set(AGE_GROUPS)
+    problems: list[Problem] = []
+    for source, doc in docs:
+        if not isinstance(doc, LensDocument):
+            continue
+        for section in ("concern", "advice"):
+            for i, rule in enumerate(getattr(doc, section)):
+                for m, age in enumerate(rule.when.age or []):
+                    if age not in known:
+                        problems.append(Ref(age, source, (section, i, "when", "age", m)).problem(
+                            f"unknown age '{age}' (use {', '.join(sorted(known))})"))
+        for i, v in enumerate(doc.vignettes):
+            if v.age is not None and v.age not in bands:
+                problems.append(Ref(v.age, source, ("vignettes", i, "age")).problem(
+                    f"unknown age band '{v.age}' (use {', '.join(sorted(bands))})"))
+    return problems
 
 
 MAX_QUICK = 11

@@ -15,6 +15,8 @@ from typing import Any
 
 from matrix.models import (
     AdviceRule,
+    AgeBand,
+    AgeGroup,
     Contact,
     Indicator,
     Leefgebied,
@@ -29,6 +31,8 @@ from matrix.models import (
 
 RED_FLAGS_PHASE = "red_flags"
 QUICK_PHASE = "quick"
+AGE_PHASE = "age"
+PERSON = ("{person}", "{Person}")
 
 
 @dataclass(frozen=True)
@@ -165,33 +169,46 @@ class Lens:
         return _numbered(items, len(self.questions))
 
     @cached_property
+    def age_questions(self) -> tuple[Question, ...]:
+        """The age question, asked first in every mode; after the others so their indices stay put."""
+        if self.doc.age is None:
+            return ()
+        return _numbered([(AGE_PHASE, self.doc.age.id, self.doc.age.question)],
+                         len(self.questions) + len(self.quick_questions))
+
+    @cached_property
     def all_questions(self) -> tuple[Question, ...]:
-        """Every question at a fixed index (case trails store these): the intake, then the quick scan."""
-        return self.questions + self.quick_questions
+        """Every question at a fixed index (case trails store these): the intake, the quick scan, the age."""
+        return self.questions + self.quick_questions + self.age_questions
+
+    @cached_property
+    def age_script(self) -> tuple[int, ...]:
+        return tuple(q.index for q in self.age_questions)
 
     @cached_property
     def question_index(self) -> dict[str, int]:
         """Item id -> its index in the full intake (the gate: its quick-scan index)."""
         index = {q.item_id: q.index for q in self.quick_questions}
         index.update({q.item_id: q.index for q in self.questions})
+        index.update({q.item_id: q.index for q in self.age_questions})
         return index
 
     @cached_property
     def full_script(self) -> tuple[int, ...]:
-        return tuple(q.index for q in self.questions)
+        return self.age_script + tuple(q.index for q in self.questions)
 
     @cached_property
     def quick_script(self) -> tuple[int, ...]:
-        return tuple(q.index for q in self.quick_questions)
+        return self.age_script + tuple(q.index for q in self.quick_questions) if self.quick_questions else ()
 
     def script_for(self, item_ids: Iterable[str]) -> tuple[int, ...]:
-        """The full-intake questions for these items, in intake order."""
-        return tuple(sorted(self.question_index[i] for i in set(item_ids)))
+        """The age question, then the full-intake questions for these items, in intake order."""
+        return self.age_script + tuple(sorted(self.question_index[i] for i in set(item_ids)))
 
     @cached_property
     def phases(self) -> tuple[str, ...]:
-        """The question phases in the order a person meets them (quick scan, red flags, leefgebieden)."""
-        return tuple(dict.fromkeys(q.phase for q in (*self.quick_questions, *self.questions)))
+        """The question phases in the order a person meets them (age, quick scan, red flags, leefgebieden)."""
+        return tuple(dict.fromkeys(q.phase for q in (*self.age_questions, *self.quick_questions, *self.questions)))
 
     @cached_property
     def phase_start(self) -> dict[str, int]:
@@ -202,6 +219,42 @@ class Lens:
 
     def question_text(self, item_id: str) -> Text:
         return self.all_questions[self.question_index[item_id]].text
+
+    # -- age -------------------------------------------------------------------------------
+    @property
+    def age_item(self) -> str | None:
+        """The answer key of the age question ("age_group"); None for a lens without one."""
+        return self.doc.age.id if self.doc.age else None
+
+    @cached_property
+    def age_bands(self) -> dict[str, AgeBand]:
+        return {b.id: b for b in self.doc.age.bands} if self.doc.age else {}
+
+    def age_of(self, value: str | None) -> tuple[AgeGroup, str | None]:
+        """(group, band id) for a stored or typed age: a band id, or a group name ("minor")."""
+        band = self.age_bands.get(value or "")
+        if band is not None:
+            return band.group, band.id
+        if value in ("minor", "adult"):
+            return value, None  # type: ignore[return-value]
+        return "unknown", None
+
+    def person(self, lang: str, band: str | None = None, group: str = "unknown") -> str:
+        """The words for the person a case is about ("de jongere", "the adult")."""
+        chosen = self.age_bands.get(band or "")
+        if chosen is None:   # a group without a band: the first band of that group, else the unknown band
+            bands = self.doc.age.bands if self.doc.age else []
+            in_group = [b for b in bands if b.group == group and group != "unknown"]   # the oldest band of it
+            chosen = in_group[-1] if in_group else next((b for b in bands if b.group == "unknown"), None)
+        return chosen.person.get(lang) if chosen else ("de persoon" if lang == "nl" else "the person")
+
+    def say(self, text: Text | str, lang: str, band: str | None = None, group: str = "unknown") -> str:
+        """A lens text in `lang` with {person} / {Person} worded for the age of the case."""
+        raw = text if isinstance(text, str) else text.get(lang)
+        if "{" not in raw:
+            return raw
+        who = self.person(lang, band, group)
+        return raw.replace(PERSON[0], who).replace(PERSON[1], who[:1].upper() + who[1:])
 
     def phase_name(self, phase: str) -> Text | None:
         lg = self.leefgebied_by_id.get(phase)
@@ -215,7 +268,7 @@ class Lens:
             "red_flags": len(self.red_flags),
             "contacts": len(self.contacts),
             "advice_rules": len(self.advice_rules),
-            "quick_signals": len(self.quick_script) - 1 if self.quick_script else 0,
+            "quick_signals": len(self.quick_questions) - 1 if self.quick_questions else 0,
             "vignettes": len(self.vignettes),
             "version": self.version,
         }

@@ -34,6 +34,7 @@ class TrainingResult:
     concern_expected: ConcernLevel
     recall: float | None      # share of the expected "ja" answers the trainee gave
     precision: float | None   # share of the trainee's "ja" answers that were expected
+    age_given: str | None = None   # the age band the trainee chose
 
     @property
     def score(self) -> int:
@@ -59,8 +60,12 @@ def verdict(expected: str, given: str | None) -> Verdict:
     return "differs"
 
 
-def expected_answers(vignette: Vignette) -> dict[str, str]:
-    return {e.signal: e.answer for e in vignette.expected}
+def expected_answers(vignette: Vignette, lens: Lens | None = None) -> dict[str, str]:
+    """The vignette's answers, with its age band where the lens asks the age."""
+    answers = {e.signal: e.answer for e in vignette.expected}
+    if lens is not None and lens.age_item and vignette.age:
+        answers[lens.age_item] = vignette.age
+    return answers
 
 
 def score_training(lens: Lens, vignette: Vignette, answers: Mapping[str, str]) -> TrainingResult:
@@ -71,11 +76,14 @@ def score_training(lens: Lens, vignette: Vignette, answers: Mapping[str, str]) -
     expected_yes = {f.signal for f in feedback if f.expected == "yes"}
     given_yes = {f.signal for f in feedback if f.given == "yes"}
     hits = len(expected_yes & given_yes)
+    expected = expected_answers(vignette, lens)
+    age_key = lens.age_item or ""
     return TrainingResult(
         vignette=vignette.id,
         signals=feedback,
-        concern_given=assess(lens, {k: v for k, v in answers.items() if k in expected_answers(vignette)}).concern,
-        concern_expected=assess(lens, expected_answers(vignette)).concern,
+        concern_given=assess(lens, {k: v for k, v in answers.items() if k in expected or k == age_key}).concern,
+        concern_expected=assess(lens, expected).concern,
         recall=hits / len(expected_yes) if expected_yes else None,
         precision=hits / len(given_yes) if given_yes else None,
+        age_given=answers.get(age_key),
     )

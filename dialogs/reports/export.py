@@ -17,7 +17,8 @@ from matrix.lens import Lens
 from matrix.scoring import assess
 
 CSV_COLUMNS = ("case", "mode", "status", "lens_version", "created", "updated", "concern", "question", "kind",
-               "leefgebied", "indicator", "answer")
+               "signal_kind", "leefgebied", "indicator", "answer")
+NOT_ASKED = "not_asked"   # a signal this case never asked: not the same as "unknown" (weet ik niet) or "no"
 
 
 def case_json(lens: Lens, info: CaseInfo, status: str, answers: dict[str, str], notes: list[str],
@@ -35,14 +36,18 @@ def case_json(lens: Lens, info: CaseInfo, status: str, answers: dict[str, str], 
 
 
 def case_rows(lens: Lens, info: CaseInfo, status: str, answers: dict[str, str]) -> list[list[str]]:
+    """Every answered question, then every signal never asked (answer `not_asked`)."""
     concern = assess(lens, answers).concern
     rows = []
-    for item in sorted(answers, key=lambda i: lens.question_index.get(i, 10**6)):
+    items = sorted(answers, key=lambda i: lens.question_index.get(i, 10**6))
+    items += [s for s in lens.signals if s not in answers]
+    for item in items:
         indicator = lens.signal_indicator.get(item, "")
-        kind = "signal" if item in lens.signals else "red_flag"
+        kind = "signal" if item in lens.signals else "age" if item == lens.age_item else "red_flag"
+        signal_kind = (lens.signals[item].kind or "") if item in lens.signals else ""
         rows.append([info.code, info.mode, status, info.lens_version, info.created_at.isoformat(timespec="seconds"),
-                     info.updated_at.isoformat(timespec="seconds"), concern, item, kind,
-                     lens.indicator_leefgebied.get(indicator, ""), indicator, answers[item]])
+                     info.updated_at.isoformat(timespec="seconds"), concern, item, kind, signal_kind,
+                     lens.indicator_leefgebied.get(indicator, ""), indicator, answers.get(item, NOT_ASKED)])
     return rows
 
 

@@ -30,12 +30,12 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 
 from dialogs.reports.model import CaseInfo
 from dialogs.reports.picture import plain_text, report_texts
-from dialogs.summary import contact_label
+from dialogs.output import Line
+from dialogs.summary import advice_lines, age_line, kind_sections, open_lines, phenomenon_lines
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
 from matrix.scoring import Assessment
 
-MELDCODE_RULE = "combine_signals"
 MELDCODE_STEPS = 5
 FONT, BOLD = "Helvetica", "Helvetica-Bold"
 ACCENT = colors.Color(181 / 255, 74 / 255, 0)
@@ -70,12 +70,22 @@ def markup(text: str) -> str:
 
 def meldcode_steps(lens: Lens, lang: str) -> list[str]:
     """The five Meldcode steps as the lens words them, or the catalogue's if the lens lacks them."""
-    rule = next((r for r in lens.advice_rules if r.id == MELDCODE_RULE), None)
+    rule = next((r for r in lens.advice_rules if sum(s.nl.startswith("Meldcode") for s in r.steps) >= MELDCODE_STEPS),
+                None)
     steps = [s for s in (rule.steps if rule else []) if s.nl.startswith("Meldcode")][:MELDCODE_STEPS]
     if len(steps) == MELDCODE_STEPS:
         return [s.get(lang) for s in steps]
     rt = report_texts()
     return [rt(f"pdf.meldcode.step{i}", lang) for i in range(1, MELDCODE_STEPS + 1)]
+
+
+_LINE_STYLES = {"heading": "h2", "title": "h2", "item": "item", "subitem": "subitem", "muted": "muted",
+                "alert": "label", "text": "body"}
+
+
+def _lines(story: _Story, lines: list[Line]) -> None:
+    for line in lines:
+        story.add(line.text, _LINE_STYLES.get(line.style, "body"))
 
 
 def _when(moment: datetime | None) -> str:
@@ -144,7 +154,8 @@ def _red_flags(story: _Story, lens: Lens, result: Assessment, lang: str) -> None
     t, rt = dialog_texts(), report_texts()
     s = story.styles
     cells = [Paragraph(markup(rt("pdf.red_flags", lang)), s["alert"])]
-    cells += [Paragraph(markup(lens.alarms[rf].question.get(lang)), s["alert_item"], bulletText="•")
+    cells += [Paragraph(markup(lens.say(lens.alarms[rf].question, lang, result.age_band, result.age_group)),
+                        s["alert_item"], bulletText="•")
               for rf in result.red_flags]
     cells.append(Paragraph(markup(t("red_flag.body", lang)), s["alert_item"]))
     box = Table([[c] for c in cells], hAlign="LEFT")
@@ -170,28 +181,37 @@ def dossier_pdf(lens: Lens, result: Assessment, info: CaseInfo, notes: list[str]
     if result.red_flags:
         _red_flags(story, lens, result, lang)
 
-    # Concern level and why, then the spread over leefgebieden.
+    say = lambda text: lens.say(text, lang, result.age_band, result.age_group)  # noqa: E731
+    # Concern level and why, the age it was read for, then the spread over leefgebieden.
     story.add(t("summary.concern", lang, level=t(f"concern.{result.concern}", lang)), "h2")
-    story.add(result.concern_explanation.get(lang))
+    story.add(say(result.concern_explanation))
+    age = age_line(lens, result, lang)
+    if age is not None:
+        story.add(age.text)
     story.add(t("summary.spread", lang, count=len(result.spread), total=len(lens.leefgebieden)))
+    for heading, texts in kind_sections(lens, result, lang):
+        story.add(heading, "label")
+        for text in texts:
+            story.add(text, "item")
 
-    # Per leefgebied: the questions answered yes, those still unknown, and how many were no.
+    # Per leefgebied: the questions answered yes and "weet ik niet"; how many were no or not asked.
+    # Questions that were never asked are counted, not listed: a quick scan lists what it asked.
     story.add(t("summary.leefgebieden", lang), "h2")
     by_lg = {lg.id: [i for i in result.indicators if i.leefgebied == lg.id] for lg in result.leefgebieden}
     for lg in result.leefgebieden:
         story.add(rt("pdf.lg_heading", lang, name=name[lg.id].name.get(lang), status=t(f"status.{lg.status}", lang)),
                   "h3")
         yes = [s for ind in by_lg[lg.id] for s in ind.signals]
-        unknown = [s for ind in by_lg[lg.id] for s in ind.unknown]
+        dont_know = [s for ind in by_lg[lg.id] for s in ind.dont_know]
         if yes:
             story.add(rt("pdf.lg_yes", lang, count=len(yes)), "label")
             for s in yes:
-                story.add(lens.signals[s].question.get(lang), "item")
-        if unknown:
-            story.add(rt("pdf.lg_unknown", lang, count=len(unknown)), "label")
-            for s in unknown:
-                story.add(lens.signals[s].question.get(lang), "item")
-        story.add(rt("pdf.lg_no", lang, count=lg.no), "muted")
+                story.add(say(lens.signals[s].question), "item")
+        if dont_know:
+            story.add(rt("pdf.lg_unknown", lang, count=len(dont_know)), "label")
+            for s in dont_know:
+                story.add(say(lens.signals[s].question), "item")
+        story.add(rt("pdf.lg_no", lang, count=lg.no, not_asked=lg.not_asked), "muted")
 
     # Triggered indicators with the signals that made them stand out.
     story.add(t("summary.triggered", lang), "h2")
@@ -201,44 +221,14 @@ def dossier_pdf(lens: Lens, result: Assessment, info: CaseInfo, notes: list[str]
         story.add(rt("pdf.indicator_weight", lang, name=lens.indicators[ind.id].name.get(lang),
                      leefgebied=name[ind.leefgebied].name.get(lang), weight=ind.weight), "label")
         for s in ind.signals:
-            story.add(lens.signals[s].question.get(lang), "item")
+            story.add(say(lens.signals[s].question), "item")
 
-    # What is not known yet, and who usually sees it.
-    story.add(t("summary.unknown", lang), "h2")
-    if not result.unknown:
-        story.add(t("summary.unknown_none", lang), "muted")
-    for group in result.unknown:
-        story.add(rt("pdf.unknown_line", lang, name=lens.indicators[group.indicator].name.get(lang),
-                     leefgebied=name[group.leefgebied].name.get(lang), count=len(group.signals)), "item")
-        who = ", ".join(lens.viewers[v].name.get(lang) for v in group.seen_by)
-        story.add(rt("pdf.seen_by", lang, who=who), "subitem")
-
-    story.add(t("summary.phenomena", lang), "h2")
-    phenomena = ", ".join(lens.phenomena[p].name.get(lang) for p, _ in result.phenomena)
-    story.add(phenomena or rt("pdf.phenomena_none", lang))
-
-    # Advice: one reason, then the contacts it selected (as in the chat summary), with every detail.
-    story.add(t("summary.advice", lang), "h2")
-    by_reason: dict[str, list[str]] = {}
-    for item in result.advice:
-        by_reason.setdefault(item.why.get(lang), []).append(item.contact)
-    for why, contacts in by_reason.items():
-        story.add(why, "label")
-        for contact_id in contacts:
-            story.add(contact_label(lens, contact_id, lang), "item")
-
-    meldcode = meldcode_steps(lens, lang)
-    other_steps = [step.get(lang) for rule in lens.advice_rules if rule.id in result.rules for step in rule.steps]
-    other_steps = [s for s in dict.fromkeys(other_steps) if s not in meldcode]
-    if other_steps:
-        story.add(t("summary.steps", lang), "h2")
-        for step in other_steps:
-            story.add(step, "item")
-
-    story.add(rt("pdf.meldcode", lang), "h2")
-    story.add(rt("pdf.meldcode_intro", lang))
-    for step in meldcode:
-        story.add(step, "item")
+    # What is not known yet, all of it (the chat shows the first lines), phenomena and advice: the
+    # same lines as the chat summary.
+    _lines(story, open_lines(lens, result, lang, limit=None))
+    _lines(story, phenomenon_lines(lens, result, lang) or [Line(t("summary.phenomena", lang), "heading"),
+                                                           Line(rt("pdf.phenomena_none", lang), "muted")])
+    _lines(story, advice_lines(lens, result, lang))
 
     story.add(rt("pdf.notes", lang), "h2")
     if not notes:

@@ -197,8 +197,9 @@ STATUS_STYLES: dict[Status, StatusStyle] = {
     "signals": StatusStyle(fill=(242, 193, 78), ink=INK, border=(168, 124, 20)),
     "unknown": StatusStyle(fill=(214, 230, 242), ink=INK, border=(120, 150, 180), hatch=(176, 202, 224)),
     "clear": StatusStyle(fill=WHITE, ink=INK, border=(154, 165, 177)),
+    "not_asked": StatusStyle(fill=(236, 236, 236), ink=INK, border=(150, 150, 150)),
 }
-STATUS_ORDER: tuple[Status, ...] = ("triggered", "signals", "unknown", "clear")
+STATUS_ORDER: tuple[Status, ...] = ("triggered", "signals", "unknown", "not_asked", "clear")
 
 
 def draw_symbol(draw: ImageDraw.ImageDraw, status: Status, x: int, y: int, size: int, colour: RGB) -> None:
@@ -208,6 +209,8 @@ def draw_symbol(draw: ImageDraw.ImageDraw, status: Status, x: int, y: int, size:
         draw.polygon([(x + s // 2, y), (x + s, y + s), (x, y + s)], fill=colour)
     elif status == "signals":
         draw.ellipse((x + 2, y + 2, x + s - 2, y + s - 2), fill=colour)
+    elif status == "not_asked":   # a dash: nothing was asked here
+        draw.line([(x + 3, y + s // 2), (x + s - 3, y + s // 2)], fill=colour, width=4)
     elif status == "unknown":
         draw.ellipse((x + 1, y + 1, x + s - 1, y + s - 1), outline=colour, width=3)
         q = font(s - 6, bold=True)
