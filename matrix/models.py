@@ -56,6 +56,7 @@ class Evidence(Strict):
 
     signals: Annotated[list[Id], Field(min_length=1)]
     min: Annotated[int, Field(ge=1)] = 1
+    requires: list[Id] = []   # at least one of these must be among the "ja" answers (e.g. work, for labour)
 
 
 class Phenomenon(Strict):

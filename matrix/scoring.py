@@ -258,8 +258,13 @@ def _kind_facts(lens: Lens, yes_ids: list[str], kind_lg: dict[str, set[str]]) ->
 
 
 def _phenomena(lens: Lens, yes: set[str]) -> tuple[PhenomenonResult, ...]:
-    """Phenomena whose evidence is met: enough of their signals, and never vulnerabilities alone."""
+    """Phenomena whose evidence is met: enough of their signals, and never vulnerabilities alone.
+
+    A phenomenon backed only by vulnerabilities (a parent with an addiction for KOPP) is shown only
+    when the case also holds exploitation or harm signals: it then names the context of what was seen.
+    """
     found: list[PhenomenonResult] = []
+    beyond_vulnerability = any(lens.signals[s].kind in ("exploitation", "harm") for s in yes if s in lens.signals)
     for ph in lens.doc.phenomena:
         if ph.evidence is None:
             # A lens version stored before evidence existed: its own reading (any tagged "ja").
@@ -270,7 +275,9 @@ def _phenomena(lens: Lens, yes: set[str]) -> tuple[PhenomenonResult, ...]:
             behind = [s for s in ph.evidence.signals if s in yes and s in lens.signals]
             if len(behind) < ph.evidence.min:
                 continue
-            if all(lens.signals[s].kind in (None, "vulnerability") for s in behind):
+            if ph.evidence.requires and not set(ph.evidence.requires) & yes:
+                continue
+            if not beyond_vulnerability:
                 continue
         found.append(PhenomenonResult(ph.id, tuple(behind), sum(lens.signals[s].weight for s in behind)))
     return tuple(sorted(found, key=lambda p: (-p.weight, p.id)))
