@@ -40,6 +40,8 @@ def option_event(option_id: str) -> tuple[str, str | None]:
         return "answer", option_id
     if option_id.startswith("deepen_"):
         return "deepen", option_id.removeprefix("deepen_")
+    if option_id.startswith(AGE_OPTION):   # the service maps the position to the lens's age band
+        return "answer", option_id
     return option_id, None
 
 
