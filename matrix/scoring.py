@@ -242,9 +242,9 @@ def _status(triggered: bool, any_yes: bool, dont_know: int, not_asked: int, size
     # Nothing answered here: say so rather than suggest nothing is going on.
     if size and not_asked == size:
         return "not_asked"
-    # Mostly "weet ik niet" or unanswered: unknown, not clear.
+    # Mostly "weet ik niet" or never asked (a quick scan asks a few): say which, not "clear".
     if size and (dont_know + not_asked) * 2 >= size:
-        return "unknown"
+        return "unknown" if dont_know >= not_asked else "not_asked"
     return "clear"
 
 
