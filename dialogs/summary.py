@@ -47,6 +47,7 @@ def contact_label(lens: Lens, contact_id: str, lang: str) -> str:
 
 
 SUMMARY_OPEN_LINES = 8   # "wat zie ik nog niet" in a chat: the most telling lines; the PDF has them all
+QUICK_OPEN_LINES = 4     # a teacher's two-minute result: only the most telling open topics
 
 
 def age_line(lens: Lens, result: Assessment, lang: str) -> Line | None:
@@ -208,6 +209,8 @@ def quick_result_blocks(lens: Lens, result: Assessment, answers: dict[str, str],
     lines.append(Line(t("quick.now", lang), "heading"))
     lines += [Line(say(step), "item") for step in quick.steps]
     lines += advice_lines(lens, result, lang)
+    if result.yes:   # what colleagues could add, in the words of school staff (the quick scan's users)
+        lines += open_lines(lens, result, lang, asker="school", limit=QUICK_OPEN_LINES)
     contacts = list(dict.fromkeys([*(c for rf in result.red_flags for c in lens.alarms[rf].contacts), *quick.contacts]))
     contacts = [c for c in contacts if c not in {a.contact for a in result.advice}]
     if contacts:
