@@ -284,12 +284,12 @@ def _check_ages(docs: list[tuple[SourceDoc, Doc]]) -> list[Problem]:
     return problems
 
 
-MAX_QUICK = 11
+MAX_QUICK = 10
 VIGNETTE_WORDS = (80, 200)
 
 
 def _check_quick(docs: list[tuple[SourceDoc, Doc]], lens_path: str, has_section: bool) -> list[Problem]:
-    """At most 11 quick signals (12 taps with the gate), one per leefgebied at least, none whole."""
+    """At most 10 quick signals (12 taps with the age and the gate), one per leefgebied at least, none whole."""
     quick: list[Ref] = []
     problems: list[Problem] = []
     for source, doc in docs:
