@@ -14,7 +14,6 @@ from matrix.lens import AGE_PHASE, QUICK_PHASE, RED_FLAGS_PHASE, Lens
 from matrix.scoring import assess
 from matrix.training import score_training
 
-
 AGE_OPTION = "age_"
 
 

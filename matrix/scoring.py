@@ -292,16 +292,17 @@ def _open_questions(lens: Lens, indicators: list[IndicatorResult],
     vulnerabilities; within a rank the heavier signal first.
     """
     hot = {lg.id for lg in leefgebieden if lg.yes}
+
+    def rank(sid: str, leefgebied: str) -> int:
+        s = lens.signals[sid]
+        return (_OPEN_RANK.get(s.kind or "vulnerability", 1) * 10 + s.weight) * (2 if leefgebied in hot else 1)
+
     groups: list[tuple[int, int, UnknownGroup]] = []
     for order, ind in enumerate(indicators):
         if not ind.unknown:
             continue
-        def rank(sid: str) -> int:
-            s = lens.signals[sid]
-            return (_OPEN_RANK.get(s.kind or "vulnerability", 1) * 10 + s.weight) * (2 if ind.leefgebied in hot else 1)
-
-        ranked = tuple(sorted(ind.unknown, key=lambda sid: -rank(sid)))
-        priority = rank(ranked[0])
+        ranked = tuple(sorted(ind.unknown, key=lambda sid, lg=ind.leefgebied: -rank(sid, lg)))
+        priority = rank(ranked[0], ind.leefgebied)
         groups.append((-priority, order, UnknownGroup(
             ind.id, ind.leefgebied, ranked, tuple(lens.indicators[ind.id].seen_by), priority,
             ind.dont_know, ind.not_asked)))

@@ -28,9 +28,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from dialogs.output import Line
 from dialogs.reports.model import CaseInfo
 from dialogs.reports.picture import plain_text, report_texts
-from dialogs.output import Line
 from dialogs.summary import advice_lines, age_line, kind_sections, open_lines, phenomenon_lines
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
