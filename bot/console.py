@@ -46,6 +46,9 @@ def interpret(line: str, prompt: Prompt) -> tuple[str, str | None] | None:
     ids = [o.id for o in prompt.options]
     if text.isdigit() and 1 <= int(text) <= len(ids):
         return ids[int(text) - 1], None
+    by_label = {o.label.lower(): o.id for o in prompt.options}   # "12 tot 18 jaar", "Weet ik niet" at the age
+    if text.lower() in by_label:
+        return by_label[text.lower()], None
     word = WORDS.get(text.lower().rstrip("."))
     if word in ids:
         return word, None

@@ -19,7 +19,7 @@ from dialogs.render import AGE_OPTION, age_band_at, effect_blocks, prompt, vigne
 from dialogs.stats import completion_keys
 from dialogs.summary import summary_blocks
 from dialogs.texts import dialog_texts
-from matrix.lens import Lens
+from matrix.lens import AGE_PHASE, Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
 from matrix.training import TrainingResult, score_training
@@ -249,7 +249,7 @@ def _model(case: CaseRow, answers: dict[str, str]) -> IntakeCase:
 def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: str | None) -> str:
     if event == "back":
         return "refuse.no_back"
-    if event == "skip" and dialog.accepts(model.state, "answer"):
+    if event == "skip" and dialog.accepts(model.state, "answer") and model.state != AGE_PHASE:
         return "refuse.no_skip"
     # "too long" only where a note is asked for: mid-question, typed text gets the pointer to the buttons
     if event == "note" and dialog.accepts(model.state, "note") and value and len(value.strip()) > NOTE_MAX_CHARS:

@@ -89,9 +89,9 @@ def open_lines(lens: Lens, result: Assessment, lang: str, asker: str = "general"
             for note in (v.via, v.caution):
                 if note is not None:
                     notes.setdefault(f"{v.id}:{note.nl}", f"{v.name.get(lang)}: {note.get(lang)}")
+    lines += [Line(n, "subitem") for n in notes.values()]   # under the topics they belong to
     if limit is not None and len(result.unknown) > limit:
         lines.append(Line(t("summary.unknown_more", lang, count=len(result.unknown) - limit), "muted"))
-    lines += [Line(n, "subitem") for n in notes.values()]
     if result.unknown:
         lines.append(Line(t("summary.ask_school" if asker == "school" else "summary.ask_anyone", lang), "muted"))
     return lines

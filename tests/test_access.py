@@ -40,6 +40,7 @@ HOLDERS = {"trainee": (4001, 4101), "professional": (4002, 4102), "admin": (1001
 ADMINS = frozenset(str(uid) for uid in HOLDERS["admin"])   # admins by configuration (LENSBOT_ADMIN_IDS)
 SENTINEL = "~sentinel~"
 NOT_FOUND = re.compile(r"Zaak \S+ is niet gevonden\.|Case \S+ was not found\.")
+VICTIM_AGE = "12 tot 18 jaar"   # the age the victim answered: their questions say "de jongere"
 
 # -- the matrix ---------------------------------------------------------------------------------
 # What each role gets from a command that names someone else's case code as its argument:
@@ -211,8 +212,11 @@ def victim_cases(env: Env, modes: tuple[str, ...] = ("full", "training")) -> dic
             continue
         reply = service.start(row, "nl", mode)
         reply = service.handle(row, reply.case_code, "begin", step=reply.step)
-        for _ in range(answers):
-            reply = service.handle(row, reply.case_code, "answer", "yes", step=reply.step)
+        assert reply.prompt is not None and reply.prompt.question_id == env.lens.age_item   # the age first
+        (age,) = [o.id for o in reply.prompt.options if o.label == VICTIM_AGE]
+        for value in (age, *["yes"] * answers):
+            reply = service.handle(row, reply.case_code, "answer", value, step=reply.step)
+            assert not reply.refused, reply.toast
         codes[reply.case_code] = reply.step
     return codes
 
@@ -227,10 +231,16 @@ def ghost_code(env: Env, used: list[str]) -> str:
 
 
 def current_question(env: Env, code: str) -> str:
-    """The text of the question the case waits for: only its owner may ever see it shown for this case."""
+    """The text of the question the case waits for, as its owner sees it (worded for the age they gave):
+    only its owner may ever see it shown for this case."""
     trail = env.snapshot(code)[4]
     assert isinstance(trail, tuple) and trail
-    return env.lens.all_questions[trail[-1]].text.get("nl")
+    question = env.lens.all_questions[trail[-1]]
+    assert question.item_id != env.lens.age_item, "every intake starts with the age: ask past it"
+    (band,) = [b for b, age in env.lens.age_bands.items() if age.label.get("nl") == VICTIM_AGE]
+    text = env.lens.say(question.text, "nl", band)
+    assert "{" not in text
+    return text
 
 
 def normalised(seen: Seen, codes: dict[str, str]) -> tuple[tuple[str, ...], ...]:

@@ -122,13 +122,16 @@ async def test_one_chat_over_two_instances_loses_nothing_and_applies_nothing_twi
     await instances.command(bob, "/nieuw", 1)
     await instances.tap(ann, "Begin", 1)
     await instances.tap(bob, "Begin", 0)
+    await instances.tap(ann, "18 tot 23 jaar", 0)      # the age first, each on the other instance
+    await instances.tap(bob, "12 tot 18 jaar", 1)
     for i in range(8):                                 # alternate instances for every tap, both users
         await instances.tap(ann, "Nee" if i % 3 else "Weet ik niet", i % 2)
         await instances.tap(bob, "Ja" if i == 2 else "Nee", (i + 1) % 2)
     ann_code, ann_answers, ann_log, step = stored(pg_url, lens, ANN)
     bob_code, bob_answers, bob_log, _ = stored(pg_url, lens, BOB)
-    assert len(ann_answers) == len(ann_log) == 8 and len(bob_answers) == len(bob_log) == 8
-    assert [v for _, v in ann_log] == ["unknown" if i % 3 == 0 else "no" for i in range(8)]
+    assert len(ann_answers) == len(ann_log) == 9 and len(bob_answers) == len(bob_log) == 9   # the age and 8
+    assert ann_log[0] == (lens.age_item, "a18_22") and bob_log[0] == (lens.age_item, "a12_17")
+    assert [v for _, v in ann_log[1:]] == ["unknown" if i % 3 == 0 else "no" for i in range(8)]
 
     # The same update delivered to both instances at once: applied once.
     answered = instances.answers_for(ann)
@@ -150,7 +153,7 @@ async def test_one_chat_over_two_instances_loses_nothing_and_applies_nothing_twi
     await server.wait_for(lambda: not server.unanswered_callback_queries(), timeout=WAIT)
     await asyncio.sleep(0.3)
     _, answers, log, new_step = stored(pg_url, lens, ANN)
-    assert len(log) == 10 and len(answers) == 10, log          # 8 + the duplicate once + one of the double tap
+    assert len(log) == 11 and len(answers) == 11, log          # age + 8 + the duplicate once + one of the double tap
     assert new_step == step + 2
     assert any("eerdere vraag" in t for t in ann.toasts), ann.toasts
     # Nobody saw anybody else's case.

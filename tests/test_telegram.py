@@ -26,6 +26,8 @@ TOKEN = "123456789:TEST-lensbot-e2e-token-abcdefghij"
 ADMIN = 1001
 
 ANSWER_ROW = ["Ja", "Nee", "Weet ik niet"]
+AGE_KEYS = [["Jonger dan 12", "12 tot 18 jaar", "18 tot 23 jaar"], ["23 jaar of ouder", "Weet ik niet"], ["← Terug"]]
+AGE, PERSON = "12 tot 18 jaar", "de jongere"    # the age tapped in these sessions, and how questions then say it
 RED_FLAG_KEYS = [ANSWER_ROW, ["← Terug"]]
 DOMAIN_KEYS = [ANSWER_ROW, ["← Terug", "Sla leefgebied over"]]
 SAVED = "Opgeslagen"
@@ -72,6 +74,17 @@ class Env:
         """The item id of the full intake's question `index` (red flags first, then leefgebieden)."""
         return full_intake(self.lens)[index]
 
+    def age(self, label: str = AGE) -> tuple[str, str]:
+        """The stored answer to the age question after tapping `label`: (item id, age band)."""
+        assert self.lens.doc.age is not None and self.lens.age_item is not None
+        (band,) = [b.id for b in self.lens.doc.age.bands if b.label.get("nl") == label]
+        return self.lens.age_item, band
+
+    def domain_size(self, order: int = 0) -> int:
+        """How many questions the leefgebied at `order` (0: the first) asks."""
+        phase = self.lens.leefgebieden[order].id
+        return sum(q.phase == phase for q in self.lens.questions)
+
 
 @pytest.fixture
 async def env(lens: Lens, sqlite_url: str) -> AsyncIterator[Env]:
@@ -93,8 +106,8 @@ async def taps(user: FakeUser, *labels: str, message_id: int | None = None) -> N
         await user.tap_and_wait(label, message_id)
 
 
-async def start_intake(user: FakeUser) -> tuple[str, SentMessage]:
-    """/nieuw and Begin: the case code and the question message."""
+async def start_intake(user: FakeUser, age: str = AGE) -> tuple[str, SentMessage]:
+    """/nieuw, Begin and the age: the case code and the question message (now at the first red flag)."""
     await user.send_and_wait("/nieuw")
     intro = user.last_message
     assert intro is not None and intro.buttons == [["Begin"]], user.transcript()
@@ -102,7 +115,10 @@ async def start_intake(user: FakeUser) -> tuple[str, SentMessage]:
     assert match, intro.text
     await user.tap_and_wait("Begin")
     question = user.last_message
-    assert question is not None and question.buttons == RED_FLAG_KEYS, user.transcript()
+    assert question is not None and question.buttons == AGE_KEYS, user.transcript()
+    assert question.text.startswith("Leeftijd · 1/1\n\n"), question.text
+    await user.tap_and_wait(age)
+    assert user.last_message is question and question.buttons == RED_FLAG_KEYS, user.transcript()
     return match.group(1), question
 
 
@@ -121,6 +137,11 @@ def full_intake(lens: Lens) -> list[str]:
 
 def texts(messages: list[SentMessage]) -> str:
     return "\n".join(m.text for m in messages)
+
+
+def worded(text: str, person: str = PERSON) -> str:
+    """A lens question as a person sees it once the age is known: {person} -> "de jongere"."""
+    return text.replace("{person}", person).replace("{Person}", person[:1].upper() + person[1:])
 
 
 # -- 1. commands ----------------------------------------------------------------------------
@@ -158,33 +179,41 @@ async def test_question_layout_progress_toasts_and_edit_in_place(env: Env) -> No
     assert ann.message(intro.message_id).text.endswith("✓ Begin")
     q = ann.last_message                                        # ... and the question is new
     assert q is not None and q.message_id > intro.message_id
-    assert q.buttons == RED_FLAG_KEYS                            # red flags cannot be skipped
-    assert q.text.startswith("Acuut gevaar · 1/6\n\n")
-    assert q.text.split("\n\n")[1] == env.lens.red_flags[env.item(0)].question.get("nl")
+    assert q.buttons == AGE_KEYS                                 # the age first: five bands, no skip
+    assert q.text.startswith("Leeftijd · 1/1\n\n")
+    assert env.lens.doc.age is not None and q.text.split("\n\n")[1] == env.lens.doc.age.question.get("nl")
 
-    sent = len(ann.messages)
-    for number in range(2, 7):
+    sent, red_flags = len(ann.messages), len(env.lens.red_flags)
+    await ann.tap_and_wait(AGE)                                  # edited in place into the first red flag
+    assert ann.last_message is q and len(ann.messages) == sent
+    assert q.buttons == RED_FLAG_KEYS                            # red flags cannot be skipped
+    assert q.text.startswith(f"Acuut gevaar · 1/{red_flags}\n\n")
+    assert q.text.split("\n\n")[1] == worded(env.lens.red_flags[env.item(0)].question.get("nl"))
+    assert "{" not in q.text                                     # worded for the age: no placeholder left
+
+    for number in range(2, red_flags + 1):
         edits = q.edit_count
         await ann.tap_and_wait("Nee")
         assert ann.last_message is q and len(ann.messages) == sent   # edited, no new message
         assert q.edit_count == edits + 1
-        assert q.text.startswith(f"Acuut gevaar · {number}/6")
+        assert q.text.startswith(f"Acuut gevaar · {number}/{red_flags}")
     await ann.tap_and_wait("Nee")                                   # last red flag: still in place
     assert len(ann.messages) == sent
-    assert q.text.startswith("Wonen & Financiën · 1/18") and q.buttons == DOMAIN_KEYS
+    assert q.text.startswith(f"Wonen & Financiën · 1/{env.domain_size()}") and q.buttons == DOMAIN_KEYS
 
     # every tap got an answer; every answer a "saved" toast (Begin stores nothing: no text)
-    assert ann.toasts == [SAVED] * 6
-    assert len([a for a in env.server.callback_answers if a.chat_id == ann.chat_id]) == 7
+    assert ann.toasts == [SAVED] * (1 + red_flags)              # the age and each red flag
+    assert len([a for a in env.server.callback_answers if a.chat_id == ann.chat_id]) == 2 + red_flags
 
     # back shows the earlier answer; a changed answer is logged again
     await ann.tap_and_wait("← Terug")
-    assert q.text.startswith("Acuut gevaar · 6/6") and "Eerder antwoord: nee" in q.text
+    assert q.text.startswith(f"Acuut gevaar · {red_flags}/{red_flags}") and "Eerder antwoord: nee" in q.text
     await ann.tap_and_wait("Ja")   # the acute-danger message comes first, then the next question
     code = CODE_RE.search(intro.text).group(1)  # type: ignore[union-attr]
-    assert env.log(code)[-1] == (env.item(5), "yes")
-    assert env.answers(ann, code)[env.item(5)] == "yes"
-    assert len(env.log(code)) == 7
+    assert env.log(code)[0] == env.age()
+    assert env.log(code)[-1] == (env.item(red_flags - 1), "yes")
+    assert env.answers(ann, code)[env.item(red_flags - 1)] == "yes"
+    assert len(env.log(code)) == 1 + red_flags + 1
 
     # English after /taal, on the same question message
     q = ann.last_message
@@ -194,35 +223,67 @@ async def test_question_layout_progress_toasts_and_edit_in_place(env: Env) -> No
     await ann.tap_and_wait("English")
     assert ann.last_message.text == "Language set to English."  # type: ignore[union-attr]
     await ann.tap_and_wait("Nee", q.message_id)
-    assert q.text.startswith("Housing & Finances · 2/18")
+    assert q.text.startswith(f"Housing & Finances · 2/{env.domain_size()}")
     assert q.buttons == [["Yes", "No", "Don't know"], ["← Back", "Skip domain"]]
     assert ann.toasts[-1] == "Saved"
     row = env.row(ann)
     assert row is not None and row.lang == "en"
 
 
+async def test_age_words_the_questions_and_can_be_changed_with_back(env: Env) -> None:
+    ann = env.member(2002)
+    code, q = await start_intake(ann)
+    first = env.lens.red_flags[env.item(0)].question.get("nl")
+    assert q.text.split("\n\n")[1] == worded(first)
+
+    await ann.tap_and_wait("← Terug")                            # from the first red flag back to the age
+    assert q.buttons == AGE_KEYS and q.text.startswith("Leeftijd · 1/1\n\n")
+    assert q.text.endswith(f"Eerder antwoord: {AGE}")
+    await ann.tap_and_wait("23 jaar of ouder")
+    assert q.text.split("\n\n")[1] == worded(first, "de volwassene") and q.buttons == RED_FLAG_KEYS
+    assert env.log(code) == [env.age(), env.age("23 jaar of ouder")]   # the change is logged, the answer replaced
+    assert env.answers(ann, code) == dict([env.age("23 jaar of ouder")])
+
+    await ann.tap_and_wait("← Terug")
+    await ann.tap_and_wait("← Terug")                            # the age is the first question: back to the intro
+    assert q.buttons == [["Begin"]] and f"Zaakcode: {code}" in q.text
+    await ann.tap_and_wait("Begin")                              # as the first time: the intro closes ...
+    again = ann.last_message
+    assert q.buttons == [] and q.text.endswith("✓ Begin") and again is not None and again is not q
+    assert again.buttons == AGE_KEYS and again.text.endswith("Eerder antwoord: 23 jaar of ouder")   # ... nothing lost
+    assert ann.toasts == [SAVED] * 2                             # two ages saved; back and Begin store nothing
+    assert env.answers(ann, code) == dict([env.age("23 jaar of ouder")])
+
+
 # -- 3. two users at once -------------------------------------------------------------------
 async def test_two_users_at_once_never_mix(env: Env) -> None:
     ann, bob = env.member(2002), env.member(2003)
 
-    async def script(user: FakeUser, red: str, domain: str) -> str:
-        code, _ = await start_intake(user)
-        await taps(user, *[red] * 6, *[domain] * 9)
+    red_flags, domain_taps = len(env.lens.red_flags), min(9, env.domain_size() - 1)   # stay in the first leefgebied
+    end = red_flags + domain_taps
+
+    async def script(user: FakeUser, age: str, red: str, domain: str) -> str:
+        code, _ = await start_intake(user, age)
+        await taps(user, *[red] * red_flags, *[domain] * domain_taps)
         return code
 
-    code_a, code_b = await asyncio.gather(script(ann, "Nee", "Ja"), script(bob, "Weet ik niet", "Nee"))
+    code_a, code_b = await asyncio.gather(script(ann, AGE, "Nee", "Ja"),
+                                          script(bob, "23 jaar of ouder", "Weet ik niet", "Nee"))
     assert code_a != code_b
-    expected_a = {env.item(i): "no" for i in range(6)} | {env.item(i): "yes" for i in range(6, 15)}
-    expected_b = {env.item(i): "unknown" for i in range(6)} | {env.item(i): "no" for i in range(6, 15)}
+    expected_a = dict([env.age()]) | {env.item(i): "no" for i in range(red_flags)} | {
+        env.item(i): "yes" for i in range(red_flags, end)}
+    expected_b = dict([env.age("23 jaar of ouder")]) | {env.item(i): "unknown" for i in range(red_flags)} | {
+        env.item(i): "no" for i in range(red_flags, end)}
     assert env.answers(ann, code_a) == expected_a
     assert env.answers(bob, code_b) == expected_b
     assert sorted(env.log(code_a)) == sorted(expected_a.items())
     assert sorted(env.log(code_b)) == sorted(expected_b.items())
     assert [c.code for c in env.store.list_cases(env.row(ann).id)] == [code_a]  # type: ignore[union-attr]
     assert [c.code for c in env.store.list_cases(env.row(bob).id)] == [code_b]  # type: ignore[union-attr]
-    assert ann.toasts == [SAVED] * 15 and bob.toasts == [SAVED] * 15
-    assert "Wonen & Financiën · 10/18" in ann.last_message.text  # type: ignore[union-attr]
-    assert "Wonen & Financiën · 10/18" in bob.last_message.text  # type: ignore[union-attr]
+    assert ann.toasts == [SAVED] * (1 + end) and bob.toasts == [SAVED] * (1 + end)
+    position = f"Wonen & Financiën · {domain_taps + 1}/{env.domain_size()}"
+    assert position in ann.last_message.text and PERSON in ann.last_message.text  # type: ignore[union-attr]
+    assert position in bob.last_message.text and "de volwassene" in bob.last_message.text  # type: ignore[union-attr]
 
 
 # -- 4. double tap --------------------------------------------------------------------------
@@ -233,12 +294,12 @@ async def test_double_tap_stores_one_answer(env: Env) -> None:
     first, second = ann.tap("Ja"), ann.tap("Ja")   # two taps before the bot saw either
     await ann.wait_handled(first)
     await ann.wait_handled(second)
-    assert env.log(code) == [(env.item(0), "yes")]
+    assert env.log(code) == [env.age(), (env.item(0), "yes")]
     assert env.case(code).step == step + 1  # type: ignore[union-attr]
-    assert ann.toasts == [SAVED, STALE]
+    assert ann.toasts == [SAVED, SAVED, STALE]                   # the age, the first tap, the second refused
     # one acute-danger message and one next question, not two
     assert texts(ann.messages).count("bel nu 112") == 1
-    assert ann.last_message.text.startswith("Acuut gevaar · 2/6")  # type: ignore[union-attr]
+    assert ann.last_message.text.startswith(f"Acuut gevaar · 2/{len(env.lens.red_flags)}")  # type: ignore[union-attr]
 
 
 # -- 5. stale buttons -----------------------------------------------------------------------
@@ -250,18 +311,20 @@ async def test_stale_buttons_are_refused_and_change_nothing(env: Env) -> None:
     begin = intro.callback_data[0][0]
     await ann.tap_and_wait("Begin")
     q = ann.last_message
-    assert q is not None
+    assert q is not None and q.buttons == AGE_KEYS
+    old_age = q.callback_data[0][0]                             # "Jonger dan 12", never tapped
+    await ann.tap_and_wait(AGE)
     old_yes = q.callback_data[0][0]
     await ann.tap_and_wait("Nee")
     code = CODE_RE.search(intro.text).group(1)  # type: ignore[union-attr]
     before = (env.case(code).step, env.log(code), q.text, q.edit_count, len(ann.messages))  # type: ignore[union-attr]
 
-    for data, message_id in ((begin, intro.message_id), (old_yes, q.message_id)):
+    for data, message_id in ((begin, intro.message_id), (old_age, q.message_id), (old_yes, q.message_id)):
         await ann.wait_handled(ann.tap_data(data, message_id))   # type: ignore[arg-type]
         assert ann.toasts[-1] == STALE
     after = (env.case(code).step, env.log(code), q.text, q.edit_count, len(ann.messages))  # type: ignore[union-attr]
     assert after == before
-    assert env.answers(ann, code) == {env.item(0): "no"}
+    assert env.answers(ann, code) == dict([env.age()]) | {env.item(0): "no"}
 
 
 # -- 6. forged callback data ----------------------------------------------------------------
@@ -298,13 +361,27 @@ async def test_forged_callback_data_is_refused(env: Env) -> None:
     assert env.log(code_b) == bob_log and bob.action_count == bob_actions
 
     # own case, right step, an option the question does not have
-    code_a, _ = await start_intake(ann)
+    await ann.send_and_wait("/nieuw")
+    code_a = CODE_RE.search(ann.last_message.text).group(1)  # type: ignore[union-attr]
+    bare_a = code_a.replace("-", "")
+    await ann.tap_and_wait("Begin")
     step = env.case(code_a).step  # type: ignore[union-attr]
-    await ann.wait_handled(ann.tap_data(f"q:{code_a.replace('-', '')}:{step}:s"))
-    assert ann.toasts[-1] == "Deze vragen over acuut gevaar kun je niet overslaan."
-    await ann.wait_handled(ann.tap_data(f"q:{code_a.replace('-', '')}:{step}:x"))
-    assert ann.toasts[-1] == "Dat antwoord past niet bij deze vraag."
+    # at the age question: a yes/no answer, an age band the lens does not have, skipping
+    for option in ("y", "n", "I"):
+        await ann.wait_handled(ann.tap_data(f"q:{bare_a}:{step}:{option}"))
+        assert ann.toasts[-1] == "Dat antwoord past niet bij deze vraag.", option
+    await ann.wait_handled(ann.tap_data(f"q:{bare_a}:{step}:s"))
+    assert ann.toasts[-1] in ("Dat antwoord past niet bij deze vraag.",   # refused; the product now says
+                              "Deze vragen over acuut gevaar kun je niet overslaan.")   # "acute danger" here
     assert env.case(code_a).step == step and env.log(code_a) == []  # type: ignore[union-attr]
+    await ann.tap_and_wait(AGE)
+    step = env.case(code_a).step  # type: ignore[union-attr]
+    await ann.wait_handled(ann.tap_data(f"q:{bare_a}:{step}:s"))
+    assert ann.toasts[-1] == "Deze vragen over acuut gevaar kun je niet overslaan."
+    for option in ("x", "A"):                                    # at a red flag: no note, no age band
+        await ann.wait_handled(ann.tap_data(f"q:{bare_a}:{step}:{option}"))
+        assert ann.toasts[-1] == "Dat antwoord past niet bij deze vraag.", option
+    assert env.case(code_a).step == step and env.log(code_a) == [env.age()]  # type: ignore[union-attr]
 
 
 # -- 7. unknown users -----------------------------------------------------------------------
@@ -360,12 +437,13 @@ async def test_emergency_mid_question_keeps_the_keyboard_working(env: Env) -> No
     ann = env.member(2002)
     code, q = await start_intake(ann)
     await taps(ann, "Nee")
+    step = env.case(code).step  # type: ignore[union-attr]
     (alert,) = await ann.send_and_wait("/nood")
     assert "112" in alert.text and alert.buttons == []
-    assert env.case(code).step == 2  # type: ignore[union-attr]   # /nood changes nothing
+    assert env.case(code).step == step == 3  # type: ignore[union-attr]   # Begin, age, one answer: /nood changes nothing
     await ann.tap_and_wait("Nee", q.message_id)
-    assert q.text.startswith("Acuut gevaar · 3/6") and q.buttons == RED_FLAG_KEYS
-    assert env.log(code) == [(env.item(0), "no"), (env.item(1), "no")]
+    assert q.text.startswith(f"Acuut gevaar · 3/{len(env.lens.red_flags)}") and q.buttons == RED_FLAG_KEYS
+    assert env.log(code) == [env.age(), (env.item(0), "no"), (env.item(1), "no")]
 
 
 # -- 10. free text and the closing note -----------------------------------------------------
@@ -379,10 +457,25 @@ async def test_free_text_during_a_question_is_not_stored(env: Env) -> None:
     assert "\n" not in reminder.text and "knoppen" in reminder.text
     assert again.buttons == RED_FLAG_KEYS and again.text == q.text
     assert ann.message(old.message_id).buttons == []          # only one live keyboard: the old one is gone
-    assert env.log(code) == [] and env.case(code).step == step  # type: ignore[union-attr]
+    assert env.log(code) == [env.age()] and env.case(code).step == step  # type: ignore[union-attr]
     assert env.store.notes(env.case(code).id) == []  # type: ignore[union-attr]
     await ann.tap_and_wait("Weet ik niet")   # the keyboard under the reminder works
-    assert env.log(code) == [(env.item(0), "unknown")]
+    assert env.log(code) == [env.age(), (env.item(0), "unknown")]
+
+
+async def test_a_typed_age_is_not_stored_the_buttons_are(env: Env) -> None:
+    ann = env.member(2002)
+    await ann.send_and_wait("/nieuw")
+    code = CODE_RE.search(ann.last_message.text).group(1)  # type: ignore[union-attr]
+    await ann.tap_and_wait("Begin")
+    old = ann.last_message
+    assert old is not None and old.buttons == AGE_KEYS
+    touched = await ann.send_and_wait("Ze is 15")                # typed instead of tapped
+    reminder, again = [m for m in touched if m.message_id != old.message_id]
+    assert "knoppen" in reminder.text and again.buttons == AGE_KEYS and again.text == old.text
+    assert env.log(code) == [] and env.store.notes(env.case(code).id) == []  # type: ignore[union-attr]
+    await ann.tap_and_wait(AGE)
+    assert env.log(code) == [env.age()] and again.buttons == RED_FLAG_KEYS
 
 
 async def test_closing_note_is_stored_after_the_summary(env: Env) -> None:
@@ -391,6 +484,11 @@ async def test_closing_note_is_stored_after_the_summary(env: Env) -> None:
     await to_note(ann, env.lens)
     shown = texts(ann.messages)
     assert f"Overzicht zaak {code}" in shown and shown.index("Overzicht zaak") < shown.index("notitie toevoegen")
+    assert "Zorgniveau: nog niet beoordeeld" in shown        # every leefgebied skipped: never "geen signalen"
+    # "Wat zie ik nog niet?": every indicator is open, the chat shows the first eight and points to the PDF
+    indicators = len(env.lens.indicators)
+    assert sum("— wie ziet dit:" in line for line in shown.split("\n")) == min(8, indicators)
+    assert indicators <= 8 or f"En nog {indicators - 8} onderwerpen" in shown
     note = "Zag drie keer 's avonds dure kleding, nooit gezegd waarvandaan."
     messages = await ann.send_and_wait(note)
     assert "Notitie opgeslagen." in texts(messages)
@@ -426,11 +524,12 @@ async def test_pause_and_resume(env: Env) -> None:
     (paused,) = await ann.send_and_wait("/stop")
     assert "/hervat" in paused.text
     (choose,) = await ann.send_and_wait("/hervat")
-    assert choose.buttons == [[f"{code} · 2"]]
-    (shown,) = [m for m in await ann.tap_and_wait(f"{code} · 2") if m.message_id > choose.message_id]
+    assert choose.buttons == [[f"{code} · 3"]]                  # answers so far: the age and two red flags
+    (shown,) = [m for m in await ann.tap_and_wait(f"{code} · 3") if m.message_id > choose.message_id]
     assert shown.message_id > q.message_id and shown.text == q.text
     assert ann.message(q.message_id).buttons == []            # one live keyboard at a time
-    assert shown.text.startswith("Acuut gevaar · 3/6") and shown.buttons == RED_FLAG_KEYS
+    assert shown.text.startswith(f"Acuut gevaar · 3/{len(env.lens.red_flags)}") and shown.buttons == RED_FLAG_KEYS
+    assert shown.text.split("\n\n")[1] == worded(env.lens.red_flags[env.item(2)].question.get("nl"))   # age kept
     await ann.tap_and_wait("Weet ik niet")
     assert env.log(code)[-1] == (env.item(2), "unknown")
 
@@ -456,9 +555,9 @@ async def test_red_flag_yes_shows_112_before_the_next_question(env: Env) -> None
     assert len(later) == 2, ann.transcript()
     alert, question = later
     assert alert.text.startswith("⚠️ Acuut gevaar: bel nu 112") and alert.buttons == []
-    assert question.text.startswith("Acuut gevaar · 2/6") and question.buttons == RED_FLAG_KEYS
-    assert ann.toasts == [SAVED]
-    assert env.answers(ann, code) == {env.item(0): "yes"}
+    assert question.text.startswith(f"Acuut gevaar · 2/{len(env.lens.red_flags)}") and question.buttons == RED_FLAG_KEYS
+    assert ann.toasts == [SAVED, SAVED]                          # the age, the red flag
+    assert env.answers(ann, code) == dict([env.age()]) | {env.item(0): "yes"}
 
 
 # -- 12. groups -----------------------------------------------------------------------------
@@ -483,12 +582,15 @@ async def test_cases_summary_and_delete(env: Env) -> None:
     await taps(ann, "Nee", "Ja")
     (listing,) = await ann.send_and_wait("/zaken")
     assert listing.text.startswith("Je zaken (nieuwste eerst):")
-    assert f"{code} · open · 2 antwoorden" in listing.text
+    assert f"{code} · open · 3 antwoorden" in listing.text      # the age and two red flags
 
     summary = await ann.send_and_wait(f"/samenvatting {code.lower().replace('-', '')}")
     shown = texts(summary)
+    # the age is not one of the intake's questions: two of them are answered
     assert f"Overzicht zaak {code}" in shown and f"2 van de {len(full_intake(env.lens))} vragen beantwoord" in shown
     assert "bel nu 112" in shown   # the red flag answered yes comes first
+    assert f"Leeftijd: {AGE}" in shown
+    assert worded(env.lens.red_flags[env.item(1)].question.get("nl")) in shown   # the red flag, worded for the age
 
     (nope,) = await bob.send_and_wait(f"/samenvatting {code}")
     assert nope.text == f"Zaak {code} is niet gevonden."
@@ -529,18 +631,20 @@ async def test_intake_survives_random_429_and_500(env: Env) -> None:
     await ann.send_and_wait("/nieuw", timeout=10)
     code = CODE_RE.search(ann.last_message.text).group(1)  # type: ignore[union-attr]
     await ann.tap_and_wait("Begin", timeout=10)
-    labels = ["Nee", "Weet ik niet", "Nee", "Nee", "Nee", "Nee", "Ja", "Nee", "Weet ik niet", "Ja", "Nee"]
+    await ann.tap_and_wait(AGE, timeout=10)
+    red = ["Nee", "Weet ik niet", *["Nee"] * (len(env.lens.red_flags) - 2)]   # no red flag: no 112 message
+    labels = [*red, "Ja", "Nee", "Weet ik niet", "Ja", "Nee"]
     for label in labels:
         await ann.tap_and_wait(label, timeout=10)
     env.server.faults = None
     kinds = {kind for _, kind in env.server.faults_injected}
     assert kinds == {"429", "500"}, f"the plan must inject both kinds to prove anything: {kinds}"
     values = {"Ja": "yes", "Nee": "no", "Weet ik niet": "unknown"}
-    expected = [(env.item(i), values[label]) for i, label in enumerate(labels)]
+    expected = [env.age(), *((env.item(i), values[label]) for i, label in enumerate(labels))]
     assert env.log(code) == expected     # every tap stored exactly once, in order
-    assert ann.last_message.text.startswith("Wonen & Financiën · 6/18")  # type: ignore[union-attr]
+    assert ann.last_message.text.startswith(f"Wonen & Financiën · 6/{env.domain_size()}")  # type: ignore[union-attr]
     assert len(ann.messages) == 2     # the intro and the question: no message sent twice
-    assert ann.toasts == [SAVED] * len(labels)
+    assert ann.toasts == [SAVED] * (1 + len(labels))
 
 
 async def test_single_500_on_edit_is_retried(env: Env) -> None:
@@ -549,8 +653,8 @@ async def test_single_500_on_edit_is_retried(env: Env) -> None:
     env.server.fail_next("editMessageText", "500")
     await ann.tap_and_wait("Nee", timeout=10)
     assert ("editMessageText", "500") in env.server.faults_injected
-    assert q.text.startswith("Acuut gevaar · 2/6") and q.buttons == RED_FLAG_KEYS
-    assert env.log(code) == [(env.item(0), "no")]
+    assert q.text.startswith(f"Acuut gevaar · 2/{len(env.lens.red_flags)}") and q.buttons == RED_FLAG_KEYS
+    assert env.log(code) == [env.age(), (env.item(0), "no")]
 
 
 async def test_message_not_modified_is_ignored(env: Env) -> None:
@@ -579,12 +683,13 @@ async def test_redelivered_updates_are_handled_once(env: Env) -> None:
 
     code = CODE_RE.search(ann.messages[0].text).group(1)  # type: ignore[union-attr]
     await ann.tap_and_wait("Begin")
+    await ann.tap_and_wait(AGE)
     tap = ann.tap("Ja")
     await ann.wait_handled(tap)
     sent = len(ann.messages)
     env.server.redeliver(tap)
     await ann.wait_handled(tap)
-    assert env.log(code) == [(env.item(0), "yes")]
+    assert env.log(code) == [env.age(), (env.item(0), "yes")]
     assert len(ann.messages) == sent   # no second 112 message, no second question
 
 
@@ -608,12 +713,17 @@ async def test_long_summary_is_valid_html_below_the_limit(env: Env) -> None:
     ann = env.member(2002)
     row = env.row(ann)
     assert row is not None
-    service = IntakeService(env.store, env.lens)   # the longest summary: every question answered yes
+    # the longest summary: age unknown (the routes for a minor and an adult), every question answered yes
+    service = IntakeService(env.store, env.lens)
     reply = service.start(row, "nl")
     step = reply.step
     reply = service.handle(row, reply.case_code, "begin", step=step)
+    assert reply.prompt is not None and reply.prompt.question_id == env.lens.age_item
+    (unknown,) = [o.id for o in reply.prompt.options if o.label == "Weet ik niet"]
+    reply = service.handle(row, reply.case_code, "answer", unknown, step=reply.step)
     while not reply.finished and reply.prompt and reply.prompt.question_id:
         reply = service.handle(row, reply.case_code, "answer", "yes", step=reply.step)
+        assert not reply.refused, reply.toast
     code, total = reply.case_code, len(full_intake(env.lens))
     for lang in ("nl", "en"):
         if lang == "en":
@@ -627,6 +737,7 @@ async def test_long_summary_is_valid_html_below_the_limit(env: Env) -> None:
         shown = texts(messages)
         assert "Acuut gevaar: bel nu 112" in shown or "Acute danger: call 112 now" in shown
         assert f"{total} van de {total}" in shown or f"{total} of {total}" in shown
+        assert "Leeftijd: onbekend" in shown or "Age: unknown" in shown
     assert env.server.violations == []
 
 

@@ -22,6 +22,8 @@ TOKEN = "123456789:TEST-lensbot-modes-token-abcdefghij"
 ERROR_TEXT = "Er ging iets mis"
 ANSWERS = {"yes": "Ja", "no": "Nee", "unknown": "Weet ik niet"}
 ANSWER_ROW = list(ANSWERS.values())
+AGE_ROWS = [["Jonger dan 12", "12 tot 18 jaar", "18 tot 23 jaar"], ["23 jaar of ouder", "Weet ik niet"]]
+AGE, PERSON = "12 tot 18 jaar", "de jongere"    # a pupil: the age a teacher taps, and how questions then say it
 NOT_FOR_ROLE = "Dit is niet beschikbaar voor jouw rol."
 CONTINUE, FINISH, BACK, CASE_TEXT = "Doorgaan met volledige intake", "Klaar", "← Terug", "📄 Casus"
 
@@ -47,9 +49,15 @@ class Env:
         assert case is not None
         return case
 
-    def question_ids(self) -> dict[str, str]:
-        """Question text (Dutch) -> item id, for every question of the intake and the quick scan."""
-        return {q.text.nl: q.item_id for q in self.lens.all_questions}
+    def band(self, label: str) -> str:
+        """The age band behind the age button `label`."""
+        (band,) = [b for b, age in self.lens.age_bands.items() if age.label.nl == label]
+        return band
+
+    def question_ids(self, age: str = AGE) -> dict[str, str]:
+        """Question text (Dutch, worded for the age tapped) -> item id, for every question of every mode."""
+        band = self.band(age)
+        return {self.lens.say(q.text, "nl", band): q.item_id for q in self.lens.all_questions}
 
 
 @pytest.fixture
@@ -68,7 +76,12 @@ async def env(lens: Lens, sqlite_url: str) -> AsyncIterator[Env]:
 
 
 def is_question(message: SentMessage | None) -> bool:
+    """A ja / nee / weet ik niet question (the age question is not one)."""
     return message is not None and bool(message.buttons) and message.buttons[0] == ANSWER_ROW
+
+
+def is_age_question(message: SentMessage | None) -> bool:
+    return message is not None and message.buttons[:2] == AGE_ROWS and message.text.startswith("Leeftijd · 1/1\n\n")
 
 
 def question_text(message: SentMessage) -> str:
@@ -104,20 +117,26 @@ async def answer_questions(user: FakeUser, choose: dict[str, str], ids: dict[str
 async def test_quick_scan_continue_and_summary(env: Env) -> None:
     ann = env.member(2002)
     ids = env.question_ids()
+    before = len(env.server.callback_answers)
     opened = await ann.send_and_wait("/snel")
     assert not any(m.buttons == [["Begin"]] for m in opened)       # no intro tap
-    gate = ann.last_message
-    assert gate is not None and gate.text.startswith("Snelle scan · 1/11\n\n")
-    assert gate.buttons == [ANSWER_ROW, [BACK]]
+    age = ann.last_message
+    assert is_age_question(age) and age is not None
+    assert age.buttons == AGE_ROWS                                 # the first question: nothing to go back to
     assert "Snelle scan — zorgen over een leerling" in texts(opened)
+    await ann.tap_and_wait(AGE)
 
     quick = [q.item_id for q in env.lens.quick_questions]
+    gate = ann.last_message
+    assert gate is not None and gate.text.startswith(f"Snelle scan · 1/{len(quick)}\n\n")
+    assert gate.buttons == [ANSWER_ROW, [BACK]]
+    assert question_text(gate) == env.lens.say(env.lens.all_questions[env.lens.quick_script[1]].text, "nl",
+                                               env.band(AGE)) and PERSON in question_text(gate)
     wonen = quick[1]
-    assert env.lens.indicator_leefgebied[env.lens.signal_indicator[wonen]] == "wonen_financien"
-    before = len(env.server.callback_answers)
+    leefgebied = env.lens.leefgebied_by_id[env.lens.indicator_leefgebied[env.lens.signal_indicator[wonen]]]
     first = await answer_questions(ann, {wonen: "yes"}, ids)
     taps = len(env.server.callback_answers) - before
-    assert taps == len(first) == 11 <= 12
+    assert taps == 1 + len(first) <= 12 and len(first) == len(quick)   # the age and the questions: 12 taps at most
     assert [ids[text] for text in first] == quick
 
     result = [m for m in ann.messages if "Resultaat snelle scan" in m.text]
@@ -127,11 +146,13 @@ async def test_quick_scan_continue_and_summary(env: Env) -> None:
     assert forward.message_id == result[0].message_id + 1 and "Resultaat snelle scan" not in forward.text
     prompt = ann.last_message
     assert prompt is not None and prompt.buttons == [
-        [CONTINUE], ["Meer vragen over Wonen & Financiën"], [FINISH, BACK]]
+        [CONTINUE], [f"Meer vragen over {leefgebied.name.nl}"], [FINISH, BACK]]
 
     await ann.tap_and_wait(CONTINUE, timeout=10)
     assert "De volledige intake gaat verder" in texts(ann.messages)
-    assert ann.last_message is not None and ann.last_message.text.startswith("Acuut gevaar · 1/6")
+    red_flag = ann.last_message                                    # the age is not asked again
+    assert red_flag is not None and red_flag.text.startswith(f"Acuut gevaar · 1/{len(env.lens.red_flags)}")
+    assert PERSON in question_text(red_flag)
     rest = await answer_questions(ann, {}, ids)
     shown = first + rest
     assert len(shown) == len(set(shown)), [t for t in shown if shown.count(t) > 1]
@@ -145,15 +166,16 @@ async def test_quick_scan_continue_and_summary(env: Env) -> None:
     assert f"afgerond en opgeslagen onder zaakcode {code}" in texts(done)
     case = env.case(code)
     assert (case.mode, case.status) == ("full", "completed")
-    log = [item for item, _ in env.store.answer_log(case.id)]
-    assert len(log) == len(set(log)) == len(env.lens.questions) + 1
+    log = env.store.answer_log(case.id)
+    items = [item for item, _ in log]
+    assert len(items) == len(set(items)) == len(env.lens.questions) + 2   # every question, the gate and the age
+    assert log[0] == (env.lens.age_item, env.band(AGE))
     assert env.server.violations == []
 
 
 # -- 2. a trainee --------------------------------------------------------------------------------
 async def test_trainee_practises_and_sees_progress_but_holds_no_real_cases(env: Env) -> None:
     dana = env.member(5005, role="trainee")
-    ids = env.question_ids()
     await dana.send_and_wait("/oefenen")
     intro = dana.last_message
     assert intro is not None and intro.buttons == [["Begin"]]
@@ -161,8 +183,15 @@ async def test_trainee_practises_and_sees_progress_but_holds_no_real_cases(env: 
     assert vignette.text.nl in intro.text and "Oefencasus:" in intro.text
     expected = expected_answers(vignette)
     code = code_of(env, dana, ("training",))
+    # the age the case gives; a case that does not say it: 'Weet ik niet', as the intro asks
+    age = env.lens.age_bands[vignette.age].label.nl if vignette.age else "Weet ik niet"
+    ids = env.question_ids(age)
 
     await dana.tap_and_wait("Begin")
+    asked = dana.last_message
+    assert is_age_question(asked) and asked is not None
+    assert asked.buttons == [*AGE_ROWS, [BACK, CASE_TEXT]]      # the age first, the case text at hand
+    await dana.tap_and_wait(age)
     question = dana.last_message
     assert is_question(question) and question is not None
     assert question.buttons[1][0] == BACK and question.buttons[1][-1] == CASE_TEXT
@@ -179,7 +208,10 @@ async def test_trainee_practises_and_sees_progress_but_holds_no_real_cases(env: 
     assert sorted(ids[text] for text in shown) == sorted(expected)
     feedback = texts(dana.messages)
     assert f"Feedback: {vignette.title.nl}" in feedback and "Score: 100%" in feedback
+    if vignette.age:   # the right age is named in the feedback
+        assert f"leeftijd (jij: {age}, in de casus: {age})" in feedback, feedback
     assert env.case(code).status == "completed"
+    assert env.store.answer_log(env.case(code).id)[0] == (env.lens.age_item, env.band(age))
 
     (progress,) = await dana.send_and_wait("/voortgang")
     assert "Je voortgang" in progress.text and f"{vignette.title.nl}: 100%" in progress.text
@@ -196,6 +228,7 @@ async def test_professional_training_case_is_not_listed_by_zaken_or_hervat(env: 
     ann = env.member(2002)
     await ann.send_and_wait("/oefenen")
     await ann.tap_and_wait("Begin")
+    await ann.tap_and_wait("Weet ik niet")                         # the age
     await ann.tap_and_wait("Nee")
     training = code_of(env, ann, ("training",))
     assert env.case(training).status == "open"
@@ -205,9 +238,10 @@ async def test_professional_training_case_is_not_listed_by_zaken_or_hervat(env: 
     assert resume.text.startswith("Er staat geen zaak open") and resume.buttons == []
 
     await ann.send_and_wait("/snel")
+    await ann.tap_and_wait(AGE)
     await ann.tap_and_wait("Nee")
     real = code_of(env, ann, ("full", "quick"))
     (listing,) = await ann.send_and_wait("/zaken")
     assert real in listing.text and training not in listing.text
     (resume,) = await ann.send_and_wait("/hervat")
-    assert resume.buttons == [[f"{real} · 1"]]
+    assert resume.buttons == [[f"{real} · 2"]]                     # the age and the gate

@@ -38,6 +38,12 @@ SHUTDOWN_WAIT = 8.0    # a SIGTERM must end the process within this many seconds
 
 SAVED = "Opgeslagen"
 VALUES = {"Ja": "yes", "Nee": "no", "Weet ik niet": "unknown"}
+AGE = "12 tot 18 jaar"    # the age tapped first in these intakes
+
+
+def age_band(lens: Lens, label: str = AGE) -> str:
+    (band,) = [b for b, age in lens.age_bands.items() if age.label.get("nl") == label]
+    return band
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -156,10 +162,11 @@ def keyboard_message(ann: FakeUser) -> SentMessage:
 class Intake:
     """Drives one user's intake and checks each acknowledgement against the lens."""
 
-    def __init__(self, server: FakeBotAPI, ann: FakeUser, lens: Lens) -> None:
-        self.server, self.ann, self.lens = server, ann, lens
-        self.by_text = {q.text.get("nl"): q for q in lens.questions}
-        self.acked: list[tuple[str, str]] = []      # (item id, value) the user saw acknowledged
+    def __init__(self, server: FakeBotAPI, ann: FakeUser, lens: Lens, age: str = AGE) -> None:
+        self.server, self.ann, self.lens, self.age = server, ann, lens, age
+        band = age_band(lens, age)   # the questions as shown: worded for the age ("de jongere")
+        self.by_text = {lens.say(q.text, "nl", band): q for q in lens.questions}
+        self.acked: list[tuple[str, str]] = []      # (item id, value) the user saw acknowledged, the age first
         self.latencies: list[float] = []            # tap -> edit of the tapped message, seconds
 
     def shown(self, message: SentMessage | None = None) -> Question:
@@ -172,7 +179,21 @@ class Intake:
         return question
 
     def expect_next(self) -> Question:
-        return self.lens.questions[len(self.acked)]
+        return self.lens.questions[len([item for item, _ in self.acked if item != self.lens.age_item])]
+
+    async def answer_age(self, bot: BotProcess) -> None:
+        """Tap the age on the age question; require the toast and the first red flag."""
+        message = keyboard_message(self.ann)
+        assert message.text.startswith("Leeftijd · 1/1\n\n") and not self.acked, self.ann.transcript()
+        edits, toasts = message.edit_count, len(self.ann.toasts)
+        update_id = self.ann.tap(self.age, message.message_id)
+        await self.server.wait_for(lambda: bot.alive() and message.edit_count > edits, timeout=WAIT,
+                                   message=f"the bot to edit #{message.message_id} after [{self.age}]")
+        await self.ann.wait_handled(update_id, timeout=WAIT)
+        assert self.ann.toasts[toasts:] == [SAVED], self.ann.transcript()
+        assert self.lens.age_item is not None
+        self.acked.append((self.lens.age_item, age_band(self.lens, self.age)))
+        assert self.shown() == self.expect_next(), self.ann.transcript()
 
     async def answer(self, label: str, bot: BotProcess) -> None:
         """Tap `label` on the current question; require the toast and the next question."""
@@ -261,27 +282,29 @@ async def test_sigkill_mid_intake_keeps_each_acknowledged_answer_once(lens: Lens
     (C accepts the keyboard B drew); C dies between the "saved" toast and the edit (D refuses the
     now stale keyboard, /hervat shows the right question).
     """
-    pattern = ["Nee", "Weet ik niet", "Nee", "Nee", "Weet ik niet", "Nee", "Ja", "Nee", "Weet ik niet", "Ja"]
+    red_flags = len(lens.red_flags)   # no red flag answered "ja": the question message stays the same
+    pattern = [*(["Nee", "Weet ik niet", "Nee"] * red_flags)[:red_flags], "Ja", "Nee", "Weet ik niet", "Ja"]
     stale = dialog_texts()("refuse.stale", "nl")
     async with FakeBotAPI(token=TOKEN) as server:
         ann = server.user(ADMIN)
         intake = Intake(server, ann, lens)
 
-        # Process A: start, answer ten questions, then one more tap and SIGKILL at once.
+        # Process A: start, answer the age and the red flags and a few questions, then one more tap and SIGKILL.
         async with running_bot(server, sqlite_url, tmp_path) as a:
             await a.wait_polling()
             await ann.send_and_wait("/nieuw", timeout=WAIT)
             assert ann.buttons() == [["Begin"]], ann.transcript()
             await ann.tap_and_wait("Begin", timeout=WAIT)
+            await intake.answer_age(a)
             for label in pattern:
                 await intake.answer(label, a)
-            assert len(intake.acked) == 10
+            assert len(intake.acked) == 1 + len(pattern)
             old = keyboard_message(ann)
             pending_question = intake.shown(old)
             pending = ann.tap("Nee", old.message_id)
             a.kill()                                   # before the event loop can hand the tap out
             assert await a.wait_exit() == -signal.SIGKILL
-        assert old.edit_count == len(pattern) and intake.shown(old) == pending_question
+        assert old.edit_count == 1 + len(pattern) and intake.shown(old) == pending_question   # the age, the pattern
         # While the bot is down the user taps the same, still visible keyboard again.
         double = ann.tap("Weet ik niet", old.message_id)
         assert len(server.unanswered_callback_queries()) == 2
@@ -341,11 +364,12 @@ async def test_sigkill_mid_intake_keeps_each_acknowledged_answer_once(lens: Lens
 
     view, log, _ = case_state(sqlite_url, lens)
     acked_ids = [item for item, _ in intake.acked]
-    assert len(acked_ids) == 18 and len(set(acked_ids)) == 18
+    total = 1 + len(pattern) + 8     # the age, process A's pattern, then 1 + 3 + 2 + 1 + 1 taps over B, C and D
+    assert len(acked_ids) == total and len(set(acked_ids)) == total
     assert [item for item, _ in log] == acked_ids, "every acknowledged answer is stored exactly once, in order"
     assert view.answers == dict(intake.acked)
     assert view.case.step == 1 + len(intake.acked)            # Begin plus one per answer
-    assert view.case.status == "open" and view.case.trail[-1] == len(intake.acked)
+    assert view.case.status == "open" and view.case.trail[-1] == intake.expect_next().index
     median = statistics.median(intake.latencies)
     print(f"\ntap -> edit over {len(intake.latencies)} taps: median {median * 1000:.0f} ms, "
           f"max {max(intake.latencies) * 1000:.0f} ms")
@@ -438,7 +462,8 @@ async def test_logs_hold_no_answers_or_notes(lens: Lens, sqlite_url: str, tmp_pa
         await bot.wait_polling()
         await ann.send_and_wait("/nieuw", timeout=WAIT)
         await ann.tap_and_wait("Begin", timeout=WAIT)
-        for label in ("Ja", "Nee", "Weet ik niet", "Nee", "Nee", "Nee"):    # the red flags
+        await ann.tap_and_wait(AGE, timeout=WAIT)
+        for label in ("Ja", "Nee", "Weet ik niet", *["Nee"] * (len(lens.red_flags) - 3)):    # the red flags
             await ann.tap_and_wait(label, timeout=WAIT)
         for _ in lens.leefgebieden:
             await ann.tap_and_wait("Sla leefgebied over", timeout=WAIT)
@@ -456,9 +481,11 @@ async def test_logs_hold_no_answers_or_notes(lens: Lens, sqlite_url: str, tmp_pa
     assert "starting long polling" in output
     assert_clean_log(output)
     assert "XYZ" not in output and "Geheime" not in output, output
-    for q in lens.questions:
+    band = age_band(lens)
+    assert band not in output and AGE not in output, "the log shows the age"
+    for q in lens.all_questions:   # the age question, the red flags and the signals, as they were shown
         for lang in ("nl", "en"):
-            assert q.text.get(lang) not in output, q.item_id
+            assert q.text.get(lang) not in output and lens.say(q.text, lang, band) not in output, q.item_id
         assert q.item_id not in output, f"the log shows that {q.item_id} was answered"
     for phase in lens.phases:
         assert phase not in output, f"the log shows where the intake is, or what was skipped: {phase}"

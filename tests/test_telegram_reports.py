@@ -41,6 +41,8 @@ CODE_RE = re.compile(r"Zaakcode: ([A-Z2-9]{2}-[A-Z2-9]{4})")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NOTE_KEYS = [["Geen notitie", "← Terug"]]
 ROLE_REFUSED = "Dit is niet beschikbaar voor jouw rol."
+AGE = "12 tot 18 jaar"    # the age tapped in these cases: a pupil
+STRONG = ("veel_aanloop_woning", "woning_gebruikt_door_derden")   # together: Woonomstandigheden
 
 
 # -- fixture and helpers -------------------------------------------------------------------
@@ -79,15 +81,18 @@ class Env:
         return run_case(self.service, self.row(user), random.Random(seed), mode=mode, p_yes=p_yes)
 
     def complete(self, user: FakeUser, yes: tuple[str, ...] = (), unknown: tuple[str, ...] = (),
-                 note: str | None = None, mode: str = "full") -> str:
-        """A completed case with these answers (every other question "no"), through the real service."""
+                 note: str | None = None, mode: str = "full", age: str = AGE) -> str:
+        """A completed case with these answers (the age button `age`, every other question "no"),
+        through the real service."""
         row, service = self.row(user), self.service
         reply = service.start(row, "nl", mode=mode)
         code = reply.case_code
         while reply.prompt is not None:
             ids = [o.id for o in reply.prompt.options]
             item = reply.prompt.question_id
-            if "yes" in ids:
+            if item == self.lens.age_item:
+                (option,) = [o.id for o in reply.prompt.options if o.label == age]
+            elif "yes" in ids:
                 option = "yes" if item in yes else "unknown" if item in unknown else "no"
             elif "no_note" in ids and note is not None:
                 reply = service.handle(row, code, "note", note, step=reply.step)
@@ -105,12 +110,14 @@ class Env:
         return view.answers
 
     def open_case(self, user: FakeUser, mode: str = "full") -> str:
-        """An open case with a few answers, driven through the service."""
+        """An open case with a few answers (the age, then "no" and "yes"), driven through the service."""
         row = self.row(user)
         reply = self.service.start(row, "nl", mode=mode)
         if mode != "quick":
             reply = self.service.handle(row, reply.case_code, "begin", step=reply.step)
-        for value in ("no", "yes"):
+        assert reply.prompt is not None and reply.prompt.question_id == self.lens.age_item
+        (age,) = [o.id for o in reply.prompt.options if o.label == AGE]
+        for value in (age, "no", "yes"):
             reply = self.service.handle(row, reply.case_code, "answer", value, step=reply.step)
             assert not reply.refused, reply.toast
         return reply.case_code
@@ -188,6 +195,7 @@ async def start_intake(user: FakeUser) -> str:
     match = CODE_RE.search(intro.text)
     assert match, intro.text
     await user.tap_and_wait("Begin")
+    await user.tap_and_wait(AGE)
     return match.group(1)
 
 
@@ -198,7 +206,8 @@ async def test_summary_then_lens_picture_then_note_prompt(env: Env) -> None:
     await taps(ann, *["Nee"] * len(env.lens.red_flags))
     # Wonen & Financiën: "veel aanloop" and "gebruikt door derden" yes, the rest no
     wonen = [q.item_id for q in env.lens.questions if q.phase == "wonen_financien"]
-    await taps(ann, "Nee", "Nee", "Ja", "Ja", *["Nee"] * (len(wonen) - 4))
+    assert set(STRONG) <= set(wonen)
+    await taps(ann, *["Ja" if item in STRONG else "Nee" for item in wonen])
     await taps(ann, *["Sla leefgebied over"] * (len(env.lens.leefgebieden) - 2))
     last_question = ann.last_message
     assert last_question is not None
@@ -227,8 +236,6 @@ async def test_summary_then_lens_picture_then_note_prompt(env: Env) -> None:
 
 
 # -- 2. the PDF dossier ------------------------------------------------------------------------
-STRONG = ("veel_aanloop_woning", "woning_gebruikt_door_derden")   # together: Woonomstandigheden
-
 
 async def test_report_sends_the_pdf_dossier_of_an_own_case_only(env: Env) -> None:
     ann, bob = env.member(2002), env.member(2003)
@@ -274,18 +281,24 @@ async def test_export_holds_one_row_per_answer_of_own_real_cases_only(env: Env) 
     theirs = env.complete(bob, yes=STRONG)
 
     (doc,) = await ann.send_and_wait("/export")
-    assert doc.kind == "document" and doc.caption == "Je zaken als CSV (één regel per antwoord)."
+    assert doc.kind == "document" and doc.caption == "Je zaken als CSV: één regel per antwoord, en per vraag die niet gesteld is één regel met not_asked."
     data = upload(doc)
     assert data.filename == "lensbot-cases.csv"
     header, *rows = csv_rows(data.data)
     assert header == list(CSV_COLUMNS)
     assert all(len(r) == len(CSV_COLUMNS) for r in rows)
     mine = {code: env.answers(ann, code) for code in (full, quick, open_)}
-    assert len(rows) == sum(len(a) for a in mine.values())
+    # one row per answer, and one per signal the case never asked ("not_asked": not "weet ik niet", not "nee")
+    never = {code: {s: "not_asked" for s in env.lens.signals if s not in answers} for code, answers in mine.items()}
+    assert never[quick] and never[open_]
+    assert len(rows) == sum(len(answers) + len(never[code]) for code, answers in mine.items())
     col = {name: i for i, name in enumerate(CSV_COLUMNS)}
     for code, answers in mine.items():
         got = {r[col["question"]]: r[col["answer"]] for r in rows if r[col["case"]] == code}
-        assert got == answers, code
+        assert got == answers | never[code], code
+        ages = [(r[col["question"]], r[col["answer"]]) for r in rows
+                if r[col["case"]] == code and r[col["kind"]] == "age"]
+        assert ages == [(env.lens.age_item, answers[env.lens.age_item])], code   # every case asked the age
     assert {r[col["case"]] for r in rows} == set(mine)       # not bob's, not the training case
     assert theirs not in data.data.decode() and training not in data.data.decode()
     assert {r[col["mode"]] for r in rows} == {"full", "quick"}
@@ -516,7 +529,8 @@ async def test_nobody_gets_a_report_export_summary_or_deletion_of_another_users_
     assert bob.toasts == [f"Zaak {open_code} is niet gevonden."] * 2
     assert env.case(code) is not None and env.case(own) is not None
     assert env.case(open_code).step == step  # type: ignore[union-attr]
-    assert env.answers(ann, open_code) == {env.lens.questions[0].item_id: "no", env.lens.questions[1].item_id: "yes"}
+    assert env.answers(ann, open_code) == {env.lens.age_item: "a12_17", env.lens.questions[0].item_id: "no",
+                                           env.lens.questions[1].item_id: "yes"}
 
     # nothing bob did touched Ann's cases in the log either
     assert not any(a.actor == "telegram:2003" and a.case_code in (code, open_code) for a in read_audit(env.store))

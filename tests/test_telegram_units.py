@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from bot.telegram.callback import MAX_BYTES, OPTION_CODES, Callback, decode
 from bot.telegram.render import LIMIT, SAFE_LIMIT, split_message, utf16_len
+from dialogs.render import AGE_OPTION, age_band_at, option_event
+from matrix.lens import Lens
 from storage.repo import CODE_ALPHABET, new_case_code
 from tests.support.fake_bot_api import parse_html
 
@@ -38,6 +40,26 @@ def test_question_data_layout() -> None:
     assert Callback("q", CODE, 12, "yes").encode() == "q:K7QX3M:12:y"
     assert decode("q:K7QX3M:12:y") == Callback("q", CODE, 12, "yes")
     assert decode("d:K7QX3M:n") == Callback("d", CODE, option="n")
+    assert Callback("q", CODE, 1, "age_2").encode() == "q:K7QX3M:1:B"      # an age band by its position
+    assert decode("q:K7QX3M:1:B") == Callback("q", CODE, 1, "age_2")
+
+
+def test_option_codes_are_one_distinct_character_each() -> None:
+    assert all(len(c) == 1 for c in OPTION_CODES.values())
+    assert len(set(OPTION_CODES.values())) == len(OPTION_CODES)
+
+
+def test_every_age_option_of_the_lens_has_a_code_and_a_band(lens: Lens) -> None:
+    """The age question shows one button per band (age_1, age_2, ...): each must fit in callback data."""
+    assert lens.age_bands
+    for position, band in enumerate(lens.age_bands, start=1):
+        option = f"{AGE_OPTION}{position}"
+        cb = Callback("q", CODE, 1, option)
+        assert decode(cb.encode()) == cb
+        assert option_event(option) == ("answer", option)     # the service maps the position ...
+        assert age_band_at(lens, str(position)) == band        # ... to the band
+    assert age_band_at(lens, str(len(lens.age_bands) + 1)) is None
+    assert age_band_at(lens, "0") is None and age_band_at(lens, "x") is None
 
 
 @given(st.builds(new_case_code), st.integers(0, MAX_STEP), st.sampled_from(sorted(OPTION_CODES)))

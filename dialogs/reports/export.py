@@ -1,7 +1,8 @@
 """Cases as JSON and CSV, for the professional's own dossier.
 
-One CSV row per answered question, with the case's columns repeated, so a spreadsheet can filter
-and count without joins; the JSON holds the case, its answers, notes and the assessment.
+One CSV row per answered question, then one per signal never asked (answer `not_asked`, which is
+not "unknown" and not "no"), with the case's columns repeated, so a spreadsheet can filter and count
+without joins; the JSON holds the case, its answers, notes and the assessment.
 """
 
 from __future__ import annotations
