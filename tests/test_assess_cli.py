@@ -18,8 +18,9 @@ from matrix.loader import DEFAULT_LENS, load_lens
 
 ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")
 
-# Strong signals in two leefgebieden, written the way a Dutch user would.
+# Strong signals in two leefgebieden about a minor, written the way a Dutch user would.
 DUTCH_ANSWERS = {
+    "age_group": "minor",
     "rf_direct_gevaar": "nee",
     "schuld_aan_persoon": "ja",
     "bankpas_rekening_afgestaan": "Ja",
@@ -32,7 +33,9 @@ DUTCH_ANSWERS = {
 # name -> (answers file content, extra options)
 RUNS: dict[str, tuple[object, tuple[str, ...]]] = {
     "json": (DUTCH_ANSWERS, ("--format", "json")),
+    "adult": ({**DUTCH_ANSWERS, "age_group": "a23_up"}, ("--format", "json")),   # the same, 23 or older
     "unknown_id": ({"schulden": "yes", "schuldn_typo": "yes"}, ("--format", "json")),
+    "bad_age": ({"age_group": "oud", "schulden": "yes"}, ("--format", "json")),
     "bad_value": ({"schulden": "misschien"}, ("--format", "json")),
     "invalid_json": ('{"schulden": "yes",\n', ("--format", "json")),
     "text_nl": (DUTCH_ANSWERS, ()),
@@ -80,10 +83,13 @@ def test_json_output(runs: dict, default_version: str) -> None:
     assert data["lens_version"] == default_version
     assert data["concern"] == "possible_exploitation"
     assert data["red_flags"] == []
-    assert data["answered"] == len(DUTCH_ANSWERS)
+    assert (data["age_group"], data["age_band"]) == ("minor", None)
+    assert data["answered"] == len(DUTCH_ANSWERS) - 1          # the questions; the age is no question answered
     # ja / Ja / nee / onbekend were all understood.
     assert set(data["signals_yes"]) == {"schuld_aan_persoon", "bankpas_rekening_afgestaan", "delict_in_opdracht",
                                         "delict_ver_van_huis"}
+    assert set(data["signals_by_kind"]["exploitation"]) == set(data["signals_yes"])   # 2.0: each signal's kind
+    assert data["signals_by_kind"]["vulnerability"] == data["signals_by_kind"]["harm"] == []
 
     indicators = {i["id"]: i for i in data["indicators"]}
     assert set(indicators) == {"schulden", "criminaliteit"}
@@ -94,6 +100,8 @@ def test_json_output(runs: dict, default_version: str) -> None:
 
     unknown = {u["indicator"]: u for u in data["unknown"]}
     assert "schulden" in unknown["schulden"]["signals"]          # "onbekend"
+    assert "schulden" in unknown["schulden"]["dont_know"]        # 2.0: "weet ik niet", told apart from ...
+    assert "woont_vakantiepark_tijdelijk" in unknown["woonomstandigheden"]["not_asked"]   # ... never asked
     assert "lvb" not in unknown["lerend_vermogen"]["signals"]   # "nee"
     assert {v["id"] for v in unknown["schulden"]["seen_by"]} == {"schuldhulpverlening", "wijkteam", "bank"}
     assert all(v["name"] for u in data["unknown"] for v in u["seen_by"])
@@ -110,7 +118,30 @@ def test_json_output(runs: dict, default_version: str) -> None:
     assert advice["veilig_thuis"]["phone"] == "0800-2000"
     assert advice["politie"]["phone"] == "0900-8844"
     assert advice["veilig_thuis"]["name"] == "Veilig Thuis"          # --lang nl is the default
-    assert "criminele uitbuiting" in advice["veilig_thuis"]["why"]
+    # 2.0: the route for a minor (was: one "combine signals" rule for everyone)
+    assert advice["veilig_thuis"]["rule"] == "exploitation_minor"
+    assert "uitbuiting van een minderjarige" in advice["veilig_thuis"]["why"]
+    assert any(step.startswith("Meldcode stap 1") for step in data["steps"])
+
+
+def test_an_adult_gets_the_adult_route(runs: dict) -> None:
+    result = runs["adult"]
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["concern"], data["age_group"], data["age_band"]) == ("possible_exploitation", "adult", "a23_up")
+    rules = {a["rule"] for a in data["advice"]}
+    assert "exploitation_adult" in rules and "exploitation_minor" not in rules
+    advice = {a["id"]: a for a in data["advice"]}
+    assert advice["politie"]["phone"] == "0900-8844" and "comensha" in advice
+    assert "de volwassene" in data["concern_explanation"] + " ".join(a["why"] for a in data["advice"])
+    assert "de jongere" not in result.stdout                # never "de jongere" for an adult
+
+
+def test_unknown_age_is_refused(runs: dict) -> None:
+    result = runs["bad_age"]
+    assert result.returncode == 2
+    assert "age_group" in result.stderr and "oud" in result.stderr
+    assert result.stdout == ""
 
 
 def test_unknown_id_is_refused(runs: dict) -> None:
@@ -154,6 +185,7 @@ def test_text_output_in_dutch(runs: dict) -> None:
     assert lines.index(concern) < lines.index(advice)
     assert "Veilig Thuis" in out and "0800-2000" in out
     assert "Politie" in out and "0900-8844" in out
+    assert "Leeftijd: minderjarig" in lines                 # "age_group": "minor", without a band
     assert "Level of concern" not in out
 
 

@@ -16,10 +16,11 @@ import pytest
 from matrix.lens import Lens
 
 LENSBOT = Path(sys.executable).with_name("lensbot")
-STRONG = {  # weight-3 signals in two leefgebieden
+STRONG = {  # strong (weight-3) exploitation signals in two leefgebieden
     "bankpas_rekening_afgestaan", "schuld_aan_persoon",                 # Wonen & Financiën
-    "gehaald_gebracht_door_onbekenden", "delict_in_opdracht",           # Werk, Activiteiten & Sociale Relaties
+    "delict_in_opdracht", "bedreigd_zelf_of_familie",                   # Werk, Activiteiten & Sociale Relaties
 }
+AGE = "12 tot 18 jaar"   # the band a person picks for a teenager
 
 
 def lensbot_cmd(*args: str) -> list[str]:
@@ -39,9 +40,21 @@ def run(env: dict[str, str], stdin: str, *args: str) -> subprocess.CompletedProc
     return subprocess.run(lensbot_cmd(*args), input=stdin, env=env, capture_output=True, text=True, timeout=60)
 
 
+def age_option(lens: Lens, label: str = AGE) -> str:
+    """What a person types at the age question: the number of the option with this label."""
+    assert lens.doc.age is not None
+    labels = [b.label.nl for b in lens.doc.age.bands]
+    return str(labels.index(label) + 1)
+
+
+def red_flag_progress(lens: Lens, number: int, phase: str = "Acuut gevaar") -> str:
+    return f"[{phase} · {number}/{len(lens.red_flags)}]"
+
+
 def script(lens: Lens, answer: dict[str, str], default: str = "nee", note: str = "1") -> str:
-    """Input lines for a whole intake: begin, one line per question, then the note line."""
-    return "\n".join(["begin", *[answer.get(q.item_id, default) for q in lens.questions], note]) + "\n"
+    """Input lines for a whole intake: begin, the age, one line per question, then the note line."""
+    lines = [answer.get(q.item_id, default) for q in lens.questions]
+    return "\n".join(["begin", age_option(lens), *lines, note]) + "\n"
 
 
 def case_code(out: str) -> str:
@@ -51,13 +64,21 @@ def case_code(out: str) -> str:
 
 
 def test_strong_signals_in_two_leefgebieden(env: dict[str, str], lens: Lens) -> None:
+    assert all(lens.signals[s].kind == "exploitation" and lens.signals[s].weight == 3 for s in STRONG)
+    indicators = {lens.signal_indicator[s] for s in STRONG}
+    assert len({lens.indicator_leefgebied[i] for i in indicators}) == 2
     done = run(env, script(lens, {s: "ja" for s in STRONG}, default="?"), "chat")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     summary = out[out.index("Overzicht zaak"):]
     assert "Zorgniveau: mogelijke criminele uitbuiting" in summary
-    assert "Schulden (Wonen & Financiën)" in summary
-    assert "Reizen en verdwijnen (Werk, Activiteiten & Sociale Relaties)" in summary
+    assert f"Leeftijd: {AGE}" in summary
+    for ind in indicators:   # each pair of strong signals makes its indicator stand out
+        lg = lens.leefgebied_by_id[lens.indicator_leefgebied[ind]]
+        assert f"{lens.indicators[ind].name.nl} ({lg.name.nl})" in summary
+    unknown_age = [b.person.nl for b in lens.age_bands.values() if b.group == "unknown"]
+    assert "de jongere" in summary and "{person}" not in summary          # worded for the age given ...
+    assert not any(who in summary for who in unknown_age)                  # ... not as for an unknown age
     assert "Wat zie ik nog niet?" in summary and "wie ziet dit:" in summary
     assert "Veilig Thuis · 0800-2000" in summary and "Politie · 0900-8844" in summary
     assert "De intake is afgerond" in out
@@ -74,32 +95,37 @@ def test_all_no_gives_no_exploitation_advice(env: dict[str, str], lens: Lens) ->
 
 
 def test_red_flag_shows_112_before_anything_else(env: dict[str, str], lens: Lens) -> None:
-    done = run(env, "begin\nja\n", "chat")
+    done = run(env, f"begin\n{age_option(lens)}\nja\n", "chat")
     out = done.stdout
+    assert out.index("[Leeftijd · 1/1]") < out.index(red_flag_progress(lens, 1))   # the age comes first
     alert = out.index("Acuut gevaar: bel nu 112")
-    assert alert < out.index("[Acuut gevaar · 2/6]")
+    assert alert < out.index(red_flag_progress(lens, 2))
     assert done.returncode == 0
     assert "Alles tot nu toe is opgeslagen" in out
 
 
-def test_english_and_bad_input(env: dict[str, str]) -> None:
-    done = run(env, "hello\nbegin\nmaybe\nyes\nstop\n", "chat", "--lang", "en")
+def test_english_and_bad_input(env: dict[str, str], lens: Lens) -> None:
+    # "yes" is no age: the age question wants one of its options, typed by number
+    done = run(env, "hello\nbegin\nyes\n4\nmaybe\nyes\nstop\n", "chat", "--lang", "en")
     out = done.stdout
     assert "New case started" in out
-    assert out.count("I do not recognise that answer") == 2
-    assert "[Acute danger · 2/6]" in out
+    assert out.count("I do not recognise that answer") == 3
+    assert "[Age · 1/1]" in out
+    assert red_flag_progress(lens, 2, "Acute danger") in out
+    assert "the adult" in out   # "23 or older": the questions speak of an adult
     assert "Paused. Everything so far is saved" in out
     cases = json.loads(run(env, "", "cases", "--format", "json").stdout)
-    assert [(c["status"], c["answers"]) for c in cases] == [("open", 1)]
+    assert [(c["status"], c["answers"]) for c in cases] == [("open", 2)]   # the age and one red flag
     assert set(cases[0]) >= {"code", "mode", "status", "answers", "lens_version", "created", "updated"}
 
 
 def test_resume_with_case_code_and_cases_listing(env: dict[str, str], lens: Lens) -> None:
-    first = run(env, "begin\nnee\nnee\n", "chat")
+    first = run(env, f"begin\n{age_option(lens)}\nnee\nnee\n", "chat")
     code = case_code(first.stdout)
     again = run(env, "nee\n", "chat", "--case", code.lower())
     assert f"Zaak {code} hervat." in again.stdout
-    assert again.stdout.index("[Acuut gevaar · 3/6]") < again.stdout.index("[Acuut gevaar · 4/6]")
+    assert "[Leeftijd" not in again.stdout   # the age was given: not asked again
+    assert again.stdout.index(red_flag_progress(lens, 3)) < again.stdout.index(red_flag_progress(lens, 4))
     listing = run(env, "", "cases")
     assert code in listing.stdout and "open" in listing.stdout
     missing = run(env, "", "chat", "--case", "ZZ-ZZZZ")
@@ -125,9 +151,14 @@ def test_sigkill_mid_intake_loses_no_acknowledged_answer(env: dict[str, str], le
     code = case_code("".join(buf))
     proc.stdin.write("begin\n")
     proc.stdin.flush()
+    _read_until(proc, "[Leeftijd · 1/1]", buf)
+    proc.stdin.write(age_option(lens) + "\n")
+    proc.stdin.flush()
+    flags = len(lens.red_flags)
+    first_lg = lens.leefgebieden[0].name.nl
     acknowledged: list[str] = []
     for i, q in enumerate(lens.questions[:12]):
-        _read_until(proc, f"[{'Acuut gevaar' if i < 6 else 'Wonen & Financiën'} · {q.number}/{q.phase_size}]", buf)
+        _read_until(proc, f"[{'Acuut gevaar' if i < flags else first_lg} · {q.number}/{q.phase_size}]", buf)
         proc.stdin.write("ja\n" if i == 8 else "nee\n")
         proc.stdin.flush()
         nxt = lens.questions[i + 1]
@@ -141,7 +172,7 @@ def test_sigkill_mid_intake_loses_no_acknowledged_answer(env: dict[str, str], le
     assert resumed.returncode == 0, resumed.stderr
     first_prompt = re.search(r"\[(.+?) · (\d+)/(\d+)\]", resumed.stdout)
     assert first_prompt is not None
-    resumed_at = int(first_prompt.group(2)) + (6 if "Wonen" in first_prompt.group(1) else 0) - 1
+    resumed_at = int(first_prompt.group(2)) + (flags if first_prompt.group(1) == first_lg else 0) - 1
     assert 10 <= resumed_at <= 12       # continues right after the last acknowledged (or committed) answer
     assert "De intake is afgerond" in resumed.stdout
     from storage.repo import Store
@@ -150,12 +181,13 @@ def test_sigkill_mid_intake_loses_no_acknowledged_answer(env: dict[str, str], le
     user = store.user("console", __import__("getpass").getuser())
     assert user is not None
     (case,) = [c for c in store.list_cases(user.id) if c.code == code]
-    assert case.status == "completed" and case.answers == len(lens.questions)
+    assert case.status == "completed" and case.answers == len(lens.full_script)   # the age and every question
     from dialogs.service import IntakeService
 
     view = IntakeService(store, lens).view(user, code)
     assert view is not None
     assert view.answers[lens.questions[8].item_id] == "yes"   # the acknowledged "ja" survived the kill
+    assert lens.age_item is not None and view.answers[lens.age_item] in lens.age_bands
     log_items = [item for item, _ in store.answer_log(view.case.id)]
-    assert len(log_items) == len(set(log_items)) == len(lens.questions)   # nothing stored twice
+    assert len(log_items) == len(set(log_items)) == len(lens.full_script)   # nothing stored twice
     store.dispose()

@@ -129,13 +129,17 @@ class Env:
         return (case.step, case.state, case.status, case.mode, tuple(case.trail), tuple(case.skipped),
                 tuple(self.store.answer_log(case.id)), tuple(self.store.notes(case.id)))
 
-    def new_case(self, user_id: int, mode: str = "full", answers: int = 0, to_note: bool = False) -> str:
-        """A case made through the service (fast): begun, `answers` questions answered "nee", or at the note."""
+    def new_case(self, user_id: int, mode: str = "full", answers: int = 0, to_note: bool = False,
+                 age: str = "a12_17") -> str:
+        """A case made through the service (fast): begun, the age given, then `answers` questions answered
+        "nee", or at the note."""
         row = self.row(user_id)
         reply = self.service.start(row, "nl", mode)
         code = reply.case_code
         if mode != "quick":
             reply = self.service.handle(row, code, "begin", step=reply.step)
+        reply = self.service.handle(row, code, "answer", age, step=reply.step)   # the age comes first in every mode
+        assert not reply.refused, reply.toast
         if to_note:
             answers = len(self.lens.red_flags)
         for _ in range(answers):

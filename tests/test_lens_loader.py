@@ -21,10 +21,11 @@ from matrix.scoring import assess
 
 ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+): (?:(?P<path>[^:\s]+): )?(?P<message>.+)$")
-VERSION = re.compile(r"^1\.0\.0\+[0-9a-f]{10}$")
+VERSION = re.compile(r"^\d+\.\d+\.\d+\+[0-9a-f]{10}$")   # the declared version plus a content hash
 
-# Answers that reach "possible_exploitation": strong signals in two leefgebieden.
+# Answers that reach "possible_exploitation" for a young person: strong signals in two leefgebieden.
 EXPLOITATION = {
+    "age_group": "a12_17",
     "schuld_aan_persoon": "yes",
     "bankpas_rekening_afgestaan": "yes",
     "delict_in_opdracht": "yes",
@@ -42,10 +43,10 @@ contacts:
     when:
       nl: "Voor overleg over een vermoeden van mensenhandel of criminele uitbuiting in Zwolle."
       en: "To discuss a suspicion of human trafficking or criminal exploitation in Zwolle."
-    attach_to: [combine_signals]
+    attach_to: [exploitation_minor]
 """
 
-BAD_ATTACH = LOCAL_CONTACT.replace("attach_to: [combine_signals]", "attach_to: [combine_signal]")
+BAD_ATTACH = LOCAL_CONTACT.replace("attach_to: [exploitation_minor]", "attach_to: [exploitation_minr]")
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -133,15 +134,23 @@ def as_dicts(problems: list) -> list[dict]:
 
 # -- the bundled lens ------------------------------------------------------------------------
 def test_bundled_lens_has_the_documented_shape() -> None:
+    """The shape README.md documents for the default lens (version 2.0.0)."""
     lens = load_lens()
+    assert lens.meta.version == "2.0.0"
     assert len(lens.leefgebieden) == 4
     assert len(lens.indicators) == 19
-    assert len(lens.signals) == 87
-    assert len(lens.red_flags) == 6
+    assert len(lens.signals) == 94
+    assert len(lens.red_flags) == 8
     assert [lg.order for lg in lens.leefgebieden] == [1, 2, 3, 4]
     # Every question of the intake is a red flag or a signal, red flags first.
-    assert len(lens.questions) == 87 + 6
-    assert [q.phase for q in lens.questions[:6]] == ["red_flags"] * 6
+    assert len(lens.questions) == 94 + 8
+    assert [q.phase for q in lens.questions[:8]] == ["red_flags"] * 8
+    # The age is asked first, in every mode, with five bands; every signal has a kind.
+    assert lens.age_item == "age_group"
+    assert list(lens.age_bands) == ["a0_11", "a12_17", "a18_22", "a23_up", "unknown"]
+    assert [lens.all_questions[i].item_id for i in lens.full_script[:2]] == ["age_group", "rf_direct_gevaar"]
+    assert lens.all_questions[lens.quick_script[0]].item_id == "age_group"
+    assert {s.kind for s in lens.signals.values()} == {"vulnerability", "exploitation", "harm"}
     assert VERSION.match(lens.version), lens.version
 
 
@@ -154,12 +163,12 @@ def test_version_is_stable_and_follows_the_content(tmp_path: Path) -> None:
     commented.write_text("# a comment changes no content\n" + commented.read_text(encoding="utf-8"), encoding="utf-8")
     assert load_lens(copy).version == first.version
 
-    plant(copy / "2_gezondheid.yaml", "Laat de jongere verwondingen onbehandeld,",
-          "Laat de jongere wonden onbehandeld,")
+    plant(copy / "2_gezondheid.yaml", "Lijkt iemand anders te voorkomen dat {person} naar een dokter gaat?",
+          "Lijkt iemand anders te voorkomen dat {person} naar een huisarts gaat?")
     edited = load_lens(copy)
     assert VERSION.match(edited.version)
     assert edited.version != first.version
-    assert edited.version.startswith("1.0.0+")
+    assert edited.version.startswith(f"{first.meta.version}+")
 
 
 def test_lens_from_content_rebuilds_the_same_lens() -> None:
@@ -171,21 +180,23 @@ def test_lens_from_content_rebuilds_the_same_lens() -> None:
 
 
 def test_matrix_check_on_the_default_lens(cli) -> None:
-    version = load_lens().version
+    lens = load_lens()
+    version, expected = lens.version, lens.counts()
     text = cli["default_text"]
     assert text.returncode == 0, text.stderr
     assert f"lens criminele_uitbuiting {version}: OK" in text.stdout
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+([a-z_]+)\s+(\d+)$", text.stdout, re.M)}
-    assert counts == {"leefgebieden": 4, "indicators": 19, "signals": 87, "red_flags": 6, "contacts": 14,
-                      "advice_rules": 12}
+    shown = ("leefgebieden", "indicators", "signals", "red_flags", "contacts", "advice_rules")
+    assert counts == {k: expected[k] for k in shown}
+    assert counts["signals"] == len(lens.signals) and counts["red_flags"] == len(lens.red_flags)
 
     as_json = cli["default_json"]
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
     assert data["ok"] is True
-    assert data["counts"].items() >= {"leefgebieden": 4, "indicators": 19, "signals": 87, "red_flags": 6,
-                                      "contacts": 14, "advice_rules": 12, "quick_signals": 10,
+    assert data["counts"].items() >= {**{k: expected[k] for k in shown}, "quick_signals": expected["quick_signals"],
                                       "version": version}.items()
+    assert data["counts"]["quick_signals"] == sum(1 for s in lens.signals.values() if s.quick)
     assert data["counts"]["vignettes"] >= 12
 
 
@@ -203,14 +214,14 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[
 
     # 1. A misspelt key.
     f = lens / "4_zingeving_inzicht.yaml"
-    plant(f, "          - id: ziet_geen_uitweg\n            weight: 3\n",
-          "          - id: ziet_geen_uitweg\n            wieght: 3\n")
+    plant(f, "          - id: ziet_geen_uitweg\n            kind: exploitation\n            weight: 3\n",
+          "          - id: ziet_geen_uitweg\n            kind: exploitation\n            wieght: 3\n")
     expected.append((f"lens/{f.name}", line_of(f, "wieght: 3"), "signals[ziet_geen_uitweg]",
                      "unknown key 'wieght' (did you mean 'weight'?)"))
 
     # 2. A missing English translation.
     f = lens / "red_flags.yaml"
-    plant(f, '      en: "Is the young person seriously injured, or have they recently suffered sexual violence?"\n', "")
+    plant(f, '      en: "Is {person} seriously injured right now?"\n', "")
     expected.append((f"lens/{f.name}", line_of(f, "question:", after="- id: rf_ernstig_letsel_seksueel_geweld"),
                      "red_flags[rf_ernstig_letsel_seksueel_geweld].question", "missing translation 'en'"))
 
@@ -232,8 +243,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[
 
     # 5. A weight outside 1..3.
     f = lens / "2_gezondheid.yaml"
-    plant(f, "          - id: letsel_geen_zorg\n            weight: 3\n",
-          "          - id: letsel_geen_zorg\n            weight: 5\n")
+    plant(f, "          - id: letsel_geen_zorg\n            kind: exploitation\n            weight: 3\n",
+          "          - id: letsel_geen_zorg\n            kind: exploitation\n            weight: 5\n")
     expected.append((f"lens/{f.name}", line_of(f, "weight: 5"), "signals[letsel_geen_zorg].weight",
                      "weight must be 1, 2 or 3 (got 5)"))
 
@@ -299,12 +310,13 @@ def test_yaml_syntax_error_is_reported_with_file_and_line(tmp_path: Path, monkey
     lens = copy_lens(tmp_path / "lens")
     monkeypatch.chdir(tmp_path)
     f = lens / "4_zingeving_inzicht.yaml"
-    plant(f, "          - id: lvb\n            weight: 2\n", "          - id: lvb\n            weight: 2: 3\n")
+    plant(f, "          - id: lvb\n            kind: vulnerability\n            weight: 1\n",
+          "          - id: lvb\n            kind: vulnerability\n            weight: 1: 3\n")
     problems = problems_of(Path("lens"))
     syntax = [p for p in problems if "YAML syntax error" in p.message]
     assert len(syntax) == 1, [str(p) for p in problems]
     assert syntax[0].file == "lens/4_zingeving_inzicht.yaml"
-    assert syntax[0].line == line_of(f, "weight: 2: 3")
+    assert syntax[0].line == line_of(f, "weight: 1: 3")
     assert str(syntax[0]).startswith(f"lens/4_zingeving_inzicht.yaml:{syntax[0].line}: YAML syntax error")
 
 
@@ -312,8 +324,8 @@ def test_duplicate_mapping_key_is_reported(tmp_path: Path, monkeypatch: pytest.M
     lens = copy_lens(tmp_path / "lens")
     monkeypatch.chdir(tmp_path)
     f = lens / "2_gezondheid.yaml"
-    plant(f, "          - id: letsel_geen_zorg\n            weight: 3\n",
-          "          - id: letsel_geen_zorg\n            weight: 3\n            weight: 1\n")
+    signal = "          - id: letsel_geen_zorg\n            kind: exploitation\n            weight: 3\n"
+    plant(f, signal, signal + "            weight: 1\n")
     first = line_of(f, "weight: 3", after="- id: letsel_geen_zorg")
     problems = problems_of(Path("lens"))
     assert len(problems) == 1, [str(p) for p in problems]
@@ -342,7 +354,7 @@ def test_local_contacts_file_with_unknown_advice_id(tmp_path: Path, monkeypatch:
     assert len(problems) == 1
     assert_reported(problems, "local_contacts.yaml", line_of(local, "attach_to:"),
                     "contacts[afm_mensenhandel_zwolle].attach_to[0]",
-                    "unknown advice rule 'combine_signal' (did you mean 'combine_signals'?)")
+                    "unknown advice rule 'exploitation_minr' (did you mean 'exploitation_minor'?)")
 
 
 def test_matrix_check_with_contacts_option(planted, cli) -> None:
@@ -352,7 +364,7 @@ def test_matrix_check_with_contacts_option(planted, cli) -> None:
     problems = parse_problems(result.stdout)
     assert len(problems) == 1
     assert_reported(problems, "local_contacts.yaml", line_of(root / "local_contacts.yaml", "attach_to:"),
-                    "contacts[afm_mensenhandel_zwolle].attach_to[0]", "unknown advice rule 'combine_signal'")
+                    "contacts[afm_mensenhandel_zwolle].attach_to[0]", "unknown advice rule 'exploitation_minr'")
 
 
 def test_local_contacts_file_may_only_hold_contacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -381,12 +393,15 @@ def test_local_contact_joins_the_advice_it_attaches_to(tmp_path: Path, monkeypat
     by_contact = {a.contact: a for a in result.advice}
     assert "afm_mensenhandel_zwolle" in by_contact
     item = by_contact["afm_mensenhandel_zwolle"]
-    assert item.rule == "combine_signals"
-    combine = next(r for r in lens.advice_rules if r.id == "combine_signals")
-    assert item.why == combine.why
+    assert item.rule == "exploitation_minor"
+    minor = next(r for r in lens.advice_rules if r.id == "exploitation_minor")
+    assert item.why == minor.why
     assert lens.contacts["afm_mensenhandel_zwolle"].phone == "038-498 9111"
 
-    # Not with advice it is not attached to.
-    weak = assess(lens, {"schulden": "yes"})
+    # Not with advice it is not attached to: the same signals for an adult take the adult's route.
+    adult = assess(lens, {**EXPLOITATION, "age_group": "a23_up"})
+    assert adult.concern == "possible_exploitation" and "exploitation_minor" not in adult.rules
+    assert "afm_mensenhandel_zwolle" not in {a.contact for a in adult.advice}
+    weak = assess(lens, {"age_group": "a12_17", "schulden": "yes"})
     assert weak.concern == "attention"
     assert "afm_mensenhandel_zwolle" not in {a.contact for a in weak.advice}

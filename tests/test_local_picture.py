@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import random
@@ -136,3 +138,25 @@ def test_training_cases_are_never_listed_or_counted(store: Store, lens: Lens) ->
     assert store.list_cases(ann.id) == []
     assert len(store.list_cases(ann.id, modes=("training",))) == 1
     assert records.read_counts(store) == []
+
+
+def test_a_quick_scan_export_tells_never_asked_from_dont_know(store: Store, lens: Lens) -> None:
+    """2.0: the CSV lists every signal a quick scan never asked as `not_asked`, each with its kind."""
+    service = IntakeService(store, lens)
+    ann = store.user("console", "ann", create_role="professional")
+    assert ann is not None
+    code = run_case(service, ann, random.Random(11), "quick", p_yes=0.3, p_unknown=0.3)
+    rows = list(csv.DictReader(io.StringIO((Reports(service).case_report(ann, code, "csv", "nl") or b"").decode())))
+    by_item = {r["question"]: r for r in rows}
+    assert len(rows) == len(by_item)                               # one row per question
+    asked = {lens.all_questions[i].item_id for i in lens.quick_script}
+    assert set(by_item) == asked | set(lens.signals)               # what was asked, and every signal
+    assert by_item[lens.age_item or ""]["kind"] == "age"
+    assert by_item[lens.age_item or ""]["answer"] in lens.age_bands
+    for item, row in by_item.items():
+        if item in lens.signals:
+            assert row["signal_kind"] == lens.signals[item].kind
+            assert (row["answer"] == "not_asked") == (item not in asked), row
+        else:
+            assert row["signal_kind"] == "" and row["answer"] != "not_asked", row
+    assert {r["answer"] for r in rows if r["question"] in asked and r["kind"] == "signal"} <= {"yes", "no", "unknown"}

@@ -8,6 +8,7 @@ pictures of different small counts, which must be identical.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from matrix.loader import DEFAULT_LENS, lens_from_content, load_lens
 from matrix.scoring import Assessment, assess
 
 STRONG = ("schulden", "criminaliteit", "controle_dwang")
+UNKNOWN = ("zingeving", "lerend_vermogen")   # "weet ik niet" throughout, in the same leefgebied
 NOTE = "Gezien bij het station <b>& ë"
 
 
@@ -56,7 +58,7 @@ def answers(lens: Lens, yes: tuple[str, ...] = (), unknown: tuple[str, ...] = ()
 
 @pytest.fixture(scope="module")
 def strong(lens: Lens) -> Assessment:
-    return assess(lens, answers(lens, yes=STRONG, unknown=("zingeving",)))
+    return assess(lens, answers(lens, yes=STRONG, unknown=UNKNOWN))
 
 
 @pytest.fixture(scope="module")
@@ -144,11 +146,18 @@ def test_dossier_holds_the_case(lens: Lens, strong: Assessment, info: CaseInfo, 
     assert "0900-8844" in text                 # the police, from the advice
     assert "politie" in {a.contact for a in strong.advice}
     assert NOTE in text                        # user text rendered literally, not as markup
+    # 2.0: no age given, so both routes: the minor's (with the five Meldcode steps) and the adult's
+    assert strong.age_group == "unknown" and "Leeftijd: onbekend" in text
     assert "Meldcode stap 5" in text
-    assert "minderjarigen" in text
+    assert "minderjarige" in text and "volwassene" in text
+    # 2.0: the "weet ik niet" questions are listed per leefgebied, and what was never asked is counted
+    assert len({lens.indicator_leefgebied[i] for i in UNKNOWN}) == 1
+    unknown = sum(len(lens.indicators[i].signals) for i in UNKNOWN)
+    assert f"Weet ik niet of niet beantwoord ({unknown}):" in text
+    assert "niet gevraagd: 0" in text
     assert "geen diagnose" in text
     assert "Wonen & Financiën" in text          # Dutch characters survive: ë, ï, ö
-    assert "geïsoleerd" in text
+    assert "beïnvloedbaarheid" in text         # an open indicator's name ("Wat zie ik nog niet?")
     assert "zorgcoördinator" in text
     assert "\ufffd" not in text and "⚠" not in text
 
@@ -175,23 +184,45 @@ def test_dossier_is_deterministic(lens: Lens, strong: Assessment, info: CaseInfo
     assert dossier_pdf(lens, strong, info, [NOTE, "Tweede notitie ⚠️ met\nregelafbreking"]) == dossier
 
 
-def test_dossier_without_signals_or_notes_in_english(lens: Lens, all_no: Assessment, info: CaseInfo) -> None:
+def test_dossier_without_signals_or_notes_in_english(lens: Lens, all_no: Assessment, strong: Assessment,
+                                                     info: CaseInfo) -> None:
     text = pdf_text(dossier_pdf(lens, all_no, info, [], "en"))
     assert f"Case file {info.code}" in text
     assert "No indicator stands out." in text
     assert "No notes." in text
-    assert "Meldcode step 1" in text
     assert "not a diagnosis" in text
+    # 2.0: the Meldcode steps come with the advice that calls for them (a minor's route), in English too
+    assert "Meldcode step 1" in pdf_text(dossier_pdf(lens, strong, info, [], "en"))
+
+
+def test_dossier_of_a_quick_scan_counts_what_was_never_asked(lens: Lens, info: CaseInfo) -> None:
+    """2.0: a quick scan's dossier lists the questions it asked; the others are counted as not asked."""
+    asked = [q.item_id for q in lens.quick_questions if q.item_id in lens.signals]
+    assert lens.age_item is not None
+    result = assess(lens, {lens.age_item: "a12_17", **dict.fromkeys(asked, "unknown")})
+    assert result.concern == "not_assessed"                   # only "weet ik niet": nothing assessed yet
+    text = pdf_text(dossier_pdf(lens, result, dataclasses.replace(info, mode="quick"), []))
+    assert "Zorgniveau: nog niet beoordeeld" in text and "Leeftijd: 12 tot 18 jaar" in text
+    for lg in lens.leefgebieden:
+        signals = [s.id for ind in lg.indicators for s in ind.signals]
+        mine = [s for s in signals if s in asked]
+        assert f"Weet ik niet of niet beantwoord ({len(mine)}):" in text
+        assert f"Met nee beantwoord: 0 · niet gevraagd: {len(signals) - len(mine)}" in text
 
 
 def test_meldcode_steps_come_from_the_lens_or_the_catalogue(lens: Lens) -> None:
     steps = meldcode_steps(lens, "nl")
     assert [s[:15] for s in steps] == [f"Meldcode stap {i}" for i in range(1, 6)]
     content = copy.deepcopy(lens.content)
-    content["advice"] = [rule for rule in content["advice"] if rule["id"] != "combine_signals"]
+    # 2.0: the steps are those of any advice rule that words all five (the minor's routes share them)
+    with_steps = [rule for rule in content["advice"]
+                  if sum(step["nl"].startswith("Meldcode") for step in rule.get("steps") or []) >= 5]
+    assert with_steps
+    content["advice"] = [rule for rule in content["advice"] if rule not in with_steps]
     bare = lens_from_content(content)
     assert meldcode_steps(bare, "en")[0].startswith("Meldcode step 1")
     assert len(meldcode_steps(bare, "nl")) == 5
+    assert meldcode_steps(bare, "nl") != steps          # the catalogue's wording, not the lens's
 
 
 # -- local picture chart ----------------------------------------------------------------------------------
