@@ -282,7 +282,8 @@ async def test_export_holds_one_row_per_answer_of_own_real_cases_only(env: Env) 
 
     (doc,) = await ann.send_and_wait("/export")
     assert doc.kind == "document"
-    assert doc.caption == "Je zaken als CSV: één regel per antwoord, en per vraag die niet gesteld is één regel met not_asked."
+    assert doc.caption == ("Je zaken als CSV: één regel per antwoord, en per vraag die niet gesteld is één regel "
+                           "met not_asked.")
     data = upload(doc)
     assert data.filename == "lensbot-cases.csv"
     header, *rows = csv_rows(data.data)
