@@ -28,7 +28,7 @@ def completion_keys(result: Assessment, answers: dict[str, str]) -> list[tuple[s
     keys += [("indicator", i.id) for i in result.triggered]
     keys += [("leefgebied", lg.id) for lg in result.leefgebieden if lg.triggered]
     keys += [("signal_yes", s) for s in result.yes]
-    keys += [("signal_unknown", s) for s, v in answers.items() if v == "unknown"]
+    keys += [("signal_unknown", s) for i in result.indicators for s in i.dont_know]   # signals only, not the age
     keys += [("phenomenon", p) for p, _ in result.phenomena]
     return keys
 

@@ -120,11 +120,14 @@ def test_english_and_bad_input(env: dict[str, str], lens: Lens) -> None:
 
 
 def test_resume_with_case_code_and_cases_listing(env: dict[str, str], lens: Lens) -> None:
-    first = run(env, f"begin\n{age_option(lens)}\nnee\nnee\n", "chat")
+    first = run(env, "begin\nweet ik niet\nnee\nnee\n", "chat")    # the age typed as its option's label
+    assert "herken ik niet" not in first.stdout
     code = case_code(first.stdout)
     again = run(env, "nee\n", "chat", "--case", code.lower())
     assert f"Zaak {code} hervat." in again.stdout
     assert "[Leeftijd" not in again.stdout   # the age was given: not asked again
+    (unknown,) = [b for b in lens.age_bands.values() if b.group == "unknown"]
+    assert unknown.person.nl in again.stdout    # the questions speak of a person of unknown age
     assert again.stdout.index(red_flag_progress(lens, 3)) < again.stdout.index(red_flag_progress(lens, 4))
     listing = run(env, "", "cases")
     assert code in listing.stdout and "open" in listing.stdout

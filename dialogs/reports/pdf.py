@@ -2,7 +2,8 @@
 
 A professional keeps this with their own records or takes it to a Meldcode consultation, so it
 lists everything the chat summary says plus what the summary leaves out: the literal question
-texts per leefgebied, every contact's phone and website, the five Meldcode steps, the notes.
+texts per leefgebied, every open question, every contact's phone and website, the Meldcode steps
+where an applied advice rule gives them (a minor, or an unknown age), the notes.
 It records signals, never a verdict, and says so on every page.
 
 reportlab's platypus lays out flowing text with page breaks and a footer per page without any
