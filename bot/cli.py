@@ -247,6 +247,12 @@ def cmd_assess(args: argparse.Namespace) -> int:
     return 0
 
 
+# Ways people write an age group in a JSON file; the lens's own band ids are accepted as they are.
+AGE_ALIASES = {"minderjarig": "minor", "child": "minor", "kind": "minor", "jongere": "minor",
+               "volwassen": "adult", "volwassene": "adult", "onbekend": "unknown", "weet ik niet": "unknown",
+               "0-11": "a0_11", "<12": "a0_11", "12-17": "a12_17", "18-22": "a18_22", "23+": "a23_up"}
+
+
 def parse_answers(lens: Lens, data: Any) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(data, dict):
         return {}, ['expected a JSON object such as {"schulden": "yes", "rf_direct_gevaar": "no"}']
@@ -255,10 +261,11 @@ def parse_answers(lens: Lens, data: Any) -> tuple[dict[str, Any], list[str]]:
     for key, value in data.items():
         if key in ("age_group", lens.age_item):   # "minor", "adult", "unknown" or an age band such as a12_17
             choices = sorted({"minor", "adult", "unknown", *lens.age_bands})
-            if not isinstance(value, str) or value.strip().lower() not in choices:
+            age = AGE_ALIASES.get(value.strip().lower(), value.strip().lower()) if isinstance(value, str) else None
+            if age not in choices:
                 errors.append(f"'{key}': unknown age {value!r} (use {', '.join(choices)})")
             else:
-                answers[lens.age_item or key] = value.strip().lower()
+                answers[lens.age_item or key] = age
             continue
         if key not in lens.question_index:  # signals, red flags and the quick scan's gate
             errors.append(f"unknown signal or red flag id '{key}'")

@@ -157,3 +157,16 @@ def test_an_old_lens_version_still_loads_and_keeps_its_reading(lens: Lens) -> No
     old = lens_from_content(content)
     assert old.signals["schulden"].kind is None
     assert assess(old, {"schulden": "yes"}).concern in ("attention", "none")
+
+
+def test_assess_takes_the_ways_people_write_an_age(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bot.cli import main
+
+    for written, band in (("12-17", "a12_17"), ("minderjarig", None), ("23+", "a23_up")):
+        f = tmp_path / "answers.json"
+        f.write_text(json.dumps({"age_group": written, "schulden": "ja"}), encoding="utf-8")
+        assert main(["assess", str(f), "--format", "json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["age_band"] == band and out["age_group"] in ("minor", "adult")
