@@ -131,6 +131,10 @@ class IntakeDialog:
             return tuple(self.lens.age_bands)
         return ANSWER_VALUES
 
+    def can_go_back(self, case: IntakeCase) -> bool:
+        """Whether "back" leads anywhere from here (not from the first question of a quick scan)."""
+        return self._back_phase(case) is not None
+
     def script(self, case: IntakeCase) -> Sequence[int]:
         return self.lens.full_script if case.script is None else case.script
 

@@ -90,7 +90,7 @@ def prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignett
     phase = phase_name.get(lang) if phase_name else t(f"phase.{q.phase}", lang)
     current = case.answers.get(q.item_id)
     nav: tuple[str, ...] = ("back",) if q.phase in (RED_FLAGS_PHASE, QUICK_PHASE, AGE_PHASE) else ("back", "skip")
-    if q.phase == AGE_PHASE and dialog._back_phase(case) is None:
+    if q.phase == AGE_PHASE and not dialog.can_go_back(case):
         nav = ()   # the first question of a quick scan: there is nothing to go back to
     if case.mode == "training":
         nav = (*nav, "vignette")
