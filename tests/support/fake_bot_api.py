@@ -1007,6 +1007,8 @@ class FakeUser:
     async def wait_handled(self, update_id: int, *, timeout: float = 5.0, quiet: float = 0.05) -> list[SentMessage]:
         """Wait until ``update_id`` was fetched, answered for this chat, and the chat is quiet.
 
+        With :meth:`FakeBotAPI.track_handling` on, wait until the bot reports the update handled.
+
         Returns the bot messages sent or edited after the update was fetched.
         """
         server = self.server
@@ -1018,6 +1020,17 @@ class FakeUser:
             message=f"update {update_id} was never fetched by getUpdates (is the bot polling?)",
         )
         fetched_at = server._delivered_at_seq[update_id]
+        if server._handled is not None:
+            handled = server._handled
+            await server.wait_for(
+                lambda: update_id in handled,
+                timeout=max(deadline - loop.time(), 0.0),
+                message=f"the bot did not finish update {update_id} for chat {self.chat_id}",
+            )
+            return sorted(
+                (m for m in self._chat.messages.values() if m.from_bot and m.changed_seq > fetched_at),
+                key=lambda m: m.message_id,
+            )
         await server.wait_for(
             lambda: self._chat.last_answered_seq > fetched_at,
             timeout=max(deadline - loop.time(), 0.0),
@@ -1170,6 +1183,8 @@ class FakeBotAPI:
         self._queue: list[_Queued] = []
         self._all_updates: dict[int, dict[str, Any]] = {}
         self._delivered_at_seq: dict[int, int] = {}
+        # Set by a harness that can tell when the bot finished an update (see mark_handled()).
+        self._handled: set[int] | None = None
         self._targeted: dict[str, list[tuple[str, float]]] = {}
         self._chats: dict[int, _Chat] = {}
         self._users: dict[int, FakeUser] = {}
@@ -1378,6 +1393,8 @@ class FakeBotAPI:
             raise ValueError(f"unknown update {update_id}")
         self._queue = [q for q in self._queue if q.update["update_id"] != update_id]
         self._delivered_at_seq.pop(update_id, None)  # so wait_handled() waits for the new delivery
+        if self._handled is not None:
+            self._handled.discard(update_id)
         self._queue.append(_Queued(copy.deepcopy(self._all_updates[update_id]), forced=True))
         self._queue.sort(key=lambda q: q.update["update_id"])
         self._log(None, "server", "redeliver", f"update {update_id} queued again")
@@ -1391,6 +1408,22 @@ class FakeBotAPI:
 
     def is_delivered(self, update_id: int) -> bool:
         return update_id in self._delivered_at_seq
+
+    def track_handling(self) -> None:
+        """From now on, wait_handled() waits for mark_handled() instead of a quiet chat.
+
+        A harness that runs the bot in this process knows exactly when an update was processed;
+        waiting for that is both faster and sturdier than guessing from a pause in API calls
+        (a loaded machine can pause longer than any fixed quiet time between two calls).
+        """
+        if self._handled is None:
+            self._handled = set()
+
+    def mark_handled(self, update_id: int) -> None:
+        """The bot has finished processing ``update_id`` (every API call it made for it returned)."""
+        if self._handled is not None:
+            self._handled.add(update_id)
+            self._bump()
 
     # -- faults ----------------------------------------------------------------------
 

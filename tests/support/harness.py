@@ -6,8 +6,11 @@ HTTP on 127.0.0.1. Use `TelegramHarness` as an async context manager.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from types import TracebackType
+from typing import Any
 
+from telegram import Update
 from telegram.ext import Application
 
 from bot.telegram.app import ALLOWED_UPDATES, Settings, build_application
@@ -29,6 +32,7 @@ class TelegramHarness:
         settings = Settings(token=self.server.token, base_url=self.server.base_url,
                             base_file_url=self.server.base_file_url, admin_ids=self.admin_ids)
         self.app = build_application(settings, IntakeService(self.store, self.lens), self.store)
+        self._report_handled()
         await self.app.initialize()
         if self.app.post_init:
             await self.app.post_init(self.app)
@@ -36,6 +40,22 @@ class TelegramHarness:
         assert self.app.updater is not None
         await self.app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
         return self
+
+    def _report_handled(self) -> None:
+        """Tell the fake server when an update is finished, so tests wait for that, not for a pause."""
+        assert self.app is not None
+        processor, server = self.app.update_processor, self.server
+        inner = processor.do_process_update
+
+        async def observed(update: object, coroutine: Awaitable[Any]) -> None:
+            try:
+                await inner(update, coroutine)
+            finally:
+                if isinstance(update, Update):
+                    server.mark_handled(update.update_id)
+
+        processor.do_process_update = observed  # type: ignore[method-assign]
+        server.track_handling()
 
     async def stop(self) -> None:
         app = self.app
