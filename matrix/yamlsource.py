@@ -4,6 +4,11 @@ Validation errors are only useful to a domain expert if they point at a line of 
 YAML is composed into nodes (which carry line marks) and converted to plain Python by hand,
 recording the line of every mapping key and list item. PyYAML silently keeps the last of two
 equal keys; here that is reported, since it almost always hides a mistake.
+
+A lens file may come from an operator's folder (`LENSBOT_LENS`), so reading it is bounded: a file
+larger than MAX_BYTES, nesting deeper than MAX_DEPTH, or aliases that expand to more than MAX_NODES
+values (a "billion laughs" file of a few hundred bytes can otherwise take gigabytes) is refused
+as a Problem with its line, like any other mistake.
 """
 
 from __future__ import annotations
@@ -17,6 +22,17 @@ import yaml
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PathKey = tuple[str | int, ...]
+MAX_BYTES = 2_000_000      # the default lens is ~250 kB in all
+MAX_DEPTH = 40             # the default lens nests 8 deep
+MAX_NODES = 200_000        # values after expanding aliases; the default lens has ~15,000 per file
+
+
+class _TooBig(Exception):
+    """The file goes past one of the limits above; `line` is where that happened."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,9 @@ def parse_file(path: Path, display: str | None = None) -> tuple[SourceDoc | None
 
 
 def parse_text(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        return None, [Problem(name, 1, "", f"file is larger than {MAX_BYTES // 1_000_000} MB; a lens file is far "
+                                           "smaller (split it, or check that this is the right file)")]
     loader = Loader(text)
     try:
         node = loader.get_single_node()
@@ -84,12 +103,14 @@ def parse_text(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
             return SourceDoc(name, {}), []
         doc = SourceDoc(name, None)
         duplicates: list[tuple[int, PathKey, str, int]] = []
-        doc.data = _convert(loader, node, (), doc, duplicates)
+        doc.data = _convert(loader, node, (), doc, duplicates, [0])
         problems = [
             Problem(name, line, doc.label(path), f"duplicate key '{key}' (an earlier '{key}' is on line {first})")
             for line, path, key, first in duplicates
         ]
         return doc, problems
+    except _TooBig as exc:
+        return None, [Problem(name, exc.line, "", exc.message)]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -102,8 +123,15 @@ def parse_text(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
 
 
 def _convert(loader: Any, node: yaml.Node, path: PathKey, doc: SourceDoc,
-             duplicates: list[tuple[int, PathKey, str, int]]) -> Any:
-    doc.lines[path] = node.start_mark.line + 1
+             duplicates: list[tuple[int, PathKey, str, int]], count: list[int]) -> Any:
+    line = node.start_mark.line + 1
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise _TooBig(line, f"more than {MAX_NODES:,} values after expanding aliases (&/*): "
+                            "is an alias repeated inside itself?")
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(line, f"nested more than {MAX_DEPTH} levels deep")
+    doc.lines[path] = line
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -113,9 +141,9 @@ def _convert(loader: Any, node: yaml.Node, path: PathKey, doc: SourceDoc,
             child = (*path, key)
             if key in result:
                 duplicates.append((key_node.start_mark.line + 1, path, key, doc.lines[child]))
-            result[key] = _convert(loader, value_node, child, doc, duplicates)
+            result[key] = _convert(loader, value_node, child, doc, duplicates, count)
             doc.lines[child] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(loader, item, (*path, i), doc, duplicates) for i, item in enumerate(node.value)]
+        return [_convert(loader, item, (*path, i), doc, duplicates, count) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
