@@ -13,7 +13,7 @@ from datetime import datetime
 from dialogs.output import Block, Line
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
-from matrix.models import Vignette
+from matrix.models import Text, Vignette
 from matrix.scoring import Assessment
 from matrix.training import TrainingResult
 from matrix.view import AssessmentView
@@ -246,7 +246,11 @@ def feedback_blocks(lens: Lens, vignette: Vignette, result: TrainingResult, lang
 
 
 def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]], lang: str) -> list[Block]:
-    """A trainee's record: cases done, scores, and the signals they miss most often."""
+    """A trainee's record: cases done, scores, and the signals they miss most often.
+
+    Each row was scored with the lens version of its case. A vignette or signal still in `lens` is
+    named in the current words; one that left it in the words of the version it was scored with,
+    and failing that by its id: an edited lens never breaks the record."""
     t = dialog_texts()
     lines = [Line(t("progress.title", lang), "title")]
     if not rows:
@@ -256,16 +260,22 @@ def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]]
     done = len({vid for _, vid, _ in rows})
     lines.append(Line(t("progress.summary", lang, done=done, total=len(lens.vignettes), average=average)))
     for when, vid, result in rows:
-        title = lens.vignettes[vid].title.get(lang) if vid in lens.vignettes else vid
+        title = (lens.vignettes[vid].title.get(lang) if vid in lens.vignettes
+                 else result.title.get(lang) if result.title else vid)
         lines.append(Line(t("progress.line", lang, date=when.strftime("%Y-%m-%d"), title=title, score=result.score),
                           "item"))
     missed: dict[str, int] = {}
+    recorded: dict[str, Text] = {}
     for _, _, result in rows:
-        for s in result.missed:
-            missed[s] = missed.get(s, 0) + 1
+        for fb in result.signals:
+            if fb.verdict == "missed":
+                missed[fb.signal] = missed.get(fb.signal, 0) + 1
+                if fb.question is not None:
+                    recorded.setdefault(fb.signal, fb.question)
     if missed:
         lines.append(Line(t("progress.missed", lang), "heading"))
         for s, n in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0]))[:5]:
-            lines.append(Line(t("progress.missed_line", lang, question=lens.say(lens.question_text(s), lang), count=n),
-                              "item"))
+            question = (lens.say(lens.question_text(s), lang) if s in lens.question_index
+                        else lens.say(recorded[s], lang) if s in recorded else s)
+            lines.append(Line(t("progress.missed_line", lang, question=question, count=n), "item"))
     return [Block(tuple(lines), "summary")]
