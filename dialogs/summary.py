@@ -4,6 +4,10 @@ Shared by every place that shows a result (end of the intake, `/samenvatting`, `
 so the wording and order are the same everywhere: acute danger first, then the concern level
 and its reason, the spread, the triggered indicators, what is unknown and who may know, the
 related phenomena, and the advice with contacts.
+
+Every section renders one `matrix.view.AssessmentView`, the ordered composition the PDF, the lens
+picture and the JSON/CSV exports render too; the section helpers (`open_lines`, `advice_lines`, ...)
+take that view, so the PDF reuses them line for line.
 """
 
 from __future__ import annotations

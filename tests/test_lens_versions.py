@@ -5,7 +5,7 @@ the retention purge, and training cases are scored with the lens version they we
 Here cases are completed under the bundled lens, then an edited lens is loaded in which one signal
 is removed and another renamed (a new id with `split_from: [old id]`). The local picture (text,
 JSON, CSV, PNG) and `lensbot progress` still render, and name the signals that left the lens in the
-words of the version they were counted under, marked with that version.
+words of the version they were counted under, marked with that version. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -135,14 +135,12 @@ def old_lens() -> Lens:
     return load_lens()
 
 
-def test_local_picture_and_progress_survive_a_removed_and_a_renamed_signal(tmp_path: Path, old_lens: Lens) -> None:
+def test_local_picture_and_progress_survive_a_removed_and_a_renamed_signal(tmp_path: Path, old_lens: Lens,
+                                                                           db_url: str, store: Store) -> None:
     candidates = vignette_only_signals(old_lens, DEFAULT_LENS)
     assert len(candidates) >= 2, "the bundled lens has two signals only vignettes name"
     removed, old_id = candidates[0], candidates[1]
     new_id = f"{old_id}_nieuw"
-    url = f"sqlite:///{tmp_path / 'lensbot.db'}"
-    store = Store(url)
-    store.upgrade()
     user = store.user("console", getpass.getuser(), create_role="professional")
     assert user is not None
 
@@ -194,7 +192,7 @@ def test_local_picture_and_progress_survive_a_removed_and_a_renamed_signal(tmp_p
     assert t("labels.split", "en", id=old_id, now=new_lens.say(new_lens.signals[new_id].question, "en")) in plain
 
     # `lensbot stats` and `lensbot progress` with the edited lens, as an operator runs them.
-    env = dict(os.environ, LENSBOT_DATABASE_URL=url, LENSBOT_LENS=str(folder))
+    env = dict(os.environ, LENSBOT_DATABASE_URL=db_url, LENSBOT_LENS=str(folder))
     env.pop("LENSBOT_CONTACTS", None)
     out = lensbot(env, "stats")
     assert out.returncode == 0, out.stderr
@@ -206,4 +204,3 @@ def test_local_picture_and_progress_survive_a_removed_and_a_renamed_signal(tmp_p
         assert words(old_words[s]) in words(progress.stdout), progress.stdout
     for vid in practised:
         assert words(new_lens.vignettes[vid].title.nl) in words(progress.stdout)
-    store.dispose()
