@@ -3,6 +3,11 @@
 Counts are added per month when a case completes (`completion_keys`) and read back from the
 aggregate table, so the picture survives the retention purge. Every count below 5 is shown as
 "<5"; nothing finer than a month, no codes, notes or users ever reaches this module.
+
+Counts outlive lens edits: each case also counts the lens version it was completed under, and an
+id that left the current lens is named in the words of that version (`dialogs/labels.py`), never
+dropped and never a crash. The data and its suppression live in `dialogs/counts.py`; the chart in
+`dialogs/reports/chart.py` reads the same data. This module imports nothing from `dialogs/reports/`.
 """
 
 from __future__ import annotations
@@ -10,21 +15,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
+from dialogs.counts import LocalPicture, shown, shown_all
+from dialogs.labels import LensLabels
 from dialogs.output import Block, Line
-from dialogs.reports.model import LocalPicture, shown, shown_all
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
 from matrix.scoring import Assessment
 
 TOP = 10
 LEVELS = ("not_assessed", "none", "attention", "possible_exploitation", "acute")
+LensOf = Callable[[str], Lens | None]   # a stored lens version by its version string
 
 
 def completion_keys(result: Assessment, answers: dict[str, str]) -> list[tuple[str, str]]:
     """The (metric, key) pairs one completed case adds to its month."""
-    keys = [("cases", "all"), ("concern", result.concern), ("age_group", result.age_group)]
+    keys = [("cases", "all"), ("concern", result.concern), ("age_group", result.age_group),
+            ("lens_version", result.lens_version)]   # which lens names the ids below
     keys += [("indicator", i.id) for i in result.triggered]
     keys += [("leefgebied", lg.id) for lg in result.leefgebieden if lg.triggered]
     keys += [("signal_yes", s) for s in result.yes]
@@ -33,22 +42,35 @@ def completion_keys(result: Assessment, answers: dict[str, str]) -> list[tuple[s
     return keys
 
 
-def local_picture(rows: list[tuple[str, str, str, int]], since: str | None, until: str | None) -> LocalPicture:
+def local_picture(rows: list[tuple[str, str, str, int]], since: str | None, until: str | None,
+                  lenses: LensOf | None = None) -> LocalPicture:
+    """The picture from (month, metric, key, count) rows; `lenses` loads the stored versions counted."""
     pic = LocalPicture(since=since, until=until)
     target = {"indicator": pic.indicators, "leefgebied": pic.leefgebieden, "signal_yes": pic.signals_yes,
-              "signal_unknown": pic.signals_unknown, "phenomenon": pic.phenomena, "concern": pic.concern}
+              "signal_unknown": pic.signals_unknown, "phenomenon": pic.phenomena, "concern": pic.concern,
+              "lens_version": pic.lens_versions}
+    last_month: dict[str, str] = {}
     for month, metric, key, count in rows:
         if metric == "cases":
             pic.per_month[month] = pic.per_month.get(month, 0) + count
             pic.cases += count
         elif metric in target:
             target[metric][key] = target[metric].get(key, 0) + count
+            if metric == "lens_version":
+                last_month[key] = max(month, last_month.get(key, month))
+    if lenses is not None:
+        newest_first = sorted(pic.lens_versions, key=lambda v: (last_month[v], pic.lens_versions[v]), reverse=True)
+        pic.lenses = tuple(lens for lens in map(_loader(lenses), newest_first) if lens is not None)
     return pic
 
 
-def _question(lens: Lens, item: str, lang: str) -> str:
-    """A counted signal in the current wording; one that left the lens by its id (counts stay comparable)."""
-    return lens.say(lens.question_text(item), lang) if item in lens.question_index else item
+def _loader(lenses: LensOf) -> LensOf:
+    def load(version: str) -> Lens | None:
+        try:
+            return lenses(version)
+        except (LookupError, ValueError):   # not stored (any more), or stored content that no longer loads
+            return None
+    return load
 
 
 def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
@@ -57,10 +79,14 @@ def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
 
 def stats_blocks(lens: Lens, pic: LocalPicture, lang: str) -> list[Block]:
     t = dialog_texts()
+    labels = LensLabels.of(lens, pic.lenses)
     period = f"{pic.since or '…'} – {pic.until or '…'}"
     head = [Line(t("stats.title", lang, period=period), "title"),
             Line(t("stats.cases", lang, count=shown(pic.cases))),
             Line(t("stats.suppressed", lang), "muted")]
+    if set(pic.lens_versions) - {lens.version}:   # the counts span another lens: say which
+        versions = ", ".join(f"{v} ({shown(n)})" for v, n in sorted(pic.lens_versions.items()))
+        head.append(Line(t("stats.lens_versions", lang, versions=versions), "muted"))
     if not pic.cases:
         return [Block((*head, Line(t("stats.none", lang))), "summary")]
     body: list[Line] = [Line(t("stats.per_leefgebied", lang), "heading")]
@@ -68,20 +94,22 @@ def stats_blocks(lens: Lens, pic: LocalPicture, lang: str) -> list[Block]:
         body.append(Line(f"{lg.name.get(lang)}: {shown(pic.leefgebieden.get(lg.id, 0))}", "item"))
         body += [Line(f"{ind.name.get(lang)}: {shown(pic.indicators.get(ind.id, 0))}", "subitem")
                  for ind in lg.indicators]
+    former_lg = [(k, n) for k, n in sorted(pic.leefgebieden.items()) if k not in lens.leefgebied_by_id]
+    former_ind = [(k, n) for k, n in sorted(pic.indicators.items()) if k not in lens.indicators]
+    if former_lg or former_ind:
+        body.append(Line(t("stats.former", lang), "heading"))
+        body += [Line(f"{labels.leefgebied(k, lang)}: {shown(n)}", "item") for k, n in former_lg]
+        body += [Line(f"{labels.indicator(k, lang)}: {shown(n)}", "item") for k, n in former_ind]
     body.append(Line(t("stats.yes", lang), "heading"))
-    body += [Line(f"{_question(lens, s, lang)} — {shown(n)}", "item") for s, n in _top(pic.signals_yes)]
+    body += [Line(f"{labels.question(s, lang)} — {shown(n)}", "item") for s, n in _top(pic.signals_yes)]
     body.append(Line(t("stats.unknown", lang), "heading"))
     for s, n in _top(pic.signals_unknown):
-        who = ""
-        if s in lens.signal_indicator:
-            ind = lens.indicators[lens.signal_indicator[s]]
-            who = ", ".join(lens.viewers[v].name.get(lang) for v in ind.seen_by)
-        body.append(Line(f"{_question(lens, s, lang)} — {shown(n)}", "item"))
+        body.append(Line(f"{labels.question(s, lang)} — {shown(n)}", "item"))
+        who = labels.seen_by(s, lang)
         if who:
             body.append(Line(t("stats.partners", lang, who=who), "subitem"))
     body.append(Line(t("stats.phenomena", lang), "heading"))
-    body += [Line(f"{lens.phenomena[p].name.get(lang)}: {shown(n)}", "item") for p, n in _top(pic.phenomena)
-             if p in lens.phenomena]
+    body += [Line(f"{labels.phenomenon(p, lang)}: {shown(n)}", "item") for p, n in _top(pic.phenomena)]
     body.append(Line(t("stats.concern", lang), "heading"))
     levels = shown_all({level: pic.concern.get(level, 0) for level in LEVELS})
     body += [Line(f"{t(f'concern.{level}', lang)}: {levels[level]}", "item") for level in LEVELS]
@@ -91,12 +119,15 @@ def stats_blocks(lens: Lens, pic: LocalPicture, lang: str) -> list[Block]:
 
 
 def stats_dict(lens: Lens, pic: LocalPicture) -> dict[str, Any]:
-    """JSON-ready, already suppressed: no consumer of this output ever sees a count below 5."""
+    """JSON-ready, already suppressed: no consumer of this output ever sees a count below 5.
+
+    Ids are the lens's own; `lens_versions` says which versions they were counted under."""
     def table(counts: dict[str, int]) -> list[dict[str, str]]:
         return [{"id": k, "count": shown(n)} for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
     return {
         "since": pic.since, "until": pic.until, "lens_version": lens.version,
+        "lens_versions": [{"version": v, "count": shown(n)} for v, n in sorted(pic.lens_versions.items())],
         "completed_cases": shown(pic.cases),
         "per_month": [{"month": m, "count": n} for m, n in shown_all(dict(sorted(pic.per_month.items()))).items()],
         "leefgebieden": table(pic.leefgebieden), "indicators": table(pic.indicators),
@@ -112,6 +143,8 @@ def stats_csv(lens: Lens, pic: LocalPicture) -> str:
     writer = csv.writer(out)
     writer.writerow(["section", "id", "count"])
     writer.writerow(["completed_cases", "", data["completed_cases"]])
+    for row in data["lens_versions"]:
+        writer.writerow(["lens_versions", row["version"], row["count"]])
     for row in data["per_month"]:
         writer.writerow(["per_month", row["month"], row["count"]])
     for section in ("leefgebieden", "indicators", "signals_yes", "signals_unknown", "phenomena"):

@@ -4,6 +4,10 @@ Shared by every place that shows a result (end of the intake, `/samenvatting`, `
 so the wording and order are the same everywhere: acute danger first, then the concern level
 and its reason, the spread, the triggered indicators, what is unknown and who may know, the
 related phenomena, and the advice with contacts.
+
+Every section renders one `matrix.view.AssessmentView`, the ordered composition the PDF, the lens
+picture and the JSON/CSV exports render too; the section helpers (`open_lines`, `advice_lines`, ...)
+take that view, so the PDF reuses them line for line.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from datetime import datetime
 from dialogs.output import Block, Line
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
-from matrix.models import Vignette
+from matrix.models import Text, Vignette
 from matrix.scoring import Assessment
 from matrix.training import TrainingResult
+from matrix.view import AssessmentView
 
 
 def red_flag_block(lens: Lens, lang: str, flags: tuple[str, ...] | list[str] = ()) -> Block:
@@ -50,156 +55,145 @@ SUMMARY_OPEN_LINES = 8   # "wat zie ik nog niet" in a chat: the most telling lin
 QUICK_OPEN_LINES = 4     # a teacher's two-minute result: only the most telling open topics
 
 
-def age_line(lens: Lens, result: Assessment, lang: str) -> Line | None:
+def age_line(view: AssessmentView, lang: str) -> Line | None:
     """The age the case was assessed for; unknown: say that both routes are shown."""
     t = dialog_texts()
+    lens = view.lens
     if lens.doc.age is None:
         return None
-    band = lens.age_bands.get(result.age_band or "")
-    if result.age_group == "unknown":
+    band = lens.age_bands.get(view.age_band or "")
+    if view.age_group == "unknown":
         return Line(t("summary.age_unknown", lang))
-    label = band.label.get(lang) if band else t(f"age_group.{result.age_group}", lang)
+    label = band.label.get(lang) if band else t(f"age_group.{view.age_group}", lang)
     return Line(t("summary.age", lang, label=label))
 
 
-def kind_sections(lens: Lens, result: Assessment, lang: str) -> list[tuple[str, list[str]]]:
+def kind_sections(view: AssessmentView, lang: str) -> list[tuple[str, list[str]]]:
     """The "ja" signals by kind, exploitation first: (heading, signal texts), empty kinds left out."""
     t = dialog_texts()
-    say = _sayer(lens, result, lang)
-    return [(t(f"summary.kind.{kind}", lang), [say(lens.signals[s].question) for s in result.of_kind(kind)])
-            for kind in ("exploitation", "harm", "vulnerability") if result.of_kind(kind)]
+    return [(t(f"summary.kind.{kind}", lang), [view.say(s.question, lang) for s in signals])
+            for kind, signals in view.by_kind]
 
 
-def open_lines(lens: Lens, result: Assessment, lang: str, asker: str = "general",
+def open_lines(view: AssessmentView, lang: str, asker: str = "general",
                limit: int | None = SUMMARY_OPEN_LINES) -> list[Line]:
     """"Wat zie ik nog niet?": open topics, most telling first, with who usually sees them."""
     t = dialog_texts()
     lines: list[Line] = [Line(t("summary.unknown", lang), "heading")]
-    groups = result.unknown if limit is None else result.unknown[:limit]
-    if not result.unknown:
+    questions = view.open_questions
+    groups = questions if limit is None else questions[:limit]
+    if not questions:
         lines.append(Line(t("summary.unknown_none", lang), "muted"))
     notes: dict[str, str] = {}
     for group in groups:
-        viewers = [lens.viewers[v] for v in group.seen_by]
-        who = ", ".join((v.school_name if asker == "school" and v.school_name else v.name).get(lang) for v in viewers)
-        lines.append(Line(t("summary.unknown_line", lang, name=lens.indicators[group.indicator].name.get(lang),
+        who = ", ".join((v.school_name if asker == "school" and v.school_name else v.name).get(lang)
+                        for v in group.seen_by)
+        lines.append(Line(t("summary.unknown_line", lang, name=group.indicator.name.get(lang),
                             count=len(group.signals), dont_know=len(group.dont_know),
                             not_asked=len(group.not_asked), who=who), "item"))
-        for v in viewers:
+        for v in group.seen_by:
             for note in (v.via, v.caution):
                 if note is not None:
                     notes.setdefault(f"{v.id}:{note.nl}", f"{v.name.get(lang)}: {note.get(lang)}")
     lines += [Line(n, "subitem") for n in notes.values()]   # under the topics they belong to
-    if limit is not None and len(result.unknown) > limit:
-        lines.append(Line(t("summary.unknown_more", lang, count=len(result.unknown) - limit), "muted"))
-    if result.unknown:
+    if limit is not None and len(questions) > limit:
+        lines.append(Line(t("summary.unknown_more", lang, count=len(questions) - limit), "muted"))
+    if questions:
         lines.append(Line(t("summary.ask_school" if asker == "school" else "summary.ask_anyone", lang), "muted"))
     return lines
 
 
-def phenomenon_lines(lens: Lens, result: Assessment, lang: str) -> list[Line]:
+def phenomenon_lines(view: AssessmentView, lang: str) -> list[Line]:
     """Related phenomena, each with the signals behind it: never a label without its "waarom"."""
     t = dialog_texts()
-    if not result.phenomena_detail:
+    if not view.phenomena:
         return []
-    say = _sayer(lens, result, lang)
     lines = [Line(t("summary.phenomena", lang), "heading")]
-    for ph in result.phenomena_detail:
-        lines.append(Line(lens.phenomena[ph.id].name.get(lang), "item"))
-        lines.append(Line(t("summary.why", lang, why="; ".join(say(lens.signals[s].question) for s in ph.signals)),
+    for ph in view.phenomena:
+        lines.append(Line(ph.name.get(lang), "item"))
+        lines.append(Line(t("summary.why", lang, why="; ".join(view.say(s.question, lang) for s in ph.signals)),
                           "subitem"))
     return lines
 
 
-def advice_lines(lens: Lens, result: Assessment, lang: str) -> list[Line]:
+def advice_lines(view: AssessmentView, lang: str) -> list[Line]:
     """One reason, then the contacts it selected: the reason is the advice, the contacts the route."""
     t = dialog_texts()
-    say = _sayer(lens, result, lang)
     advice: list[Line] = [Line(t("summary.advice", lang), "heading")]
-    by_reason: dict[str, list[str]] = {}
-    for item in result.advice:
-        by_reason.setdefault(say(item.why), []).append(item.contact)
-    for rule in lens.advice_rules:   # rules without contacts of their own still give their reason
-        if rule.id in result.rules and not rule.contacts:
-            by_reason.setdefault(say(rule.why), [])
-    for why, contacts in by_reason.items():
-        advice.append(Line(why, "item"))
-        advice += [Line(contact_label(lens, c, lang), "subitem") for c in contacts]
-    steps = list(dict.fromkeys(say(step) for rule in lens.advice_rules if rule.id in result.rules
-                               for step in rule.steps))
-    if steps:
+    for reason in view.reasons:
+        advice.append(Line(view.say(reason.why, lang), "item"))
+        advice += [Line(contact_label(view.lens, c.id, lang), "subitem") for c in reason.contacts]
+    if view.steps:
         advice.append(Line(t("summary.steps", lang), "heading"))
-        advice += [Line(step, "item") for step in steps]
+        advice += [Line(view.say(step, lang), "item") for step in view.steps]
     return advice
 
 
 def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None = None,
                    asker: str = "general") -> list[Block]:
+    return view_blocks(AssessmentView.of(lens, result), lang, code, asker)
+
+
+def view_blocks(view: AssessmentView, lang: str, code: str | None = None, asker: str = "general") -> list[Block]:
+    """The chat summary of a composed assessment (`summary_blocks` composes it first)."""
     t = dialog_texts()
-    say = _sayer(lens, result, lang)
+    lens = view.lens
     blocks: list[Block] = []
-    if result.red_flags:
-        blocks.append(red_flag_block(lens, lang, result.red_flags))
+    if view.red_flags:
+        blocks.append(red_flag_block(lens, lang, [rf.id for rf in view.red_flags]))
     head: list[Line] = []
     if code:
         head.append(Line(t("summary.title", lang, code=code), "title"))
-    head.append(Line(t("summary.concern", lang, level=t(f"concern.{result.concern}", lang)), "heading"))
-    head.append(Line(say(result.concern_explanation)))
-    age = age_line(lens, result, lang)
+    head.append(Line(t("summary.concern", lang, level=t(f"concern.{view.concern}", lang)), "heading"))
+    head.append(Line(view.say(view.concern_explanation, lang)))
+    age = age_line(view, lang)
     if age is not None:
         head.append(age)
-    if result.red_flags:
+    if view.red_flags:
         head.append(Line(t("summary.red_flags", lang)))
-        head += [Line(say(lens.alarms[rf].question), "item") for rf in result.red_flags]
-    head.append(Line(t("summary.spread", lang, count=len(result.spread), total=len(lens.leefgebieden))))
+        head += [Line(view.say(rf.question, lang), "item") for rf in view.red_flags]
+    head.append(Line(t("summary.spread", lang, count=len(view.spread), total=len(view.leefgebieden))))
     head.append(Line(t("summary.leefgebieden", lang), "heading"))
-    for lg in result.leefgebieden:
-        name = lens.leefgebied_by_id[lg.id].name.get(lang)
-        head.append(Line(t("summary.leefgebied_line", lang, name=name, status=t(f"status.{lg.status}", lang),
+    for lg in view.leefgebieden:
+        status = t(f"status.{lg.status}", lang)
+        head.append(Line(t("summary.leefgebied_line", lang, name=lg.name.get(lang), status=status,
                            yes=lg.yes, no=lg.no, unknown=lg.unknown, not_asked=lg.not_asked), "item"))
     blocks.append(Block(tuple(head), "summary"))
 
     body: list[Line] = []
-    for heading, texts in kind_sections(lens, result, lang):
+    for heading, texts in kind_sections(view, lang):
         body.append(Line(heading, "heading"))
         body += [Line(text, "item") for text in texts]
     body.append(Line(t("summary.triggered", lang), "heading"))
-    if not result.triggered:
+    if not view.triggered:
         body.append(Line(t("summary.no_triggered", lang), "muted"))
-    for ind in result.triggered:
-        body.append(Line(t("summary.indicator_line", lang, name=lens.indicators[ind.id].name.get(lang),
-                           leefgebied=lens.leefgebied_by_id[ind.leefgebied].name.get(lang)), "item"))
+    for ind in view.triggered:
+        body.append(Line(t("summary.indicator_line", lang, name=ind.name.get(lang),
+                           leefgebied=view.leefgebied(ind.leefgebied).name.get(lang)), "item"))
     blocks.append(Block(tuple(body), "summary"))
-    blocks.append(Block(tuple(open_lines(lens, result, lang, asker) + phenomenon_lines(lens, result, lang)),
-                        "summary"))
-    advice = advice_lines(lens, result, lang)
+    blocks.append(Block(tuple(open_lines(view, lang, asker) + phenomenon_lines(view, lang)), "summary"))
+    advice = advice_lines(view, lang)
     advice.append(Line(lens.meta.disclaimer.get(lang), "muted"))
-    advice.append(Line(t("summary.answered", lang, answered=result.answered, total=len(lens.questions),
-                         version=result.lens_version), "muted"))
+    advice.append(Line(t("summary.answered", lang, answered=view.answered, total=view.total_questions,
+                         version=view.lens_version), "muted"))
     blocks.append(Block(tuple(advice), "summary"))
     return blocks
-
-
-def _sayer(lens: Lens, result: Assessment, lang: str):  # type: ignore[no-untyped-def]
-    """Lens texts worded for the age of this case ({person} -> "de jongere", "the adult")."""
-    return lambda text: lens.say(text, lang, result.age_band, result.age_group)
 
 
 def quick_result_blocks(lens: Lens, result: Assessment, answers: dict[str, str], quick_items: set[str], lang: str,
                         code: str, when: datetime) -> list[Block]:
     """What a teacher needs after two minutes: the level, what was noted, what to do, a text to forward."""
     t = dialog_texts()
-    say = _sayer(lens, result, lang)
+    view = AssessmentView.of(lens, result, answers)
     quick = lens.doc.quick_scan
     assert quick is not None
     lines = [Line(t("quick.result_title", lang, code=code), "title"),
-             Line(t("summary.concern", lang, level=t(f"concern.{result.concern}", lang)), "heading"),
-             Line(say(result.concern_explanation))]
-    age = age_line(lens, result, lang)
+             Line(t("summary.concern", lang, level=t(f"concern.{view.concern}", lang)), "heading"),
+             Line(view.say(view.concern_explanation, lang))]
+    age = age_line(view, lang)
     if age is not None:
         lines.append(age)
-    noted = list(result.yes)
-    sections = kind_sections(lens, result, lang)
+    sections = kind_sections(view, lang)
     if not sections:
         lines.append(Line(t("quick.noted", lang), "heading"))
         lines.append(Line(t("quick.none_noted", lang), "muted"))
@@ -207,22 +201,22 @@ def quick_result_blocks(lens: Lens, result: Assessment, answers: dict[str, str],
         lines.append(Line(heading, "heading"))
         lines += [Line(text, "item") for text in texts]
     lines.append(Line(t("quick.now", lang), "heading"))
-    lines += [Line(say(step), "item") for step in quick.steps]
-    lines += advice_lines(lens, result, lang)
-    if result.yes:   # what colleagues could add, in the words of school staff (the quick scan's users)
-        lines += open_lines(lens, result, lang, asker="school", limit=QUICK_OPEN_LINES)
-    contacts = list(dict.fromkeys([*(c for rf in result.red_flags for c in lens.alarms[rf].contacts), *quick.contacts]))
-    contacts = [c for c in contacts if c not in {a.contact for a in result.advice}]
+    lines += [Line(view.say(step, lang), "item") for step in quick.steps]
+    lines += advice_lines(view, lang)
+    if view.yes:   # what colleagues could add, in the words of school staff (the quick scan's users)
+        lines += open_lines(view, lang, asker="school", limit=QUICK_OPEN_LINES)
+    contacts = list(dict.fromkeys([*(c for rf in view.red_flags for c in rf.contacts), *quick.contacts]))
+    contacts = [c for c in contacts if c not in {a.contact.id for a in view.advice}]
     if contacts:
         lines.append(Line(t("quick.contacts", lang), "heading"))
         lines += [Line(contact_label(lens, c, lang), "item") for c in contacts]
     blocks = [Block(tuple(lines), "summary")]
-    unknown = [say(lens.signals[i].question) for i in sorted(quick_items & set(lens.signals))
-               if answers.get(i) == "unknown"]
+    unknown = [view.say(s.question, lang) for s in view.signals.values()
+               if s.id in quick_items and s.answer == "unknown"]
     none = t("quick.forward_none", lang)
     forward = t("quick.forward_text", lang, code=code, date=when.strftime("%Y-%m-%d"),
-                level=t(f"concern.{result.concern}", lang),
-                signals="; ".join(say(lens.signals[s].question) for s in noted) or none,
+                level=t(f"concern.{view.concern}", lang),
+                signals="; ".join(view.say(s.question, lang) for s in view.yes) or none,
                 unknown="; ".join(unknown) or none)
     # A message of its own, so it can be forwarded without the rest.
     blocks.append(Block((Line(t("quick.forward_title", lang), "heading"), Line(forward)), "info"))
@@ -256,7 +250,11 @@ def feedback_blocks(lens: Lens, vignette: Vignette, result: TrainingResult, lang
 
 
 def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]], lang: str) -> list[Block]:
-    """A trainee's record: cases done, scores, and the signals they miss most often."""
+    """A trainee's record: cases done, scores, and the signals they miss most often.
+
+    Each row was scored with the lens version of its case. A vignette or signal still in `lens` is
+    named in the current words; one that left it in the words of the version it was scored with,
+    and failing that by its id: an edited lens never breaks the record."""
     t = dialog_texts()
     lines = [Line(t("progress.title", lang), "title")]
     if not rows:
@@ -266,16 +264,22 @@ def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]]
     done = len({vid for _, vid, _ in rows})
     lines.append(Line(t("progress.summary", lang, done=done, total=len(lens.vignettes), average=average)))
     for when, vid, result in rows:
-        title = lens.vignettes[vid].title.get(lang) if vid in lens.vignettes else vid
+        title = (lens.vignettes[vid].title.get(lang) if vid in lens.vignettes
+                 else result.title.get(lang) if result.title else vid)
         lines.append(Line(t("progress.line", lang, date=when.strftime("%Y-%m-%d"), title=title, score=result.score),
                           "item"))
     missed: dict[str, int] = {}
+    recorded: dict[str, Text] = {}
     for _, _, result in rows:
-        for s in result.missed:
-            missed[s] = missed.get(s, 0) + 1
+        for fb in result.signals:
+            if fb.verdict == "missed":
+                missed[fb.signal] = missed.get(fb.signal, 0) + 1
+                if fb.question is not None:
+                    recorded.setdefault(fb.signal, fb.question)
     if missed:
         lines.append(Line(t("progress.missed", lang), "heading"))
         for s, n in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0]))[:5]:
-            lines.append(Line(t("progress.missed_line", lang, question=lens.say(lens.question_text(s), lang), count=n),
-                              "item"))
+            question = (lens.say(lens.question_text(s), lang) if s in lens.question_index
+                        else lens.say(recorded[s], lang) if s in recorded else s)
+            lines.append(Line(t("progress.missed_line", lang, question=question, count=n), "item"))
     return [Block(tuple(lines), "summary")]

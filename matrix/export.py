@@ -1,4 +1,8 @@
-"""An assessment as plain JSON-ready data (for `lensbot assess --format json` and exports)."""
+"""An assessment as plain JSON-ready data (for `lensbot assess --format json` and exports).
+
+It renders the same `AssessmentView` as the chat summary and the PDF, so order, grouping and the
+kind of each signal are the same in every output.
+"""
 
 from __future__ import annotations
 
@@ -6,53 +10,53 @@ from typing import Any
 
 from matrix.lens import Lens
 from matrix.scoring import Assessment
+from matrix.view import KIND_ORDER, AssessmentView
 
 
 def assessment_dict(lens: Lens, result: Assessment, lang: str) -> dict[str, Any]:
-    def name(obj: Any) -> str:
-        return obj.name.get(lang)
+    return view_dict(AssessmentView.of(lens, result), lang)
 
-    def say(text: Any) -> str:
-        return lens.say(text, lang, result.age_band, result.age_group)
 
-    steps = list(dict.fromkeys(say(s) for rule in lens.advice_rules if rule.id in result.rules for s in rule.steps))
+def view_dict(view: AssessmentView, lang: str) -> dict[str, Any]:
+    """`assessment_dict` of a composed assessment."""
+    lens = view.lens
     return {
-        "lens_version": result.lens_version,
-        "concern": result.concern,
-        "concern_explanation": say(result.concern_explanation),
-        "age_group": result.age_group,
-        "age_band": result.age_band,
-        "signals_by_kind": {kind: list(result.of_kind(kind)) for kind in ("exploitation", "harm", "vulnerability")},
-        "red_flags": list(result.red_flags),
-        "spread": list(result.spread),
+        "lens_version": view.lens_version,
+        "concern": view.concern,
+        "concern_explanation": view.say(view.concern_explanation, lang),
+        "age_group": view.age_group,
+        "age_band": view.age_band,
+        "signals_by_kind": {kind: [s.id for s in view.of_kind(kind)] for kind in KIND_ORDER},
+        "red_flags": [rf.id for rf in view.red_flags],
+        "spread": list(view.spread),
         "leefgebieden": [
-            {"id": lg.id, "name": name(lens.leefgebied_by_id[lg.id]), "status": lg.status, "weight": lg.weight,
+            {"id": lg.id, "name": lg.name.get(lang), "status": lg.status, "weight": lg.weight,
              "yes": lg.yes, "no": lg.no, "unknown": lg.unknown, "not_asked": lg.not_asked,
              "triggered": list(lg.triggered)}
-            for lg in result.leefgebieden
+            for lg in view.leefgebieden
         ],
         "indicators": [
-            {"id": i.id, "name": name(lens.indicators[i.id]), "leefgebied": i.leefgebied, "weight": i.weight,
-             "signals": list(i.signals), "kinds": [lens.signals[s].kind for s in i.signals]}
-            for i in result.triggered
+            {"id": i.id, "name": i.name.get(lang), "leefgebied": i.leefgebied, "weight": i.weight,
+             "signals": [s.id for s in i.yes], "kinds": [s.kind for s in i.yes]}
+            for i in view.triggered
         ],
-        "signals_yes": list(result.yes),
+        "signals_yes": [s.id for s in view.yes],
         "unknown": [
-            {"indicator": u.indicator, "leefgebied": u.leefgebied, "signals": list(u.signals),
+            {"indicator": u.indicator.id, "leefgebied": u.indicator.leefgebied, "signals": [s.id for s in u.signals],
              "dont_know": list(u.dont_know), "not_asked": list(u.not_asked), "priority": u.priority,
-             "seen_by": [{"id": v, "name": name(lens.viewers[v])} for v in u.seen_by]}
-            for u in result.unknown
+             "seen_by": [{"id": v.id, "name": v.name.get(lang)} for v in u.seen_by]}
+            for u in view.open_questions
         ],
-        "phenomena": [{"id": p.id, "name": name(lens.phenomena[p.id]), "weight": p.weight, "signals": list(p.signals)}
-                      for p in result.phenomena_detail],
+        "phenomena": [{"id": p.id, "name": p.name.get(lang), "weight": p.weight, "signals": [s.id for s in p.signals]}
+                      for p in view.phenomena],
         "advice": [
-            {"id": a.contact, "name": name(lens.contacts[a.contact]), "phone": lens.contacts[a.contact].phone,
-             "website": lens.contacts[a.contact].website, "why": say(a.why), "rule": a.rule}
-            for a in result.advice
+            {"id": a.contact.id, "name": a.contact.name.get(lang), "phone": a.contact.phone,
+             "website": a.contact.website, "why": view.say(a.why, lang), "rule": a.rule}
+            for a in view.advice
         ],
-        "rules": list(result.rules),
-        "steps": steps,
-        "answered": result.answered,
-        "total_weight": result.total_weight,
+        "rules": list(view.result.rules),
+        "steps": [view.say(step, lang) for step in view.steps],
+        "answered": view.answered,
+        "total_weight": view.result.total_weight,
         "disclaimer": lens.meta.disclaimer.get(lang),
     }

@@ -24,6 +24,7 @@ class SignalFeedback:
     given: str | None
     verdict: Verdict
     reason: Text
+    question: Text | None = None   # in the words of the lens it was scored with (it may leave a later lens)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class TrainingResult:
     recall: float | None      # share of the expected "ja" answers the trainee gave
     precision: float | None   # share of the trainee's "ja" answers that were expected
     age_given: str | None = None   # the age band the trainee chose
+    title: Text | None = None      # the vignette's title in the lens it was scored with
 
     @property
     def score(self) -> int:
@@ -70,7 +72,8 @@ def expected_answers(vignette: Vignette, lens: Lens | None = None) -> dict[str, 
 
 def score_training(lens: Lens, vignette: Vignette, answers: Mapping[str, str]) -> TrainingResult:
     feedback = tuple(
-        SignalFeedback(e.signal, e.answer, answers.get(e.signal), verdict(e.answer, answers.get(e.signal)), e.reason)
+        SignalFeedback(e.signal, e.answer, answers.get(e.signal), verdict(e.answer, answers.get(e.signal)), e.reason,
+                       lens.question_text(e.signal))
         for e in sorted(vignette.expected, key=lambda e: lens.question_index[e.signal])
     )
     expected_yes = {f.signal for f in feedback if f.expected == "yes"}
@@ -86,4 +89,5 @@ def score_training(lens: Lens, vignette: Vignette, answers: Mapping[str, str]) -
         recall=hits / len(expected_yes) if expected_yes else None,
         precision=hits / len(given_yes) if given_yes else None,
         age_given=answers.get(age_key),
+        title=vignette.title,
     )

@@ -18,7 +18,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from dialogs.reports.model import SUPPRESS_BELOW, LocalPicture, protect, shown
+from dialogs.counts import SUPPRESS_BELOW, LocalPicture, protect, shown
 from dialogs.reports.picture import RGB, drawable, font, hatched, png_bytes, report_texts, wrap
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens

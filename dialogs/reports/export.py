@@ -13,9 +13,10 @@ import json
 from typing import Any
 
 from dialogs.reports.model import CaseInfo
-from matrix.export import assessment_dict
+from matrix.export import view_dict
 from matrix.lens import Lens
 from matrix.scoring import assess
+from matrix.view import AssessmentView
 
 CSV_COLUMNS = ("case", "mode", "status", "lens_version", "created", "updated", "concern", "question", "kind",
                "signal_kind", "leefgebied", "indicator", "answer")
@@ -24,31 +25,40 @@ NOT_ASKED = "not_asked"   # a signal this case never asked: not the same as "unk
 
 def case_json(lens: Lens, info: CaseInfo, status: str, answers: dict[str, str], notes: list[str],
               lang: str) -> str:
+    return view_json(AssessmentView.of(lens, assess(lens, answers), answers), info, status, notes, lang)
+
+
+def view_json(view: AssessmentView, info: CaseInfo, status: str, notes: list[str], lang: str) -> str:
+    """`case_json` of a composed assessment (built with the case's answers)."""
+    answered = [i for i in view.answer_order if i in view.answers]
     data: dict[str, Any] = {
         "case": info.code, "mode": info.mode, "status": status, "lens_version": info.lens_version,
         "created": info.created_at.isoformat(timespec="seconds"),
         "updated": info.updated_at.isoformat(timespec="seconds"),
         "completed": info.completed_at.isoformat(timespec="seconds") if info.completed_at else None,
-        "answers": {k: answers[k] for k in sorted(answers, key=lambda i: lens.question_index.get(i, 10**6))},
+        "answers": {k: view.answers[k] for k in answered},
         "notes": notes,
-        "assessment": assessment_dict(lens, assess(lens, answers), lang),
+        "assessment": view_dict(view, lang),
     }
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
 def case_rows(lens: Lens, info: CaseInfo, status: str, answers: dict[str, str]) -> list[list[str]]:
     """Every answered question, then every signal never asked (answer `not_asked`)."""
-    concern = assess(lens, answers).concern
+    return view_rows(AssessmentView.of(lens, assess(lens, answers), answers), info, status)
+
+
+def view_rows(view: AssessmentView, info: CaseInfo, status: str) -> list[list[str]]:
+    """`case_rows` of a composed assessment (built with the case's answers)."""
     rows = []
-    items = sorted(answers, key=lambda i: lens.question_index.get(i, 10**6))
-    items += [s for s in lens.signals if s not in answers]
-    for item in items:
-        indicator = lens.signal_indicator.get(item, "")
-        kind = "signal" if item in lens.signals else "age" if item == lens.age_item else "red_flag"
-        signal_kind = (lens.signals[item].kind or "") if item in lens.signals else ""
+    lens = view.lens
+    for item in view.answer_order:
+        signal = view.signals.get(item)
+        indicator = signal.indicator if signal else ""
         rows.append([info.code, info.mode, status, info.lens_version, info.created_at.isoformat(timespec="seconds"),
-                     info.updated_at.isoformat(timespec="seconds"), concern, item, kind, signal_kind,
-                     lens.indicator_leefgebied.get(indicator, ""), indicator, answers.get(item, NOT_ASKED)])
+                     info.updated_at.isoformat(timespec="seconds"), view.concern, item, view.item_kind(item),
+                     signal.kind if signal else "", lens.indicator_leefgebied.get(indicator, ""), indicator,
+                     view.answers.get(item, NOT_ASKED)])
     return rows
 
 

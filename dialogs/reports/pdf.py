@@ -36,6 +36,7 @@ from dialogs.summary import advice_lines, age_line, kind_sections, open_lines, p
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
 from matrix.scoring import Assessment
+from matrix.view import AssessmentView
 
 MELDCODE_STEPS = 5
 FONT, BOLD = "Helvetica", "Helvetica-Bold"
@@ -124,7 +125,7 @@ class _Story:
         self.items.append(flowable)
 
 
-def _facts(story: _Story, lens: Lens, result: Assessment, info: CaseInfo, lang: str) -> None:
+def _facts(story: _Story, view: AssessmentView, info: CaseInfo, lang: str) -> None:
     rt = report_texts()
     try:
         mode = rt(f"pdf.mode.{info.mode}", lang)
@@ -134,10 +135,10 @@ def _facts(story: _Story, lens: Lens, result: Assessment, info: CaseInfo, lang: 
         (rt("pdf.created", lang), _when(info.created_at)),
         (rt("pdf.updated", lang), _when(info.updated_at)),
         (rt("pdf.completed", lang), _when(info.completed_at) or rt("pdf.not_completed", lang)),
-        (rt("pdf.lens_version", lang), result.lens_version),
+        (rt("pdf.lens_version", lang), view.lens_version),
         (rt("pdf.mode", lang), mode),
-        (rt("pdf.answered", lang), rt("pdf.answered_value", lang, answered=result.answered,
-                                      total=len(lens.questions))),
+        (rt("pdf.answered", lang), rt("pdf.answered_value", lang, answered=view.answered,
+                                      total=view.total_questions)),
     ]
     s = story.styles
     table = Table([[Paragraph(markup(k), s["cell_label"]), Paragraph(markup(v), s["cell"])] for k, v in rows],
@@ -151,13 +152,12 @@ def _facts(story: _Story, lens: Lens, result: Assessment, info: CaseInfo, lang: 
     story.raw(table)
 
 
-def _red_flags(story: _Story, lens: Lens, result: Assessment, lang: str) -> None:
+def _red_flags(story: _Story, view: AssessmentView, lang: str) -> None:
     t, rt = dialog_texts(), report_texts()
     s = story.styles
     cells = [Paragraph(markup(rt("pdf.red_flags", lang)), s["alert"])]
-    cells += [Paragraph(markup(lens.say(lens.alarms[rf].question, lang, result.age_band, result.age_group)),
-                        s["alert_item"], bulletText="•")
-              for rf in result.red_flags]
+    cells += [Paragraph(markup(view.say(rf.question, lang)), s["alert_item"], bulletText="•")
+              for rf in view.red_flags]
     cells.append(Paragraph(markup(t("red_flag.body", lang)), s["alert_item"]))
     box = Table([[c] for c in cells], hAlign="LEFT")
     box.setStyle(TableStyle([
@@ -173,24 +173,28 @@ def _red_flags(story: _Story, lens: Lens, result: Assessment, lang: str) -> None
 
 def dossier_pdf(lens: Lens, result: Assessment, info: CaseInfo, notes: list[str], lang: str = "nl") -> bytes:
     """The case file as A4 PDF bytes: signals, unknowns, advice with contacts, Meldcode steps, notes."""
+    return view_pdf(AssessmentView.of(lens, result), info, notes, lang)
+
+
+def view_pdf(view: AssessmentView, info: CaseInfo, notes: list[str], lang: str = "nl") -> bytes:
+    """The dossier of a composed assessment (`dossier_pdf` composes it first)."""
     t, rt = dialog_texts(), report_texts()
+    lens = view.lens
     story = _Story()
-    name = lens.leefgebied_by_id
     story.add(rt("pdf.title", lang, code=info.code), "title")
     story.add(rt("pdf.subtitle", lang, lens=lens.meta.name.get(lang)), "subtitle")
-    _facts(story, lens, result, info, lang)
-    if result.red_flags:
-        _red_flags(story, lens, result, lang)
+    _facts(story, view, info, lang)
+    if view.red_flags:
+        _red_flags(story, view, lang)
 
-    say = lambda text: lens.say(text, lang, result.age_band, result.age_group)  # noqa: E731
     # Concern level and why, the age it was read for, then the spread over leefgebieden.
-    story.add(t("summary.concern", lang, level=t(f"concern.{result.concern}", lang)), "h2")
-    story.add(say(result.concern_explanation))
-    age = age_line(lens, result, lang)
+    story.add(t("summary.concern", lang, level=t(f"concern.{view.concern}", lang)), "h2")
+    story.add(view.say(view.concern_explanation, lang))
+    age = age_line(view, lang)
     if age is not None:
         story.add(age.text)
-    story.add(t("summary.spread", lang, count=len(result.spread), total=len(lens.leefgebieden)))
-    for heading, texts in kind_sections(lens, result, lang):
+    story.add(t("summary.spread", lang, count=len(view.spread), total=len(view.leefgebieden)))
+    for heading, texts in kind_sections(view, lang):
         story.add(heading, "label")
         for text in texts:
             story.add(text, "item")
@@ -198,38 +202,35 @@ def dossier_pdf(lens: Lens, result: Assessment, info: CaseInfo, notes: list[str]
     # Per leefgebied: the questions answered yes and "weet ik niet"; how many were no or not asked.
     # Questions that were never asked are counted, not listed: a quick scan lists what it asked.
     story.add(t("summary.leefgebieden", lang), "h2")
-    by_lg = {lg.id: [i for i in result.indicators if i.leefgebied == lg.id] for lg in result.leefgebieden}
-    for lg in result.leefgebieden:
-        story.add(rt("pdf.lg_heading", lang, name=name[lg.id].name.get(lang), status=t(f"status.{lg.status}", lang)),
-                  "h3")
-        yes = [s for ind in by_lg[lg.id] for s in ind.signals]
-        dont_know = [s for ind in by_lg[lg.id] for s in ind.dont_know]
+    for lg in view.leefgebieden:
+        story.add(rt("pdf.lg_heading", lang, name=lg.name.get(lang), status=t(f"status.{lg.status}", lang)), "h3")
+        yes, dont_know = lg.answered("yes"), lg.answered("unknown")
         if yes:
             story.add(rt("pdf.lg_yes", lang, count=len(yes)), "label")
             for s in yes:
-                story.add(say(lens.signals[s].question), "item")
+                story.add(view.say(s.question, lang), "item")
         if dont_know:
             story.add(rt("pdf.lg_unknown", lang, count=len(dont_know)), "label")
             for s in dont_know:
-                story.add(say(lens.signals[s].question), "item")
+                story.add(view.say(s.question, lang), "item")
         story.add(rt("pdf.lg_no", lang, count=lg.no, not_asked=lg.not_asked), "muted")
 
     # Triggered indicators with the signals that made them stand out.
     story.add(t("summary.triggered", lang), "h2")
-    if not result.triggered:
+    if not view.triggered:
         story.add(t("summary.no_triggered", lang), "muted")
-    for ind in result.triggered:
-        story.add(rt("pdf.indicator_weight", lang, name=lens.indicators[ind.id].name.get(lang),
-                     leefgebied=name[ind.leefgebied].name.get(lang), weight=ind.weight), "label")
-        for s in ind.signals:
-            story.add(say(lens.signals[s].question), "item")
+    for ind in view.triggered:
+        story.add(rt("pdf.indicator_weight", lang, name=ind.name.get(lang),
+                     leefgebied=view.leefgebied(ind.leefgebied).name.get(lang), weight=ind.weight), "label")
+        for s in ind.yes:
+            story.add(view.say(s.question, lang), "item")
 
     # What is not known yet, all of it (the chat shows the first lines), phenomena and advice: the
     # same lines as the chat summary.
-    _lines(story, open_lines(lens, result, lang, limit=None))
-    _lines(story, phenomenon_lines(lens, result, lang) or [Line(t("summary.phenomena", lang), "heading"),
-                                                           Line(rt("pdf.phenomena_none", lang), "muted")])
-    _lines(story, advice_lines(lens, result, lang))
+    _lines(story, open_lines(view, lang, limit=None))
+    _lines(story, phenomenon_lines(view, lang) or [Line(t("summary.phenomena", lang), "heading"),
+                                                   Line(rt("pdf.phenomena_none", lang), "muted")])
+    _lines(story, advice_lines(view, lang))
 
     story.add(rt("pdf.notes", lang), "h2")
     if not notes:
@@ -246,9 +247,9 @@ def dossier_pdf(lens: Lens, result: Assessment, info: CaseInfo, notes: list[str]
         title=rt("pdf.meta_title", lang), author="lensbot", creator="lensbot", subject="", keywords=[],
         invariant=1, lang=lang,
     )
-    footer = _footer(result.lens_version, lang)
+    footer = _footer(view.lens_version, lang)
     doc.build(story.items, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
 
 
-__all__ = ["dossier_pdf", "markup", "meldcode_steps"]
+__all__ = ["dossier_pdf", "markup", "meldcode_steps", "view_pdf"]

@@ -32,6 +32,7 @@ from dialogs.reports.model import CaseInfo
 from dialogs.texts import Catalog, dialog_texts
 from matrix.lens import Lens
 from matrix.scoring import Assessment, Status
+from matrix.view import AssessmentView
 
 RGB = tuple[int, int, int]
 Box = tuple[int, int, int, int]
@@ -236,43 +237,47 @@ class _Quadrant:
     height: int
 
 
-def _quadrants(lens: Lens, result: Assessment, lang: str, width: int) -> list[_Quadrant]:
+def _quadrants(view: AssessmentView, lang: str, width: int) -> list[_Quadrant]:
     rt = report_texts()
     name_font, title_font = font(28), font(30, bold=True)
-    by_lg: dict[str, list[_Cell]] = {}
-    for ind in result.indicators:
-        lines = wrap(lens.indicators[ind.id].name.get(lang), name_font, width - 2 * PAD)
-        label = rt(f"picture.cell.{ind.status}", lang)
-        if ind.signals:
-            label += " · " + rt("picture.cell.yes", lang, count=len(ind.signals))
-        height = PAD + LINE * len(lines) + 6 + LINE + PAD
-        by_lg.setdefault(ind.leefgebied, []).append(_Cell(ind.id, ind.status, tuple(lines), label, height))
     result_quadrants = []
-    for lg in lens.leefgebieden:
+    for lg in view.leefgebieden:
+        cells = []
+        for ind in lg.indicators:
+            lines = wrap(ind.name.get(lang), name_font, width - 2 * PAD)
+            label = rt(f"picture.cell.{ind.status}", lang)
+            if ind.yes:
+                label += " · " + rt("picture.cell.yes", lang, count=len(ind.yes))
+            height = PAD + LINE * len(lines) + 6 + LINE + PAD
+            cells.append(_Cell(ind.id, ind.status, tuple(lines), label, height))
         title = wrap(lg.name.get(lang), title_font, width)
-        cells = tuple(by_lg.get(lg.id, []))
         height = 36 * len(title) + 10 + sum(c.height + CELL_GAP for c in cells)
-        result_quadrants.append(_Quadrant(tuple(title), cells, height))
+        result_quadrants.append(_Quadrant(tuple(title), tuple(cells), height))
     return result_quadrants
 
 
 def draw_lens(lens: Lens, result: Assessment, info: CaseInfo, lang: str = "nl") -> tuple[Image.Image,
                                                                                           dict[str, Box]]:
     """The picture and where each indicator's cell is (for tests and for callers that annotate)."""
+    return draw_view(AssessmentView.of(lens, result), info, lang)
+
+
+def draw_view(view: AssessmentView, info: CaseInfo, lang: str = "nl") -> tuple[Image.Image, dict[str, Box]]:
+    """`draw_lens` for a composed assessment."""
     t, rt = dialog_texts(), report_texts()
     inner = WIDTH - 2 * MARGIN
     qwidth = (inner - GUTTER) // 2
-    quads = _quadrants(lens, result, lang, qwidth)
+    quads = _quadrants(view, lang, qwidth)
     title_font, sub_font, head_font = font(44, bold=True), font(28), font(30, bold=True)
-    concern = t("summary.concern", lang, level=t(f"concern.{result.concern}", lang))
+    concern = t("summary.concern", lang, level=t(f"concern.{view.concern}", lang))
     concern_lines = wrap(concern, head_font, inner)
-    sub = rt("picture.subtitle", lang, date=info.updated_at.strftime("%Y-%m-%d"), version=result.lens_version)
+    sub = rt("picture.subtitle", lang, date=info.updated_at.strftime("%Y-%m-%d"), version=view.lens_version)
     sub_lines = wrap(sub, sub_font, inner)
 
     # Vertical layout, measured first so the canvas is exactly as tall as needed.
     y = MARGIN
     header_h = 54 + LINE * len(sub_lines) + 8 + 38 * len(concern_lines)
-    alert_h = 64 if result.red_flags else 0
+    alert_h = 64 if view.red_flags else 0
     rows = [quads[i:i + 2] for i in range(0, len(quads), 2)]
     rows_h = sum(max(q.height for q in row) + GUTTER for row in rows)
     legend_rows = (len(STATUS_ORDER) + 1) // 2
@@ -294,7 +299,7 @@ def draw_lens(lens: Lens, result: Assessment, info: CaseInfo, lang: str = "nl") 
         draw.text((MARGIN, y), line, font=head_font, fill=INK)
         y += 38
     y += 16
-    if result.red_flags:
+    if view.red_flags:
         draw.rounded_rectangle((MARGIN, y, WIDTH - MARGIN, y + alert_h), radius=10, fill=ALERT)
         draw_symbol(draw, "triggered", MARGIN + 18, y + (alert_h - SYMBOL) // 2, SYMBOL, WHITE)
         draw.text((MARGIN + 18 + SYMBOL + 14, y + alert_h // 2), drawable(rt("picture.red_flags", lang)),
@@ -363,4 +368,5 @@ def lens_picture(lens: Lens, result: Assessment, info: CaseInfo, lang: str = "nl
     return png_bytes(image)
 
 
-__all__ = ["STATUS_STYLES", "draw_lens", "font", "hatched", "lens_picture", "plain_text", "report_texts", "wrap"]
+__all__ = ["STATUS_STYLES", "draw_lens", "draw_view", "font", "hatched", "lens_picture", "plain_text", "report_texts",
+           "wrap"]

@@ -65,7 +65,9 @@ class Reports:
     def stats(self, fmt: StatsFormat, lang: str, since: str | None = None, until: str | None = None,
               who: str = "console") -> bytes | list[Block]:
         lens = self.service.lens
-        pic = local_picture(read_counts(self.store, since, until), since, until)
+        # ids that left the lens are named in the words of the stored version they were counted under
+        pic = local_picture(read_counts(self.store, since, until), since, until,
+                            lenses=lambda version: self.service.dialog_for(version).lens)
         audit(self.store, who, "stats", None, f"{since or ''}..{until or ''} {fmt}")
         if fmt == "text":
             return stats_blocks(lens, pic, lang)
