@@ -28,6 +28,7 @@ from dialogs.app import (
     SchemaOutdated,
     Settings,
     Unavailable,
+    User,
 )
 from dialogs.app.tools import check_lens
 
@@ -164,7 +165,7 @@ def door(args: argparse.Namespace) -> Door:
     return Door(Settings.load(**overrides), CONSOLE_CHANNEL)
 
 
-def console_user(d: Door):  # type: ignore[no-untyped-def]
+def console_user(d: Door) -> User:
     """Whoever runs the command: the console user named like their login."""
     return d.operator(getpass.getuser())
 
@@ -198,9 +199,9 @@ def cmd_cases(args: argparse.Namespace) -> int:
     header = f"{'code':8}  {'mode':5}  {'status':9}  {'answers':>7}  {'lens':18}  {'created':19}  updated"
     print(header)
     for c in cases:
-        d_ = c.as_dict()
+        row = c.as_dict()
         print(f"{c.code:8}  {c.mode:5}  {c.status:9}  {c.answers:>7}  {c.lens_version:18}  "
-              f"{d_['created'][:19]:19}  {d_['updated'][:19]}")
+              f"{row['created'][:19]:19}  {row['updated'][:19]}")
     return 0
 
 
