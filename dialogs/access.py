@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs.domain import REAL_MODES, TRAINING_MODES, Role
+from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Role
 from storage import accounts
 from storage.repo import Store, UserRow
 
 ACTIONS_BY_ROLE: dict[str, set[str]] = {
-    Role.ADMIN: {"use", "intake", "cases", "invite", "training"},
-    Role.PROFESSIONAL: {"use", "intake", "cases", "training"},
-    Role.TRAINEE: {"use", "training"},   # trainees practise on vignettes and never hold real cases
+    Role.ADMIN: {Action.USE, Action.INTAKE, Action.CASES, Action.INVITE, Action.TRAINING},
+    Role.PROFESSIONAL: {Action.USE, Action.INTAKE, Action.CASES, Action.TRAINING},
+    Role.TRAINEE: {Action.USE, Action.TRAINING},   # trainees practise on vignettes and never hold real cases
 }
-ACTIONS = frozenset(a for actions in ACTIONS_BY_ROLE.values() for a in actions)
+ACTIONS = frozenset(Action)
 
 
 @dataclass
@@ -63,5 +63,5 @@ class Access:
         """The kinds of case this user may see and act on."""
         if user is None:
             return ()
-        real = REAL_MODES if Access.may(user, "cases") else ()
-        return (*real, *TRAINING_MODES) if Access.may(user, "training") else real
+        real = REAL_MODES if Access.may(user, Action.CASES) else ()
+        return (*real, *TRAINING_MODES) if Access.may(user, Action.TRAINING) else real

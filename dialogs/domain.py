@@ -34,4 +34,14 @@ class Role(StrEnum):
 
 ROLES: tuple[str, ...] = tuple(Role)
 
-__all__ = ["CODE_ALPHABET", "REAL_MODES", "ROLES", "TRAINING_MODES", "Mode", "Role"]
+
+class Action(StrEnum):
+    """What a command or a tap needs a role to allow (dialogs/access.py maps roles to actions)."""
+
+    USE = "use"             # anything with one's own account: resume, language, reminders, pause
+    INTAKE = "intake"       # start real cases
+    CASES = "cases"         # see, report, export and delete real cases
+    TRAINING = "training"   # practise on vignettes
+    INVITE = "invite"       # invitations and the local picture: admins
+
+__all__ = ["CODE_ALPHABET", "REAL_MODES", "ROLES", "TRAINING_MODES", "Action", "Mode", "Role"]

@@ -14,7 +14,6 @@ from storage.models import AuditEntry, Case, StatsCount, User
 from storage.repo import Store, aware, now
 
 
-
 # -- the local picture -----------------------------------------------------------------------
 def add_counts(conn: Connection, month: str, keys: Iterable[tuple[str, str]]) -> None:
     """Add 1 to each (metric, key) of `month`, in the caller's transaction."""

@@ -18,12 +18,13 @@ from telegram.ext import ContextTypes
 
 from bot.telegram import handlers
 from bot.telegram.guard import Ctx, guarded
+from dialogs.app import Action
 
 
 @dataclass(frozen=True)
 class Command:
     names: tuple[str, ...]                  # names[0] is the Dutch name shown in the menu
-    permission: str | None                  # what dialogs.access must allow; None: anyone
+    permission: Action | None               # what dialogs.access must allow; None: anyone
     handler: Callable[[Ctx], Awaitable[None]]
     menu: bool = True                       # listed in Telegram's command menu
 
@@ -44,23 +45,23 @@ class Command:
 # In menu order.
 COMMANDS: tuple[Command, ...] = (
     Command(("start",), None, handlers.start),
-    Command(("nieuw", "new"), "intake", handlers.new_case),
-    Command(("snel", "quick"), "intake", handlers.quick_scan),
-    Command(("oefenen", "practice", "train"), "training", handlers.training),
-    Command(("voortgang", "progress"), "training", handlers.progress),
-    Command(("hervat", "resume"), "use", handlers.resume),
-    Command(("zaken", "cases"), "cases", handlers.list_cases),
-    Command(("samenvatting", "summary"), "cases", handlers.summary),
-    Command(("rapport", "report"), "cases", handlers.report),
-    Command(("export",), "cases", handlers.export),
-    Command(("verwijder", "delete"), "cases", handlers.delete),
-    Command(("nood", "emergency"), None, handlers.emergency),      # acute danger: for anyone, any time
-    Command(("taal", "language"), "use", handlers.language),        # only a known user has a language to set
-    Command(("herinneringen", "reminders"), "use", handlers.reminders),
-    Command(("overzicht", "stats"), "invite", handlers.stats),      # the local picture: admins
+    Command(("nieuw", "new"), Action.INTAKE, handlers.new_case),
+    Command(("snel", "quick"), Action.INTAKE, handlers.quick_scan),
+    Command(("oefenen", "practice", "train"), Action.TRAINING, handlers.training),
+    Command(("voortgang", "progress"), Action.TRAINING, handlers.progress),
+    Command(("hervat", "resume"), Action.USE, handlers.resume),
+    Command(("zaken", "cases"), Action.CASES, handlers.list_cases),
+    Command(("samenvatting", "summary"), Action.CASES, handlers.summary),
+    Command(("rapport", "report"), Action.CASES, handlers.report),
+    Command(("export",), Action.CASES, handlers.export),
+    Command(("verwijder", "delete"), Action.CASES, handlers.delete),
+    Command(("nood", "emergency"), None, handlers.emergency),         # acute danger: for anyone, any time
+    Command(("taal", "language"), Action.USE, handlers.language),     # only a known user has a language to set
+    Command(("herinneringen", "reminders"), Action.USE, handlers.reminders),
+    Command(("overzicht", "stats"), Action.INVITE, handlers.stats),   # the local picture: admins
     Command(("help",), None, handlers.help_),
-    Command(("stop",), "use", handlers.pause),                      # trainees pause practice cases too
-    Command(("uitnodigen", "invite"), "invite", handlers.invite, menu=False),
+    Command(("stop",), Action.USE, handlers.pause),                   # trainees pause practice cases too
+    Command(("uitnodigen", "invite"), Action.INVITE, handlers.invite, menu=False),
 )
 
 BY_NAME: dict[str, Command] = {name: c for c in COMMANDS for name in c.names}

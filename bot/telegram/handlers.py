@@ -17,7 +17,7 @@ from telegram.constants import ParseMode
 from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
-from dialogs.app import Block, File, Mode, Reply
+from dialogs.app import Action, Block, File, Mode, Reply
 
 HTML = ParseMode.HTML
 log = logging.getLogger("lensbot.telegram")
@@ -279,7 +279,7 @@ async def on_callback(ctx: Ctx) -> None:
     query = ctx.update.callback_query
     assert query is not None
     cb = decode(query.data)
-    if cb is None or ctx.user is None or (cb.kind != "l" and not ctx.rt.door.access.may(ctx.user, "use")):
+    if cb is None or ctx.user is None or (cb.kind != "l" and not ctx.rt.door.access.may(ctx.user, Action.USE)):
         await ctx.toast(ctx.t("toast.invalid_button") if ctx.user else ctx.t("no_access"))
         return
     # a message the bot can no longer see (date 0: deleted, or too old) cannot be edited: answer below instead
@@ -329,7 +329,7 @@ async def _answer_in_place(ctx: Ctx, message: Message | None, text: str) -> None
         await ctx.send(text)
 
 
-@guarded("use")
+@guarded(Action.USE)
 async def on_text(ctx: Ctx) -> None:
     """Typed text: the closing note when the case asks for one; otherwise a gentle reminder."""
     assert ctx.user is not None and ctx.update.effective_message is not None

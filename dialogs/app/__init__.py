@@ -22,12 +22,37 @@ from dialogs.app.errors import BadInput, ConfigError, LensError, SchemaOutdated,
 from dialogs.app.reports import CASE_FORMAT_NAMES, STATS_FORMAT_NAMES
 from dialogs.app.root import Door
 from dialogs.app.settings import Settings
-from dialogs.domain import REAL_MODES, ROLES, Mode, Role
+from dialogs.domain import REAL_MODES, ROLES, Action, Mode, Role
 from dialogs.output import Block, Line, Option, Prompt, Reply
 from dialogs.reports.service import File
 from storage.repo import CaseSummary as CaseListing
 from storage.repo import UserRow as User
 
-__all__ = ["CASE_FORMAT_NAMES", "REAL_MODES", "ROLES", "STATS_FORMAT_NAMES", "UPDATE_MEMORY", "BadInput", "Block",
-           "CaseListing", "ConfigError", "Door", "File", "LensError", "Line", "Mode", "Option", "Prompt", "Purged",
-           "Reply", "Role", "SchemaOutdated", "Settings", "TextResult", "Unavailable", "User", "UserListing"]
+__all__ = [
+           "CASE_FORMAT_NAMES",
+           "REAL_MODES",
+           "ROLES",
+           "STATS_FORMAT_NAMES",
+           "UPDATE_MEMORY",
+           "Action",
+           "BadInput",
+           "Block",
+           "CaseListing",
+           "ConfigError",
+           "Door",
+           "File",
+           "LensError",
+           "Line",
+           "Mode",
+           "Option",
+           "Prompt",
+           "Purged",
+           "Reply",
+           "Role",
+           "SchemaOutdated",
+           "Settings",
+           "TextResult",
+           "Unavailable",
+           "User",
+           "UserListing",
+]

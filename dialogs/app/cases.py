@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dialogs.access import Access
-from dialogs.domain import REAL_MODES, TRAINING_MODES, Mode
+from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
 from dialogs.output import Block, Reply
 from dialogs.render import option_event
 from dialogs.service import IntakeService
@@ -106,7 +106,7 @@ class Cases:
 
     def resume_choices(self, user: UserRow) -> list[CaseSummary]:
         """The open cases a user may continue: real ones, or practice ones for a trainee."""
-        modes = REAL_MODES if Access.may(user, "cases") else TRAINING_MODES
+        modes = REAL_MODES if Access.may(user, Action.CASES) else TRAINING_MODES
         return self.service.store.list_cases(user.id, "open", modes)[:RESUME_LIMIT]
 
     def list(self, user: UserRow, limit: int | None = LIST_LIMIT) -> list[CaseSummary]:
