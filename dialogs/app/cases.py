@@ -8,6 +8,7 @@ typed text is the closing note, open-or-start for practice) lives here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,7 +20,7 @@ from dialogs.service import IntakeService
 from dialogs.summary import progress_blocks, red_flag_block
 from dialogs.texts import dialog_texts
 from storage import records
-from storage.repo import CaseSummary, UserRow, normalise_code
+from storage.repo import CaseSummary, Store, UserRow, normalise_code
 
 RESUME_LIMIT = 10   # open cases offered to resume
 LIST_LIMIT = 50     # cases in a chat's case list
@@ -44,8 +45,23 @@ class TextResult:
 
 
 class Cases:
-    def __init__(self, service: IntakeService) -> None:
-        self.service = service
+    """`service` may be given as a function that builds it: listing cases needs no lens."""
+
+    def __init__(self, service: IntakeService | Callable[[], IntakeService], store: Store | None = None) -> None:
+        if isinstance(service, IntakeService):
+            self._service: IntakeService | None = service
+            self._make = None
+            self.store = service.store
+        else:
+            assert store is not None, "a store is needed when the service is built later"
+            self._service, self._make, self.store = None, service, store
+
+    @property
+    def service(self) -> IntakeService:
+        if self._service is None:
+            assert self._make is not None
+            self._service = self._make()
+        return self._service
 
     # -- starting ---------------------------------------------------------------------------
     def start(self, user: UserRow, lang: str, mode: Mode | str = Mode.FULL, update: Update = None,
@@ -82,7 +98,7 @@ class Cases:
         code = self.service.open_case(user)
         if code is None:
             # a redelivered closing note finds its case completed: say nothing the second time
-            if update is None or self.service.store.claim_update(*update):
+            if update is None or self.store.claim_update(*update):
                 return TextResult("no_case")
             return TextResult("duplicate")
         reply = self.service.handle(user, code, "note", text, None, lang, update)
@@ -107,11 +123,11 @@ class Cases:
     def resume_choices(self, user: UserRow) -> list[CaseSummary]:
         """The open cases a user may continue: real ones, or practice ones for a trainee."""
         modes = REAL_MODES if Access.may(user, Action.CASES) else TRAINING_MODES
-        return self.service.store.list_cases(user.id, "open", modes)[:RESUME_LIMIT]
+        return self.store.list_cases(user.id, "open", modes)[:RESUME_LIMIT]
 
     def list(self, user: UserRow, limit: int | None = LIST_LIMIT) -> list[CaseSummary]:
         """The user's real cases, newest first (all of them with limit=None)."""
-        cases = self.service.store.list_cases(user.id)
+        cases = self.store.list_cases(user.id)
         return cases if limit is None else cases[:limit]
 
     def summary(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
@@ -136,14 +152,14 @@ class Cases:
 
     # -- the user's own settings ------------------------------------------------------------
     def set_language(self, user: UserRow, lang: str) -> None:
-        self.service.store.set_user_lang(user.id, lang)
+        self.store.set_user_lang(user.id, lang)
 
     def set_reminders(self, user: UserRow, words: list[str]) -> bool | None:
         """"aan"/"on" or "uit"/"off": switch reminders and say which; None for anything else."""
         if len(words) != 1 or words[0].lower() not in REMINDER_WORDS:
             return None
         on = REMINDER_WORDS[words[0].lower()]
-        records.set_reminders(self.service.store, user.id, on)
+        records.set_reminders(self.store, user.id, on)
         return on
 
     # -- small helpers channels share ---------------------------------------------------------

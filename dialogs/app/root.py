@@ -81,7 +81,9 @@ class Door:
 
     @cached_property
     def cases(self) -> Cases:
-        return Cases(self.service)
+        if "service" in self.__dict__:
+            return Cases(self.service)
+        return Cases(lambda: self.service, self.store)   # the lens is loaded when a case needs it
 
     @cached_property
     def reports(self) -> CaseReports:
