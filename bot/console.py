@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.terminal import render_block, render_prompt
-from dialogs.output import Prompt, Reply
-from dialogs.render import option_event
-from dialogs.service import IntakeService
+from dialogs.app import Mode, Prompt, Reply, Unavailable, User
+from dialogs.app.cases import Cases
 from dialogs.texts import Catalog
-from storage.repo import StorageUnavailable, UserRow
 
 WORDS: dict[str, str] = {
     "ja": "yes", "j": "yes", "yes": "yes", "y": "yes",
@@ -59,15 +57,10 @@ def interpret(line: str, prompt: Prompt) -> tuple[str, str | None] | None:
     return None
 
 
-def event_for(option: str, text: str | None) -> tuple[str, str | None]:
-    event, value = option_event(option)
-    return event, value if value is not None else text
-
-
 class ConsoleChat:
-    def __init__(self, service: IntakeService, user: UserRow, lang: str,
+    def __init__(self, cases: Cases, user: User, lang: str,
                  stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-        self.service, self.user, self.lang = service, user, lang
+        self.cases, self.user, self.lang = cases, user, lang
         self.stdin, self.stdout = stdin, stdout
         self.t = console_texts()
         self.interactive = bool(getattr(stdin, "isatty", lambda: False)())
@@ -82,18 +75,18 @@ class ConsoleChat:
         if reply.prompt:
             self.say(render_prompt(reply.prompt))
 
-    def run(self, code: str | None = None, mode: str = "full", vignette: str | None = None) -> int:
+    def run(self, code: str | None = None, mode: str = Mode.FULL, vignette: str | None = None) -> int:
         try:
             if code:
-                reply = self.service.resume(self.user, code, self.lang)
+                reply = self.cases.resume(self.user, code, self.lang)
                 if reply.refused:
                     self.say(reply.toast or "")
                     return 2
                 self.say(self.t("console.resumed", self.lang, code=reply.case_code))
             else:
-                reply = self.service.start(self.user, self.lang, mode=mode, vignette=vignette)
+                reply = self.cases.start(self.user, self.lang, mode=mode, vignette=vignette)
                 self.say(self.t("console.started", self.lang, code=reply.case_code))
-        except StorageUnavailable as exc:
+        except Unavailable as exc:
             self.say(self.t("console.storage_error", self.lang, error=exc))
             return 1
         self.show(reply)
@@ -120,19 +113,19 @@ class ConsoleChat:
                 hint = self.t("console.note_hint" if prompt.accepts_text else "console.options_hint", self.lang)
                 self.say(self.t("console.not_understood", self.lang, hint=hint))
                 continue
-            event, value = event_for(*choice)
+            option, text = choice
             try:
-                reply = self.service.handle(self.user, code, event, value, step=step, lang=self.lang)
-            except StorageUnavailable as exc:
+                reply = self.cases.choose(self.user, code, option, step, self.lang, text=text)
+            except Unavailable as exc:
                 self.say(self.t("console.storage_error", self.lang, error=exc))
                 continue
-            if event == "vignette" and not reply.refused:
+            if option == "vignette" and not reply.refused:
                 self.show(reply)
                 continue
             if reply.refused:
                 self.say(reply.toast or "")
                 if reply.step != step:  # someone else moved the case on: show where it is now
-                    reply = self.service.resume(self.user, code, self.lang)
+                    reply = self.cases.resume(self.user, code, self.lang)
                     self.show(reply)
                     prompt, step = reply.prompt, reply.step
                 continue

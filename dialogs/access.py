@@ -1,27 +1,24 @@
 """Who may do what: roles, admins from configuration, invitations.
 
 A channel asks this module and never decides access itself. Admins are named by the operator
-(`LENSBOT_ADMIN_IDS`) rather than stored, so access can always be recovered from configuration.
+(`LENSBOT_ADMIN_IDS`, read by dialogs/app/settings.py) rather than stored, so access can always
+be recovered from configuration.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Role
 from storage import accounts
 from storage.repo import Store, UserRow
 
 ACTIONS_BY_ROLE: dict[str, set[str]] = {
-    "admin": {"use", "intake", "cases", "invite", "training"},
-    "professional": {"use", "intake", "cases", "training"},
-    "trainee": {"use", "training"},   # trainees practise on vignettes and never hold real cases
+    Role.ADMIN: {Action.USE, Action.INTAKE, Action.CASES, Action.INVITE, Action.TRAINING},
+    Role.PROFESSIONAL: {Action.USE, Action.INTAKE, Action.CASES, Action.TRAINING},
+    Role.TRAINEE: {Action.USE, Action.TRAINING},   # trainees practise on vignettes and never hold real cases
 }
-
-
-def admin_ids_from_env(value: str | None = None) -> frozenset[str]:
-    raw = value if value is not None else os.environ.get("LENSBOT_ADMIN_IDS", "")
-    return frozenset(part.strip() for part in raw.replace(";", ",").split(",") if part.strip().isdigit())
+ACTIONS = frozenset(Action)
 
 
 @dataclass
@@ -37,9 +34,9 @@ class Access:
         if cached is not None:
             return cached
         if ext in self.admin_ids:
-            user = self.store.user(self.channel, ext, create_role="admin")
-            if user is not None and user.role != "admin":
-                user = accounts.set_role(self.store, self.channel, ext, "admin")
+            user = self.store.user(self.channel, ext, create_role=Role.ADMIN)
+            if user is not None and user.role != Role.ADMIN:
+                user = accounts.set_role(self.store, self.channel, ext, Role.ADMIN)
             return user
         return self.store.user(self.channel, ext)
 
@@ -48,7 +45,7 @@ class Access:
         database read is needed: not cached, expired, or a configured admin not yet made admin."""
         ext = str(external_id)
         user = self.store.cached_user(self.channel, ext)
-        if user is not None and ext in self.admin_ids and user.role != "admin":
+        if user is not None and ext in self.admin_ids and user.role != Role.ADMIN:
             return None
         return user
 
@@ -66,5 +63,5 @@ class Access:
         """The kinds of case this user may see and act on."""
         if user is None:
             return ()
-        real = ("full", "quick") if Access.may(user, "cases") else ()
-        return (*real, "training") if Access.may(user, "training") else real
+        real = REAL_MODES if Access.may(user, Action.CASES) else ()
+        return (*real, *TRAINING_MODES) if Access.may(user, Action.TRAINING) else real

@@ -21,10 +21,11 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from dialogs.domain import Mode
 from matrix.lens import AGE_PHASE, QUICK_PHASE, Lens, Question
 
 INTRO, QUICK_RESULT, NOTE, DONE = "intro", "quick_result", "note", "done"
-END_STATE = {"full": NOTE, "quick": QUICK_RESULT, "training": DONE}
+END_STATE = {Mode.FULL: NOTE, Mode.QUICK: QUICK_RESULT, Mode.TRAINING: DONE}
 ANSWER_VALUES = ("yes", "no", "unknown")
 NOTE_MAX_CHARS = 2000
 MODES = tuple(END_STATE)
@@ -35,7 +36,7 @@ class IntakeCase:
     """What the machine needs of a case; the transitions model."""
 
     state: str
-    mode: str = "full"
+    mode: str = Mode.FULL
     script: list[int] | None = None                      # None: the whole intake
     trail: list[int] = field(default_factory=list)       # indices of the questions shown, in order
     skipped: list[str] = field(default_factory=list)     # leefgebied ids skipped
@@ -182,7 +183,7 @@ class IntakeDialog:
         if len(case.trail) >= 2:
             return self.lens.all_questions[case.trail[-2]].phase
         # A quick scan, and a quick scan continued into the full intake, have no intro to return to.
-        return INTRO if case.mode == "training" or (case.mode == "full" and case.script is None) else None
+        return INTRO if case.mode == Mode.TRAINING or (case.mode == Mode.FULL and case.script is None) else None
 
     def _unanswered(self, case: IntakeCase, phase: str) -> list[int]:
         return [i for i in self.lens.full_script
@@ -227,7 +228,7 @@ class IntakeDialog:
 
     def _leave_phase(self, ev: EventData) -> None:
         case: IntakeCase = ev.model
-        if case.mode == "full" and case.state in self.leefgebieden:
+        if case.mode == Mode.FULL and case.state in self.leefgebieden:
             case.effects.append(("skipped" if case.state in case.skipped else "interim", case.state))
 
     def _mark_skipped(self, ev: EventData) -> None:
@@ -246,7 +247,7 @@ class IntakeDialog:
         elif case.state == QUICK_RESULT:
             case.effects.append(("quick_result", ""))
         elif case.state == DONE:
-            if case.mode == "training":
+            if case.mode == Mode.TRAINING:
                 case.effects.append(("feedback", ""))
             case.effects.append(("done", ""))
 
@@ -264,7 +265,7 @@ class IntakeDialog:
     def _start_full(self, ev: EventData) -> None:
         """Continue a quick scan as a full intake that asks nothing twice."""
         case: IntakeCase = ev.model
-        case.mode = "full"
+        case.mode = Mode.FULL
         case.script = [i for i in self.lens.full_script if self.lens.all_questions[i].item_id not in case.answers]
         case.trail, case.skipped = [], []
         case.effects.append(("continued", ""))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dialogs.domain import Mode
+
 LineStyle = Literal["title", "heading", "text", "item", "subitem", "alert", "muted"]
 BlockKind = Literal["info", "alert", "interim", "summary", "notice"]
 
@@ -62,6 +64,6 @@ class Reply:
     refused: bool = False             # nothing was changed
     duplicate: bool = False           # the same update was handled before: say nothing
     reason: str | None = None         # why it was refused (a text key such as refuse.stale)
-    mode: str = "full"                # full | quick | training
+    mode: str = Mode.FULL             # a Mode: full | quick | training
     attachments: tuple[str, ...] = ()  # reports the channel may add now, e.g. "lens_picture"
     saved: tuple[str, ...] = field(default=())   # item ids whose answers this turn stored

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from dialogs.domain import Mode
 from dialogs.intake import DONE, INTRO, NOTE, QUICK_RESULT, IntakeCase, IntakeDialog
 from dialogs.output import Block, Line, Option, Prompt
 from dialogs.summary import feedback_blocks, quick_result_blocks, red_flag_block, summary_blocks
@@ -55,7 +56,7 @@ def vignette_lines(dialog: IntakeDialog, case_vignette: str | None, lang: str) -
 
 def intro_prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignette: str | None) -> Prompt:
     t = dialog_texts()
-    if case.mode == "training":
+    if case.mode == Mode.TRAINING:
         v = dialog.lens.vignettes[vignette or ""]
         text = "\n\n".join([t("training.title", lang, title=v.title.get(lang)), v.text.get(lang),
                             t("training.instructions", lang), t("training.fictional", lang)])
@@ -92,7 +93,7 @@ def prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignett
     nav: tuple[str, ...] = ("back",) if q.phase in (RED_FLAGS_PHASE, QUICK_PHASE, AGE_PHASE) else ("back", "skip")
     if q.phase == AGE_PHASE and not dialog.can_go_back(case):
         nav = ()   # the first question of a quick scan: there is nothing to go back to
-    if case.mode == "training":
+    if case.mode == Mode.TRAINING:
         nav = (*nav, "vignette")
     group, band = age_of_case(lens, case.answers)
     if q.phase == AGE_PHASE and lens.doc.age is not None:
@@ -182,7 +183,7 @@ def effect_blocks(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str,
             blocks += feedback_blocks(lens, v, score_training(lens, v, case.answers), lang)
         elif kind == "done":
             lines = [Line(t("note.saved", lang), "muted")] if case.note else []
-            if case.mode != "training":
+            if case.mode != Mode.TRAINING:
                 lines.append(Line(t("done.body", lang, code=code)))
             if lines:
                 blocks.append(Block(tuple(lines), "notice"))

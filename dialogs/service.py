@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dialogs.access import Access
+from dialogs.domain import REAL_MODES, TRAINING_MODES, Mode
 from dialogs.intake import DONE, INTRO, MODES, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
 from dialogs.output import Block, Line, Reply
 from dialogs.render import AGE_OPTION, age_band_at, effect_blocks, prompt, vignette_lines
@@ -23,7 +24,7 @@ from matrix.lens import AGE_PHASE, Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
 from matrix.training import TrainingResult, score_training
-from storage.records import REAL_MODES, add_counts, audit
+from storage.records import add_counts, audit
 from storage.repo import CaseRow, StorageUnavailable, Store, UserRow, normalise_code, now
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class IntakeService:
         return dialog
 
     # -- starting and resuming -------------------------------------------------------------
-    def start(self, user: UserRow, lang: str, mode: str = "full", update: tuple[str, int] | None = None,
+    def start(self, user: UserRow, lang: str, mode: str = Mode.FULL, update: tuple[str, int] | None = None,
               vignette: str | None = None) -> Reply:
         """Create a case and show how it begins; `update` (channel, id) makes a redelivery a no-op.
 
@@ -69,7 +70,7 @@ class IntakeService:
         """
         lens = self.lens
         state, script, trail, blocks = INTRO, None, None, []
-        if mode == "quick":
+        if mode == Mode.QUICK:
             if lens.doc.quick_scan is None:
                 raise ValueError("this lens has no quick scan")
             script, trail = list(lens.quick_script), [lens.quick_script[0]]
@@ -77,10 +78,10 @@ class IntakeService:
             t = dialog_texts()
             blocks.append(Block((Line(t("quick.title", lang), "title"), Line(lens.doc.quick_scan.intro.get(lang)),
                                  Line(t("intro.privacy", lang), "muted")), "info"))
-        elif mode == "training":
+        elif mode == Mode.TRAINING:
             if vignette is None:
                 vignette = self.next_vignette(user)
-                done = {c.vignette for c in self.store.list_cases(user.id, status="completed", modes=("training",))}
+                done = {c.vignette for c in self.store.list_cases(user.id, status="completed", modes=TRAINING_MODES)}
                 if vignette in done:   # every vignette done: say that this one comes again
                     blocks.append(Block((Line(dialog_texts()("training.none_left", lang), "muted"),), "notice"))
             if vignette not in lens.vignettes:
@@ -95,7 +96,7 @@ class IntakeService:
 
     def next_vignette(self, user: UserRow) -> str:
         """The first vignette this user has not completed; all done: the one done longest ago."""
-        done = self.store.list_cases(user.id, status="completed", modes=("training",))
+        done = self.store.list_cases(user.id, status="completed", modes=TRAINING_MODES)
         seen = [c.vignette for c in reversed(done)]   # oldest first
         fresh = [v for v in self.lens.vignettes if v not in seen]
         if fresh:
@@ -107,7 +108,7 @@ class IntakeService:
     def progress(self, user: UserRow) -> list[tuple[datetime, str, TrainingResult]]:
         """Completed training cases, oldest first, each scored against its vignette."""
         rows = []
-        for c in reversed(self.store.list_cases(user.id, status="completed", modes=("training",))):
+        for c in reversed(self.store.list_cases(user.id, status="completed", modes=TRAINING_MODES)):
             view = self.view(user, c.code)
             v = view.lens.vignettes.get(c.vignette or "") if view else None
             if view is not None and v is not None:
@@ -130,7 +131,7 @@ class IntakeService:
     def show_vignette(self, user: UserRow, code: str, lang: str) -> Reply:
         """The training text again, with the same question below it; nothing changes."""
         view = self.view(user, code)
-        if view is None or view.case.mode != "training":
+        if view is None or view.case.mode != Mode.TRAINING:
             return self._refusal(code, 0, "refuse.invalid" if view else "refuse.unknown_case", lang)
         dialog = self.dialog_for(view.case.lens_version)
         block = Block(tuple(vignette_lines(dialog, view.case.vignette, lang)), "info")
@@ -257,4 +258,4 @@ def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: 
     return "refuse.invalid"
 
 
-__all__ = ["CaseView", "IntakeService", "StorageUnavailable"]
+__all__ = ["CaseView", "IntakeService", "StorageUnavailable", "actor"]

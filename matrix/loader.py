@@ -8,7 +8,6 @@ ids, references to unknown ids) are collected rather than raised one by one.
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -50,11 +49,11 @@ def lens_files(path: Path) -> list[Path]:
 def load_lens(path: Path | str | None = None, contacts: Path | str | None = None) -> Lens:
     """Load and validate a lens folder or file (default: the bundled lens).
 
-    `contacts` names an operator's file of local contacts; both default to the environment
-    (`LENSBOT_LENS`, `LENSBOT_CONTACTS`) so every entry point sees the same lens.
+    `contacts` names an operator's file of local contacts. Entry points pass what the settings
+    say (`LENSBOT_LENS`, `LENSBOT_CONTACTS`, read in dialogs/app/settings.py) so all see the same lens.
     """
-    path = Path(path or os.environ.get("LENSBOT_LENS") or DEFAULT_LENS)
-    contacts = contacts or os.environ.get("LENSBOT_CONTACTS") or None
+    path = Path(path or DEFAULT_LENS)
+    contacts = contacts or None
     problems: list[Problem] = []
     if not path.exists():
         raise LensError([Problem(str(path), 1, "", "lens path does not exist")])

@@ -8,7 +8,6 @@ engine with aiosqlite, and every answer is its own transaction. Plain URLs are a
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from typing import Any
 
@@ -17,11 +16,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 DEFAULT_URL = "sqlite:///lensbot.db"
-SQLITE_BUSY_TIMEOUT_MS = 5000   # default; LENSBOT_SQLITE_BUSY_TIMEOUT_MS overrides it
+SQLITE_BUSY_TIMEOUT_MS = 5000   # default; the settings (LENSBOT_SQLITE_BUSY_TIMEOUT_MS) pass another
 
 
 def database_url(url: str | None = None) -> str:
-    return url or os.environ.get("LENSBOT_DATABASE_URL") or DEFAULT_URL
+    return url or DEFAULT_URL
 
 
 def normalise_url(url: str) -> str:
@@ -37,20 +36,12 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def sqlite_busy_timeout_ms() -> int:
-    """How long a SQLite transaction waits for another writer's lock before giving up (ms)."""
-    raw = os.environ.get("LENSBOT_SQLITE_BUSY_TIMEOUT_MS", "").strip()
-    if not raw:
-        return SQLITE_BUSY_TIMEOUT_MS
-    if not raw.isdigit():
-        raise ValueError(f"LENSBOT_SQLITE_BUSY_TIMEOUT_MS must be a number of milliseconds, not {raw!r}")
-    return int(raw)
-
-
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+def make_engine(url: str | None = None, busy_timeout_ms: int | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`; `busy_timeout_ms` is how long a SQLite transaction waits for another
+    writer's lock before giving up (default SQLITE_BUSY_TIMEOUT_MS)."""
     full = normalise_url(database_url(url))
     if full.startswith("sqlite"):
-        busy_ms = sqlite_busy_timeout_ms()
+        busy_ms = SQLITE_BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
         engine = create_engine(full, connect_args={"timeout": busy_ms / 1000}, **kwargs)
         _configure_sqlite(engine, busy_ms)
         return engine

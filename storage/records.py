@@ -13,18 +13,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from storage.models import AuditEntry, Case, StatsCount, User
 from storage.repo import Store, aware, now
 
-REAL_MODES = ("full", "quick")
-DEFAULT_RETENTION_DAYS = 90
-
-
-def retention_days(raw: str | None) -> int:
-    """LENSBOT_RETENTION_DAYS: whole days after the last activity before a case is purged."""
-    if raw is None or raw == "":
-        return DEFAULT_RETENTION_DAYS
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise ValueError(f"LENSBOT_RETENTION_DAYS must be a whole number of days (1 or more), got {raw!r}")
-    return int(raw)
-
 
 # -- the local picture -----------------------------------------------------------------------
 def add_counts(conn: Connection, month: str, keys: Iterable[tuple[str, str]]) -> None:
@@ -104,18 +92,18 @@ class Reminder:
     lang: str
 
 
-def due_reminders(store: Store, channel: str, idle: timedelta) -> list[Reminder]:
-    """Open real cases idle for `idle` whose owner wants reminders and was not reminded yet; marks them.
+def due_reminders(store: Store, channel: str, idle: timedelta, modes: tuple[str, ...]) -> list[Reminder]:
+    """Open cases of `modes` idle for `idle` whose owner wants reminders and was not reminded yet; marks them.
 
-    Practice cases are left out: the reminder points to /hervat and /verwijder, which do not show
-    a practice case (and a trainee may not use /verwijder at all).
+    dialogs/ passes the real modes: the reminder points to /hervat and /verwijder, which do not
+    show a practice case (and a trainee may not use /verwijder at all).
     """
     limit = now() - idle
     with store.transaction() as tx:
         rows = tx.conn.execute(
             select(Case.id, Case.code, User.external_id, User.lang)
             .join(User, User.id == Case.user_id)
-            .where(and_(Case.status == "open", Case.mode.in_(REAL_MODES), Case.updated_at < limit,
+            .where(and_(Case.status == "open", Case.mode.in_(modes), Case.updated_at < limit,
                         Case.reminded_at.is_(None),
                         User.channel == channel, User.reminders.is_(True)))
             # Several instances run this job: on PostgreSQL each row goes to one of them only.

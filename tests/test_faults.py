@@ -50,12 +50,14 @@ from sqlalchemy.engine import make_url
 
 import bot.cli as bot_cli
 from bot.telegram.runtime import telegram_texts
+from dialogs.app import Settings
+from dialogs.app.root import open_store
 from dialogs.texts import dialog_texts
 from matrix.checks import MAX_QUICK
 from matrix.lens import AGE_PHASE, RED_FLAGS_PHASE, Lens, Question
 from matrix.loader import DEFAULT_LENS, load_lens
 from storage import accounts
-from storage.db import make_engine, normalise_url
+from storage.db import normalise_url
 from storage.repo import CaseRow, Store
 from tests.support.fake_bot_api import FakeBotAPI, FakeUser, FaultPlan, SentMessage
 from tests.support.faults import ApiGate, BotLife, SqliteLock, Zygote
@@ -818,7 +820,7 @@ def test_busy_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
             monkeypatch.delenv("LENSBOT_SQLITE_BUSY_TIMEOUT_MS", raising=False)
         else:
             monkeypatch.setenv("LENSBOT_SQLITE_BUSY_TIMEOUT_MS", value)
-        engine = make_engine(sqlite_url)
+        engine = open_store(Settings.load(database_url=sqlite_url), migrate=True).engine   # as lensbot opens it
         try:
             with engine.connect() as conn:
                 assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == expected
@@ -826,7 +828,7 @@ def test_busy_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
             engine.dispose()
     monkeypatch.setenv("LENSBOT_SQLITE_BUSY_TIMEOUT_MS", "soon")
     with pytest.raises(ValueError, match="LENSBOT_SQLITE_BUSY_TIMEOUT_MS"):
-        make_engine(sqlite_url)
+        Settings.load(database_url=sqlite_url)
 
 
 async def test_sqlite_locked_by_another_process(lens: Lens, sqlite_url: str,

@@ -35,6 +35,7 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, CommandHandler
 from bot.telegram import app as telegram_app
 from bot.telegram.callback import OPTION_IDS
 from bot.telegram.runtime import telegram_texts
+from dialogs.domain import ROLES
 from dialogs.service import IntakeService
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
@@ -403,7 +404,7 @@ def expected_reply(uid: int, command: str, args: list[str]) -> list[str] | None:
         on = [a.lower() for a in args]
         return [tg({"aan": "reminders_on", "on": "reminders_on", "uit": "reminders_off", "off": "reminders_off"}
                    .get(on[0], "reminders_usage") if len(on) == 1 else "reminders_usage", "nl")]
-    if command in ("uitnodigen", "invite") and (len(args) > 1 or (args and args[0].lower() not in accounts.ROLES)):
+    if command in ("uitnodigen", "invite") and (len(args) > 1 or (args and args[0].lower() not in ROLES)):
         return [tg("invite_usage", "nl")]
     if command == "start" and args:
         return [tg("invite_bad", "nl")]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from dialogs.app import Settings
+from dialogs.app.root import configured_lens
 from matrix.loader import DEFAULT_LENS, LensError, lens_from_content, load_lens
 from matrix.scoring import assess
 
@@ -350,7 +352,7 @@ def test_local_contacts_file_with_unknown_advice_id(tmp_path: Path, monkeypatch:
     local = tmp_path / "local_contacts.yaml"
     local.write_text(BAD_ATTACH, encoding="utf-8")
     monkeypatch.setenv("LENSBOT_CONTACTS", str(local))     # as an operator configures it
-    problems = as_dicts(problems_of(DEFAULT_LENS))
+    problems = as_dicts(problems_of(DEFAULT_LENS, Settings.load().contacts))
     assert len(problems) == 1
     assert_reported(problems, "local_contacts.yaml", line_of(local, "attach_to:"),
                     "contacts[afm_mensenhandel_zwolle].attach_to[0]",
@@ -383,7 +385,7 @@ def test_local_contact_joins_the_advice_it_attaches_to(tmp_path: Path, monkeypat
     local.write_text(LOCAL_CONTACT, encoding="utf-8")
     default = load_lens()
     monkeypatch.setenv("LENSBOT_CONTACTS", str(local))
-    lens = load_lens()
+    lens = configured_lens(Settings.load())   # the settings reach the loader through the composition root
     assert lens.counts()["contacts"] == default.counts()["contacts"] + 1
     assert lens.version != default.version, "local contacts are part of the lens a case was assessed with"
     assert load_lens(DEFAULT_LENS, local).version == lens.version

@@ -1,5 +1,5 @@
-"""Build and run the Telegram bot: settings from the environment, the PTB Application, polling
-or a webhook server.
+"""Build and run the Telegram bot: the PTB Application on the door (dialogs.app), polling or a
+webhook server. Settings come from dialogs.app.Settings (re-exported here as before).
 
 Run: `TELEGRAM_BOT_TOKEN=... lensbot telegram` (polling) or
 `lensbot telegram --webhook-url https://bot.example.org/telegram` (webhook, needs LENSBOT_WEBHOOK_SECRET).
@@ -8,10 +8,7 @@ Run: `TELEGRAM_BOT_TOKEN=... lensbot telegram` (polling) or
 from __future__ import annotations
 
 import logging
-import os
-import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -30,72 +27,33 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.telegram import handlers
+from bot.telegram.commands import COMMANDS, menu
 from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.runtime import Runtime, telegram_texts
-from dialogs.access import Access, admin_ids_from_env
-from dialogs.reports.service import Reports
+from dialogs.app import ConfigError, Door, Settings
+from dialogs.app.admin import REMIND_AFTER, UPDATE_MEMORY
 from dialogs.service import IntakeService
-from storage import records
-from storage.db import is_sqlite
-from storage.repo import Store, now
 
 log = logging.getLogger("lensbot.telegram")
-TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
-COMMANDS = ("start", "nieuw", "snel", "oefenen", "voortgang", "hervat", "zaken", "samenvatting", "rapport", "export",
-            "verwijder", "nood", "taal", "herinneringen", "overzicht", "help", "stop")
-UPDATE_MEMORY = timedelta(days=7)
-REMIND_AFTER = timedelta(days=3)
+CHANNEL = "telegram"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.EDITED_MESSAGE]
+__all__ = ["ALLOWED_UPDATES", "REMIND_AFTER", "UPDATE_MEMORY", "ConfigError", "Settings", "build_application",
+           "register", "run"]
 
 
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message is one line for the operator."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    token: str
-    base_url: str | None = None
-    base_file_url: str | None = None
-    admin_ids: frozenset[str] = frozenset()
-    webhook_secret: str | None = None
-    retention_days: int = records.DEFAULT_RETENTION_DAYS
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
-        if not token:
-            raise ConfigError("TELEGRAM_BOT_TOKEN is not set (get a token from @BotFather)")
-        if not TOKEN_RE.match(token):
-            raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token (expected 123456789:ABC...)")
-        base = env.get("TELEGRAM_API_BASE_URL") or None
-        file_base = env.get("TELEGRAM_API_BASE_FILE_URL") or None
-        if base and not file_base:
-            # http://host:8081/bot -> http://host:8081/file/bot, as the Bot API server lays it out
-            parsed = urlparse(base)
-            path = parsed.path.rstrip("/")
-            head, _, tail = path.rpartition("/")
-            file_base = parsed._replace(path=f"{head}/file/{tail or 'bot'}").geturl()
-        try:
-            days = records.retention_days(env.get("LENSBOT_RETENTION_DAYS"))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
-        return cls(token=token, base_url=base, base_file_url=file_base,
-                   admin_ids=admin_ids_from_env(env.get("LENSBOT_ADMIN_IDS", "")),
-                   webhook_secret=env.get("LENSBOT_WEBHOOK_SECRET") or None, retention_days=days)
-
-
-def build_application(settings: Settings, service: IntakeService, store: Store,
+def build_application(settings: Settings, door: Door | IntakeService, store: object = None,
                       request: BaseRequest | None = None, rate_limiter: BaseRateLimiter | None = None) -> Application:
-    """The lensbot Application.
+    """The lensbot Application on `door` (or on a ready IntakeService, as tests and bench/ build one;
+    `store` is then the service's own and not needed).
 
     `request` replaces PTB's HTTP transport and `rate_limiter` the default AIORateLimiter (30 messages
     a second overall, 3 retries on 429); bench/ uses both to measure lensbot's own cost in memory.
     """
+    if isinstance(door, IntakeService):
+        door = Door.around(door, settings, CHANNEL)
     builder = (
         ApplicationBuilder()
-        .token(settings.token)
+        .token(settings.token or settings.telegram_token())
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(256))
         .post_init(_post_init)
@@ -108,44 +66,21 @@ def build_application(settings: Settings, service: IntakeService, store: Store,
     if settings.base_file_url:
         builder = builder.base_file_url(settings.base_file_url)
     app = builder.build()
-    workers = 1 if is_sqlite(store.engine) else 4   # SQLite has one writer anyway
+    workers = 1 if door.one_writer() else 4   # SQLite has one writer anyway
     app.bot_data["rt"] = Runtime(
-        service=service,
-        access=Access(store, "telegram", settings.admin_ids),
-        store=store,
+        door=door,
         executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lensbot-db"),
         renderer=ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensbot-render"),
-        reports=Reports(service),
-        retention_days=settings.retention_days,
     )
     register(app)
     return app
 
 
 def register(app: Application) -> None:
+    """Every command of the table, the taps, typed text and everything else; all in the one guard."""
     private = filters.ChatType.PRIVATE
-    commands = {
-        ("start",): handlers.start,
-        ("nieuw", "new"): handlers.new_case,
-        ("snel", "quick"): handlers.quick_scan,
-        ("oefenen", "practice", "train"): handlers.training,
-        ("voortgang", "progress"): handlers.progress,
-        ("hervat", "resume"): handlers.resume,
-        ("zaken", "cases"): handlers.list_cases,
-        ("samenvatting", "summary"): handlers.summary,
-        ("verwijder", "delete"): handlers.delete,
-        ("nood", "emergency"): handlers.emergency,
-        ("taal", "language"): handlers.language,
-        ("help",): handlers.help_,
-        ("stop",): handlers.pause,
-        ("uitnodigen", "invite"): handlers.invite,
-        ("rapport", "report"): handlers.report,
-        ("export",): handlers.export,
-        ("overzicht", "stats"): handlers.stats,
-        ("herinneringen", "reminders"): handlers.reminders,
-    }
-    for names, callback in commands.items():
-        app.add_handler(CommandHandler(list(names), callback))
+    for command in COMMANDS:
+        app.add_handler(CommandHandler(list(command.names), command.callback()))
     app.add_handler(CallbackQueryHandler(handlers.on_callback))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private & filters.UpdateType.MESSAGE,
                                    handlers.on_text))
@@ -168,11 +103,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _post_init(app: Application) -> None:
     texts = telegram_texts()
     for lang in ("nl", "en"):
-        commands = [BotCommand(name, texts(f"cmd.{name}", lang)) for name in COMMANDS]
+        commands = [BotCommand(c.name, texts(c.description, lang)) for c in menu()]
         await app.bot.set_my_commands(commands, language_code=lang)
-    await app.bot.set_my_commands([BotCommand(n, texts(f"cmd.{n}", "nl")) for n in COMMANDS])
+    await app.bot.set_my_commands([BotCommand(c.name, texts(c.description, "nl")) for c in menu()])
     rt: Runtime = app.bot_data["rt"]
-    await rt.db(rt.store.forget_updates, now() - UPDATE_MEMORY)
+    await rt.db(rt.door.admin.forget_updates)
     if app.job_queue is not None:   # PTB's job queue: housekeeping that must not wait for a user
         app.job_queue.run_repeating(_forget_updates, interval=timedelta(hours=6), first=timedelta(hours=6))
         app.job_queue.run_repeating(_purge, interval=timedelta(days=1), first=timedelta(minutes=1))
@@ -181,21 +116,21 @@ async def _post_init(app: Application) -> None:
 
 async def _forget_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
     rt: Runtime = context.bot_data["rt"]
-    await rt.db(rt.store.forget_updates, now() - UPDATE_MEMORY)
+    await rt.db(rt.door.admin.forget_updates)
 
 
 async def _purge(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The daily retention purge (LENSBOT_RETENTION_DAYS); the local picture's counts stay."""
     rt: Runtime = context.bot_data["rt"]
-    codes = await rt.db(records.purge, rt.store, rt.retention_days)
-    if codes:
-        log.info("retention purge removed %d case(s)", len(codes))
+    purged = await rt.db(rt.door.admin.purge)
+    if purged.codes:
+        log.info("retention purge removed %d case(s)", len(purged.codes))
 
 
 async def _remind(context: ContextTypes.DEFAULT_TYPE) -> None:
     """One message per case left unfinished for 3 days, unless the user switched reminders off."""
     rt: Runtime = context.bot_data["rt"]
-    for due in await rt.db(records.due_reminders, rt.store, "telegram", REMIND_AFTER):
+    for due in await rt.db(rt.door.admin.due_reminders, CHANNEL, REMIND_AFTER):
         text = rt.texts("reminder_case", due.lang, code=due.code)
         await rt.call(lambda due=due, text=text: context.bot.send_message(int(due.external_id), text))
 
@@ -205,7 +140,7 @@ async def _post_shutdown(app: Application) -> None:
     rt.executor.shutdown(wait=True)
     if rt.renderer is not None:
         rt.renderer.shutdown(wait=True)
-    rt.store.dispose()
+    rt.door.close()
 
 
 class TokenFilter(logging.Filter):
@@ -236,10 +171,10 @@ def configure_logging(token: str) -> None:
         handler.addFilter(token_filter)
 
 
-def run(settings: Settings, service: IntakeService, store: Store, webhook_url: str | None = None,
-        listen: str = "127.0.0.1", port: int = 8443) -> None:
-    configure_logging(settings.token)
-    app = build_application(settings, service, store)
+def run(settings: Settings, door: Door, webhook_url: str | None = None, listen: str = "127.0.0.1",
+        port: int = 8443) -> None:
+    configure_logging(settings.telegram_token())
+    app = build_application(settings, door)
     allowed = ALLOWED_UPDATES
     if webhook_url:
         if not settings.webhook_secret:

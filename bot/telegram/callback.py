@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from storage.repo import CODE_ALPHABET
+from dialogs.domain import CODE_ALPHABET
 
 MAX_BYTES = 64
 OPTION_CODES = {"yes": "y", "no": "n", "unknown": "u", "back": "b", "skip": "s", "begin": "g", "no_note": "x",

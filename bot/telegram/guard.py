@@ -12,15 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import OperationalError
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.telegram.runtime import Runtime
-from dialogs.access import Access
+from dialogs.app import Unavailable, User
 from dialogs.texts import normalise_lang
-from storage.repo import StorageUnavailable, UserRow
 
 log = logging.getLogger("lensbot.telegram")
 
@@ -32,7 +30,7 @@ class Ctx:
     rt: Runtime
     update: Update
     context: ContextTypes.DEFAULT_TYPE
-    user: UserRow | None
+    user: User | None
     lang: str
 
     def t(self, key: str, **params: object) -> str:
@@ -82,17 +80,16 @@ def guarded(action: str | None) -> Callable[[Handler], Callable[[Update, Context
             try:
                 # A cached user costs neither a read (~500-630 µs on SQLite, bench/hot_path.py) nor a
                 # hop to the database thread (150-370 µs, bench/update_cost.py); only a miss does.
-                user = rt.access.cached(sender.id) or await rt.db(rt.access.user, sender.id)
+                access = rt.door.access
+                user = access.cached(sender.id) or await rt.db(access.user, sender.id)
                 ctx = Ctx(rt, update, context, user, user.lang if user else lang)
-                if action is not None and not Access.may(user, action):
+                if action is not None and not access.may(user, action):
                     key = "no_access" if user is None else "admin_only"
                     await ctx.toast(ctx.t(key))
                     await ctx.send(ctx.t(key))
                     return
                 await handler(ctx)
-            except (StorageUnavailable, OperationalError):
-                # OperationalError: reads outside Store.transaction() (list_cases, notes, ...) raise
-                # SQLAlchemy's error as it is when the database cannot be reached; same message.
+            except Unavailable:
                 log.warning("storage unavailable while handling update %s", update.update_id)
                 ctx = Ctx(rt, update, context, None, lang)
                 await ctx.toast(ctx.t("storage_busy"))

@@ -1,7 +1,9 @@
-"""Telegram handlers: translate updates into service calls and replies into messages.
+"""Telegram handlers: translate updates into use cases of the door and results into messages.
 
-No business rules here: whether a tap counts, what comes next and who may see a case is
-decided by dialogs/. Each handler only knows which service call an update means.
+No business rules here: whether a tap counts, what comes next, who may see a case, which cases
+are offered and when typed text is a note are decided by dialogs/ (dialogs.app). Each handler
+knows which use case an update means and how its result looks in Telegram. Who may run a
+command is declared in bot/telegram/commands.py, not here.
 """
 
 from __future__ import annotations
@@ -15,15 +17,11 @@ from telegram.constants import ParseMode
 from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
-from dialogs.output import Reply
-from dialogs.render import option_event
-from dialogs.summary import progress_blocks, red_flag_block
-from dialogs.texts import dialog_texts
-from storage import accounts, records
-from storage.repo import normalise_code
+from dialogs.app import Action, Block, File, Mode, Reply
 
 HTML = ParseMode.HTML
 log = logging.getLogger("lensbot.telegram")
+CAPTIONS = {"image/png": "picture_caption", "application/pdf": "report_caption"}   # a case's report, by type
 
 
 # -- showing a reply ---------------------------------------------------------------------
@@ -43,8 +41,7 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
         closed = (message.text_html or "") + (f"\n\n<i>✓ {escape(label, quote=False)}</i>" if label else "")
         await ctx.rt.call(lambda: bot.edit_message_text(closed, ctx.chat_id, message.message_id, parse_mode=HTML))
     await _retire_live_prompt(ctx, keep=message.message_id if message is not None else None)
-    for html in blocks_messages(reply.blocks):
-        await ctx.send(html, parse_mode=HTML)
+    await send_blocks(ctx, reply.blocks)
     if "lens_picture" in reply.attachments:
         try:
             await send_report(ctx, reply.case_code, "png")
@@ -67,134 +64,132 @@ async def _retire_live_prompt(ctx: Ctx, keep: int | None) -> None:
             log.info("could not remove an old keyboard: %s", type(exc).__name__)
 
 
+async def send_blocks(ctx: Ctx, blocks: tuple[Block, ...] | list[Block]) -> None:
+    for html in blocks_messages(blocks):
+        await ctx.send(html, parse_mode=HTML)
+
+
+async def send_file(ctx: Ctx, file: File, caption: str) -> None:
+    """A picture as a photo, anything else as a document."""
+    bot, chat = ctx.context.bot, ctx.chat_id
+    upload = InputFile(file.data, filename=file.name)
+    if file.picture:
+        await ctx.rt.call(lambda: bot.send_photo(chat, upload, caption=caption))
+    else:
+        await ctx.rt.call(lambda: bot.send_document(chat, upload, caption=caption))
+
+
+def _args(ctx: Ctx) -> list[str]:
+    return list(ctx.context.args or [])
+
+
+async def _code_or_usage(ctx: Ctx, command: str) -> str | None:
+    code = ctx.rt.door.cases.code_argument(_args(ctx))
+    if code is None:
+        await ctx.send(ctx.t("code_usage", command=command))
+    return code
+
+
+async def _not_found(ctx: Ctx, code: str) -> None:
+    await ctx.send(ctx.rt.door.cases.not_found(code, ctx.lang))
+
+
 # -- commands ----------------------------------------------------------------------------
-@guarded(None)
 async def start(ctx: Ctx) -> None:
-    args = ctx.context.args or []
+    """/start CODE redeems an invitation; a bare /start welcomes (or says how to get access)."""
+    args = _args(ctx)
     if args:
         assert ctx.update.effective_user is not None
-        user = await ctx.rt.db(ctx.rt.access.redeem, args[0], ctx.update.effective_user.id)
-        if user is None:
-            await ctx.send(ctx.t("invite_bad"))
-            return
-        await ctx.send(ctx.t("invite_ok", role=user.role))
+        user = await ctx.rt.db(ctx.rt.door.access.redeem, args[0], ctx.update.effective_user.id)
+        await ctx.send(ctx.t("invite_ok", role=user.role) if user else ctx.t("invite_bad"))
         return
     await ctx.send(ctx.t("welcome") if ctx.user else ctx.t("no_access"))
 
 
-@guarded(None)
 async def help_(ctx: Ctx) -> None:
     await ctx.send(ctx.t("help"))
 
 
-@guarded(None)
 async def emergency(ctx: Ctx) -> None:
     """Works for anyone at any moment and changes nothing: it only tells what to do."""
-    lens = ctx.rt.service.lens
-    block = red_flag_block(lens, ctx.lang, tuple(lens.red_flags))
-    for html in blocks_messages([block]):
-        await ctx.send(html, parse_mode=HTML)
+    await send_blocks(ctx, ctx.rt.door.cases.emergency(ctx.lang))
 
 
-@guarded("intake")
-async def new_case(ctx: Ctx) -> None:
+async def _start(ctx: Ctx, mode: Mode) -> None:
     assert ctx.user is not None
-    reply = await ctx.rt.db(ctx.rt.service.start, ctx.user, ctx.lang, update=ctx.update_key)
-    if reply.duplicate:
-        return
-    await show(ctx, reply)
-
-
-@guarded("intake")
-async def quick_scan(ctx: Ctx) -> None:
-    """The two-minute scan for school staff: straight to the first question, no intro tap."""
-    assert ctx.user is not None
-    reply = await ctx.rt.db(ctx.rt.service.start, ctx.user, ctx.lang, "quick", ctx.update_key)
+    reply = await ctx.rt.db(ctx.rt.door.cases.start, ctx.user, ctx.lang, mode, ctx.update_key)
     if not reply.duplicate:
         await show(ctx, reply)
 
 
-@guarded("training")
+async def new_case(ctx: Ctx) -> None:
+    await _start(ctx, Mode.FULL)
+
+
+async def quick_scan(ctx: Ctx) -> None:
+    """The two-minute scan for school staff: straight to the first question, no intro tap."""
+    await _start(ctx, Mode.QUICK)
+
+
 async def training(ctx: Ctx) -> None:
     """Continue an open practice case, or start the next vignette."""
     assert ctx.user is not None
-    code = await ctx.rt.db(ctx.rt.service.open_case, ctx.user, ("training",))
-    if code is not None:
-        reply = await ctx.rt.db(ctx.rt.service.resume, ctx.user, code, ctx.lang)
-    else:
-        reply = await ctx.rt.db(ctx.rt.service.start, ctx.user, ctx.lang, "training", ctx.update_key)
+    reply = await ctx.rt.db(ctx.rt.door.cases.practise, ctx.user, ctx.lang, ctx.update_key)
     if not reply.duplicate:
         await show(ctx, reply)
 
 
-@guarded("training")
 async def progress(ctx: Ctx) -> None:
     assert ctx.user is not None
-    rows = await ctx.rt.db(ctx.rt.service.progress, ctx.user)
-    for html in blocks_messages(progress_blocks(ctx.rt.service.lens, rows, ctx.lang)):
-        await ctx.send(html, parse_mode=HTML)
+    await send_blocks(ctx, await ctx.rt.db(ctx.rt.door.cases.progress, ctx.user, ctx.lang))
 
 
-@guarded("use")
 async def resume(ctx: Ctx) -> None:
     assert ctx.user is not None
-    modes = ("full", "quick") if ctx.rt.access.may(ctx.user, "cases") else ("training",)
-    cases = await ctx.rt.db(ctx.rt.store.list_cases, ctx.user.id, "open", modes)
+    cases = await ctx.rt.db(ctx.rt.door.cases.resume_choices, ctx.user)
     if not cases:
         await ctx.send(ctx.t("no_open_case"))
         return
     buttons = [[InlineKeyboardButton(f"{c.code} · {c.answers}", callback_data=Callback("r", c.code).encode())]
-               for c in cases[:10]]
+               for c in cases]
     await ctx.send(ctx.t("choose_case"), reply_markup=InlineKeyboardMarkup(buttons))
 
 
-@guarded("cases")
 async def list_cases(ctx: Ctx) -> None:
     assert ctx.user is not None
-    cases = await ctx.rt.db(ctx.rt.store.list_cases, ctx.user.id)
+    cases = await ctx.rt.db(ctx.rt.door.cases.list, ctx.user)
     if not cases:
         await ctx.send(ctx.t("cases_none"))
         return
     lines = [ctx.t("cases_title")] + [
         ctx.t("case_line", code=c.code, status=ctx.t(f"status.{c.status}"), answers=c.answers,
               updated=c.updated_at.strftime("%Y-%m-%d %H:%M"))
-        for c in cases[:50]
+        for c in cases
     ]
     await ctx.send("\n".join(lines))
 
 
-def _code_arg(ctx: Ctx, command: str) -> str | None:
-    args = ctx.context.args or []
-    return args[0] if len(args) == 1 and 6 <= len(args[0]) <= 8 else None
-
-
-@guarded("cases")
 async def summary(ctx: Ctx) -> None:
     assert ctx.user is not None
-    code = _code_arg(ctx, "/samenvatting")
+    code = await _code_or_usage(ctx, "/samenvatting")
     if code is None:
-        await ctx.send(ctx.t("code_usage", command="/samenvatting"))
         return
-    blocks = await ctx.rt.db(ctx.rt.service.summary, ctx.user, code, ctx.lang)
+    blocks = await ctx.rt.db(ctx.rt.door.cases.summary, ctx.user, code, ctx.lang)
     if blocks is None:
-        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=normalise_code(code)))
+        await _not_found(ctx, code)
         return
-    for html in blocks_messages(blocks):
-        await ctx.send(html, parse_mode=HTML)
+    await send_blocks(ctx, blocks)
 
 
-@guarded("cases")
 async def delete(ctx: Ctx) -> None:
     assert ctx.user is not None
-    code = _code_arg(ctx, "/verwijder")
+    code = await _code_or_usage(ctx, "/verwijder")
     if code is None:
-        await ctx.send(ctx.t("code_usage", command="/verwijder"))
         return
-    view = await ctx.rt.db(ctx.rt.service.view, ctx.user, code)
-    if view is None:
-        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=normalise_code(code)))
+    c = await ctx.rt.db(ctx.rt.door.cases.deletable, ctx.user, code)
+    if c is None:
+        await _not_found(ctx, code)
         return
-    c = view.case.code
     buttons = InlineKeyboardMarkup([[
         InlineKeyboardButton(ctx.t("delete_yes"), callback_data=Callback("d", c, option="y").encode()),
         InlineKeyboardButton(ctx.t("delete_no"), callback_data=Callback("d", c, option="n").encode()),
@@ -202,7 +197,6 @@ async def delete(ctx: Ctx) -> None:
     await ctx.send(ctx.t("delete_confirm", code=c), reply_markup=buttons)
 
 
-@guarded("use")   # only a known user has a language to set: the buttons refuse everyone else anyway
 async def language(ctx: Ctx) -> None:
     buttons = InlineKeyboardMarkup([[
         InlineKeyboardButton("Nederlands", callback_data=Callback("l", option="nl").encode()),
@@ -211,89 +205,64 @@ async def language(ctx: Ctx) -> None:
     await ctx.send(ctx.t("lang_choose"), reply_markup=buttons)
 
 
-@guarded("use")   # trainees pause practice cases too (/hervat is theirs as well)
 async def pause(ctx: Ctx) -> None:
     await ctx.send(ctx.t("paused"))
 
 
-@guarded("invite")
 async def invite(ctx: Ctx) -> None:
     assert ctx.user is not None
-    args = ctx.context.args or []
-    role = args[0].lower() if args else "professional"
-    if len(args) > 1 or role not in accounts.ROLES:
+    inv = await ctx.rt.db(ctx.rt.door.admin.invite_words, _args(ctx), ctx.user)
+    if inv is None:
         await ctx.send(ctx.t("invite_usage"))
         return
-    inv = await ctx.rt.db(accounts.create_invite, ctx.rt.store, role, ctx.user.id,
-                          actor=f"telegram:{ctx.user.external_id}")
     link = f"https://t.me/{ctx.context.bot.username}?start={inv.code}"
-    await ctx.send(ctx.t("invite_created", role=role, code=inv.code, link=link,
+    await ctx.send(ctx.t("invite_created", role=inv.role, code=inv.code, link=link,
                          expires=inv.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
 
 
 async def send_report(ctx: Ctx, code: str, fmt: str) -> bool:
-    """A lens picture (photo) or PDF dossier (document) of one of the user's own cases."""
+    """A report of one of the user's own cases: the lens picture (a photo) or the PDF dossier."""
     assert ctx.user is not None
-    data = await ctx.rt.render(ctx.rt.reports.case_report, ctx.user, code, fmt, ctx.lang)
-    if data is None:
+    file = await ctx.rt.render(ctx.rt.door.reports.case, ctx.user, code, fmt, ctx.lang)
+    if file is None:
         return False
-    code = normalise_code(code)   # as typed ("k7qx3m") -> as the case is named (K7-QX3M)
-    bot, chat = ctx.context.bot, ctx.chat_id
-    if fmt == "png":
-        caption = ctx.t("picture_caption", code=code)
-        await ctx.rt.call(lambda: bot.send_photo(chat, InputFile(data, filename=f"lens-{code}.png"), caption=caption))
-    else:
-        caption = ctx.t("report_caption", code=code)
-        await ctx.rt.call(lambda: bot.send_document(chat, InputFile(data, filename=f"lensbot-{code}.pdf"),
-                                                    caption=caption))
+    code = ctx.rt.door.cases.normalise_code(code)   # as typed ("k7qx3m") -> as the case is named (K7-QX3M)
+    await send_file(ctx, file, ctx.t(CAPTIONS[file.mime], code=code))
     return True
 
 
-@guarded("cases")
 async def report(ctx: Ctx) -> None:
-    code = _code_arg(ctx, "/rapport")
-    if code is None:
-        await ctx.send(ctx.t("code_usage", command="/rapport"))
-        return
-    if not await send_report(ctx, code, "pdf"):
-        await ctx.send(dialog_texts()("refuse.unknown_case", ctx.lang, code=normalise_code(code)))
+    code = await _code_or_usage(ctx, "/rapport")
+    if code is not None and not await send_report(ctx, code, "pdf"):
+        await _not_found(ctx, code)
 
 
-@guarded("cases")
 async def export(ctx: Ctx) -> None:
     assert ctx.user is not None
-    if not await ctx.rt.db(ctx.rt.store.list_cases, ctx.user.id):
+    file = await ctx.rt.render(ctx.rt.door.reports.export, ctx.user)
+    if file is None:
         await ctx.send(ctx.t("cases_none"))
         return
-    data = await ctx.rt.render(ctx.rt.reports.export_all, ctx.user)
-    bot, chat = ctx.context.bot, ctx.chat_id
-    await ctx.rt.call(lambda: bot.send_document(chat, InputFile(data, filename="lensbot-cases.csv"),
-                                                caption=ctx.t("export_caption")))
+    await send_file(ctx, file, ctx.t("export_caption"))
 
 
-@guarded("invite")
 async def stats(ctx: Ctx) -> None:
     """The local picture for admins: text with counts below 5 suppressed, and the chart."""
     assert ctx.user is not None
-    who = f"telegram:{ctx.user.external_id}"
-    blocks = await ctx.rt.render(ctx.rt.reports.stats, "text", ctx.lang, None, None, who)
-    for html in blocks_messages(blocks):
-        await ctx.send(html, parse_mode=HTML)
-    chart = await ctx.rt.render(ctx.rt.reports.stats, "png", ctx.lang, None, None, who)
-    bot, chat = ctx.context.bot, ctx.chat_id
-    await ctx.rt.call(lambda: bot.send_photo(chat, InputFile(chart, filename="lokaal-beeld.png"),
-                                             caption=ctx.t("stats_caption")))
+    blocks = await ctx.rt.render(ctx.rt.door.reports.local_picture, ctx.user, "text", ctx.lang)
+    assert isinstance(blocks, list)
+    await send_blocks(ctx, blocks)
+    chart = await ctx.rt.render(ctx.rt.door.reports.local_picture, ctx.user, "png", ctx.lang)
+    assert isinstance(chart, File)
+    await send_file(ctx, chart, ctx.t("stats_caption"))
 
 
-@guarded("use")
 async def reminders(ctx: Ctx) -> None:
     assert ctx.user is not None
-    args = [a.lower() for a in ctx.context.args or []]
-    if args not in (["aan"], ["on"], ["uit"], ["off"]):
+    on = await ctx.rt.db(ctx.rt.door.cases.set_reminders, ctx.user, _args(ctx))
+    if on is None:
         await ctx.send(ctx.t("reminders_usage"))
         return
-    on = args[0] in ("aan", "on")
-    await ctx.rt.db(records.set_reminders, ctx.rt.store, ctx.user.id, on)
     await ctx.send(ctx.t("reminders_on" if on else "reminders_off"))
 
 
@@ -310,81 +279,69 @@ async def on_callback(ctx: Ctx) -> None:
     query = ctx.update.callback_query
     assert query is not None
     cb = decode(query.data)
-    if cb is None or ctx.user is None or (cb.kind != "l" and not ctx.rt.access.may(ctx.user, "use")):
+    if cb is None or ctx.user is None or (cb.kind != "l" and not ctx.rt.door.access.may(ctx.user, Action.USE)):
         await ctx.toast(ctx.t("toast.invalid_button") if ctx.user else ctx.t("no_access"))
         return
     # a message the bot can no longer see (date 0: deleted, or too old) cannot be edited: answer below instead
     message = query.message if isinstance(query.message, Message) and query.message.is_accessible else None
+    cases = ctx.rt.door.cases
     if cb.kind == "q":
         assert cb.code is not None and cb.option is not None
-        event, value = option_event(cb.option)
-        reply = await ctx.rt.db(ctx.rt.service.handle, ctx.user, cb.code, event, value, cb.step, ctx.lang,
-                                ctx.update_key)
+        reply = await ctx.rt.db(cases.choose, ctx.user, cb.code, cb.option, cb.step, ctx.lang, ctx.update_key)
         if reply.duplicate:
             await ctx.toast()
             return
         if reply.refused:
             await ctx.toast(reply.toast)
             return
-        await ctx.toast(ctx.t("toast.saved") if reply.saved or event == "answer" else None)
+        await ctx.toast(ctx.t("toast.saved") if reply.saved or cases.is_answer(cb.option) else None)
         # "📄 Casus" is not an answer: the question is asked again below the text, without a tick.
         label = None if cb.option == "vignette" else _button_label(message, query.data)
         await show(ctx, reply, message, chosen=cb.option, label=label)
     elif cb.kind == "r":
         assert cb.code is not None
-        reply = await ctx.rt.db(ctx.rt.service.resume, ctx.user, cb.code, ctx.lang)
+        reply = await ctx.rt.db(cases.resume, ctx.user, cb.code, ctx.lang)
         await ctx.toast(reply.toast if reply.refused else None)
         if not reply.refused:
             await show(ctx, reply)
     elif cb.kind == "d":
         assert cb.code is not None
         if cb.option == "y":
-            done = await ctx.rt.db(ctx.rt.service.delete, ctx.user, cb.code)
-            text = ctx.t("deleted", code=cb.code) if done else dialog_texts()("refuse.unknown_case", ctx.lang,
-                                                                                 code=cb.code)
+            done = await ctx.rt.db(cases.delete, ctx.user, cb.code)
+            text = ctx.t("deleted", code=cb.code) if done else cases.not_found(cb.code, ctx.lang)
         else:
             text = ctx.t("delete_cancelled")
-        await ctx.toast()
-        if message is not None:
-            bot = ctx.context.bot
-            await ctx.rt.call(lambda: bot.edit_message_text(text, ctx.chat_id, message.message_id))
-        else:
-            await ctx.send(text)
+        await _answer_in_place(ctx, message, text)
     elif cb.kind == "l":
         assert cb.option is not None
-        await ctx.rt.db(ctx.rt.store.set_user_lang, ctx.user.id, cb.option)
+        await ctx.rt.db(cases.set_language, ctx.user, cb.option)
         ctx.lang = cb.option
-        await ctx.toast()
-        if message is not None:
-            bot = ctx.context.bot
-            await ctx.rt.call(lambda: bot.edit_message_text(ctx.t("lang_set"), ctx.chat_id, message.message_id))
-        else:
-            await ctx.send(ctx.t("lang_set"))
+        await _answer_in_place(ctx, message, ctx.t("lang_set"))
 
 
-@guarded("use")
-async def on_text(ctx: Ctx) -> None:
-    """Typed text is the closing note when the case asks for one; otherwise a gentle reminder."""
-    assert ctx.user is not None and ctx.update.effective_message is not None
-    code = await ctx.rt.db(ctx.rt.service.open_case, ctx.user)
-    if code is None:
-        # a redelivered closing note finds its case completed: say nothing the second time
-        if await ctx.rt.db(ctx.rt.store.claim_update, *ctx.update_key):
-            await ctx.send(ctx.t("no_open_case"))
-        return
-    text = ctx.update.effective_message.text or ""
-    reply = await ctx.rt.db(ctx.rt.service.handle, ctx.user, code, "note", text, None, ctx.lang, ctx.update_key)
-    if reply.duplicate:
-        return
-    if not reply.refused:
-        await show(ctx, reply)
-        return
-    current = await ctx.rt.db(ctx.rt.service.resume, ctx.user, code, ctx.lang)
-    if reply.reason == "refuse.note_too_long" and reply.toast:
-        await ctx.send(reply.toast)   # typing is right here, only shorter: no "use the buttons"
+async def _answer_in_place(ctx: Ctx, message: Message | None, text: str) -> None:
+    """Acknowledge the tap and replace the message that held the buttons (or answer below it)."""
+    await ctx.toast()
+    if message is not None:
+        bot = ctx.context.bot
+        await ctx.rt.call(lambda: bot.edit_message_text(text, ctx.chat_id, message.message_id))
     else:
-        await ctx.send(ctx.t("reminder"))
-    await show(ctx, Reply(current.case_code, current.step, prompt=current.prompt))
+        await ctx.send(text)
+
+
+@guarded(Action.USE)
+async def on_text(ctx: Ctx) -> None:
+    """Typed text: the closing note when the case asks for one; otherwise a gentle reminder."""
+    assert ctx.user is not None and ctx.update.effective_message is not None
+    text = ctx.update.effective_message.text or ""
+    result = await ctx.rt.db(ctx.rt.door.cases.text, ctx.user, text, ctx.lang, ctx.update_key)
+    if result.kind == "no_case":
+        await ctx.send(ctx.t("no_open_case"))
+    elif result.kind == "reply" and result.reply is not None:
+        await show(ctx, result.reply)
+    elif result.kind == "refused" and result.reply is not None:
+        await ctx.send(result.notice or ctx.t("reminder"))
+        await show(ctx, result.reply)
 
 
 @guarded(None)

@@ -1,5 +1,5 @@
-"""What every Telegram handler needs, built once: services, the database executor, texts, and
-a Telegram call wrapper that retries network errors and ignores "message is not modified".
+"""What every Telegram handler needs, built once: the door (dialogs.app), the database executor,
+texts, and a Telegram call wrapper that retries network errors and ignores "message is not modified".
 
 Database work is synchronous (one short transaction per update, see storage/db.py) and runs in
 a small thread pool, one hop per transaction, so a database that waits on a lock never blocks
@@ -19,11 +19,8 @@ from typing import Any, TypeVar
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from dialogs.access import Access
-from dialogs.reports.service import Reports
-from dialogs.service import IntakeService
+from dialogs.app import Door
 from dialogs.texts import Catalog
-from storage.repo import Store
 
 log = logging.getLogger("lensbot.telegram")
 T = TypeVar("T")
@@ -37,12 +34,8 @@ def telegram_texts() -> Catalog:
 
 @dataclass
 class Runtime:
-    service: IntakeService
-    access: Access
-    store: Store
+    door: Door
     executor: ThreadPoolExecutor
-    reports: Reports
-    retention_days: int = 90
     # Reports (the lens picture after every summary, PDFs, charts) are rendered here, not on the
     # database thread: the picture takes ~100 ms of CPU, and on SQLite's single database thread
     # every other chat's answer waited behind it. bench/load.py, 10 conversations tapping without
@@ -53,6 +46,10 @@ class Runtime:
     # a new message, the old keyboard is removed so only one set of buttons is ever live.
     live_prompts: dict[int, int] = field(default_factory=dict)
     texts: Catalog = field(default_factory=telegram_texts)
+
+    @property
+    def retention_days(self) -> int:
+        return self.door.settings.retention_days
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

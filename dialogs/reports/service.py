@@ -1,23 +1,107 @@
 """Reports of a user's own cases (picture, PDF, JSON, CSV) and the admin's local picture.
 
 Every report passes the same ownership check as the dialog (a user only ever sees their own
-cases) and is written to the audit log without any content.
+cases) and is written to the audit log without any content. Each format is one row of a table
+(`CASE_FORMATS`, `STATS_FORMATS`): how to render it, the file's name, its MIME type, and whether
+it is binary. A new format is one row and its renderer; channels and the CLI read the row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from dialogs.output import Block
 from dialogs.reports.export import case_json, case_rows, cases_csv
-from dialogs.reports.model import CaseInfo
+from dialogs.reports.model import CaseInfo, LocalPicture
 from dialogs.service import CaseView, IntakeService, actor
 from dialogs.stats import local_picture, stats_blocks, stats_csv, stats_json
+from matrix.lens import Lens
 from storage.records import audit, read_counts
 from storage.repo import UserRow
 
 ReportFormat = Literal["png", "pdf", "json", "csv"]
 StatsFormat = Literal["text", "json", "csv", "png"]
+
+
+@dataclass(frozen=True)
+class File:
+    """A rendered file for a channel: what to call it, what it is, and its bytes."""
+
+    name: str
+    mime: str
+    data: bytes
+    binary: bool
+
+    @property
+    def picture(self) -> bool:
+        """An image a chat shows inline (a photo) rather than as a document."""
+        return self.mime.startswith("image/")
+
+
+# -- case reports --------------------------------------------------------------------------------
+def _png(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:
+    from dialogs.reports.picture import lens_picture  # Pillow: imported on first use
+
+    return lens_picture(view.lens, view.assessment(), case_info(view), lang)
+
+
+def _pdf(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:
+    from dialogs.reports.pdf import dossier_pdf  # reportlab: imported on first use
+
+    return dossier_pdf(view.lens, view.assessment(), case_info(view), notes(), lang)
+
+
+def _json(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:
+    return case_json(view.lens, case_info(view), view.case.status, view.answers, notes(), lang).encode()
+
+
+def _csv(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:
+    return cases_csv(case_rows(view.lens, case_info(view), view.case.status, view.answers)).encode()
+
+
+@dataclass(frozen=True)
+class CaseFormat:
+    render: Callable[[CaseView, Callable[[], list[str]], str], bytes]
+    name: str          # file name; {code} is the case code
+    mime: str
+    binary: bool
+    audit: str         # the audit action: "report" (a rendering) or "export" (the data)
+
+
+CASE_FORMATS: dict[str, CaseFormat] = {
+    "png": CaseFormat(_png, "lens-{code}.png", "image/png", True, "report"),
+    "pdf": CaseFormat(_pdf, "lensbot-{code}.pdf", "application/pdf", True, "report"),
+    "json": CaseFormat(_json, "lensbot-{code}.json", "application/json", False, "export"),
+    "csv": CaseFormat(_csv, "lensbot-{code}.csv", "text/csv", False, "export"),
+}
+EXPORT_ALL = ("lensbot-cases.csv", "text/csv")
+
+
+# -- the local picture ---------------------------------------------------------------------------
+def _stats_png(lens: Lens, pic: LocalPicture, lang: str) -> bytes:
+    from dialogs.reports.chart import stats_chart  # Pillow: imported on first use
+
+    return stats_chart(lens, pic, lang)
+
+
+@dataclass(frozen=True)
+class StatsFileFormat:
+    render: Callable[[Lens, LocalPicture, str], bytes]
+    name: str
+    mime: str
+    binary: bool
+
+
+STATS_FORMATS: dict[str, StatsFileFormat] = {
+    "json": StatsFileFormat(lambda lens, pic, lang: stats_json(lens, pic).encode(), "lokaal-beeld.json",
+                            "application/json", False),
+    "csv": StatsFileFormat(lambda lens, pic, lang: stats_csv(lens, pic).encode(), "lokaal-beeld.csv",
+                           "text/csv", False),
+    "png": StatsFileFormat(_stats_png, "lokaal-beeld.png", "image/png", True),
+}
+STATS_TEXT = "text"   # not a file: blocks each channel renders in its own way
 
 
 def case_info(view: CaseView) -> CaseInfo:
@@ -31,27 +115,22 @@ class Reports:
         self.service = service
         self.store = service.store
 
-    def case_report(self, user: UserRow, code: str, fmt: ReportFormat, lang: str) -> bytes | None:
+    def case_file(self, user: UserRow, code: str, fmt: str, lang: str) -> File | None:
         """The report of one of the user's own cases; None when there is no such case for them."""
+        form = CASE_FORMATS[fmt]
         view = self.service.view(user, code)
         if view is None:
             return None
-        info = case_info(view)
-        audit(self.store, actor(user), "export" if fmt in ("json", "csv") else "report", info.code, fmt)
-        if fmt == "png":
-            from dialogs.reports.picture import lens_picture
+        audit(self.store, actor(user), form.audit, view.case.code, fmt)
+        data = form.render(view, lambda: self.store.notes(view.case.id), lang)
+        return File(form.name.format(code=view.case.code), form.mime, data, form.binary)
 
-            return lens_picture(view.lens, view.assessment(), info, lang)
-        if fmt == "pdf":
-            from dialogs.reports.pdf import dossier_pdf
+    def case_report(self, user: UserRow, code: str, fmt: ReportFormat, lang: str) -> bytes | None:
+        """The bytes of case_file()."""
+        file = self.case_file(user, code, fmt, lang)
+        return None if file is None else file.data
 
-            return dossier_pdf(view.lens, view.assessment(), info, self.store.notes(view.case.id), lang)
-        if fmt == "json":
-            return case_json(view.lens, info, view.case.status, view.answers, self.store.notes(view.case.id),
-                             lang).encode()
-        return cases_csv(case_rows(view.lens, info, view.case.status, view.answers)).encode()
-
-    def export_all(self, user: UserRow) -> bytes:
+    def export_file(self, user: UserRow) -> File:
         """All of the user's real cases as one CSV (training cases are not dossier material)."""
         rows: list[list[str]] = []
         cases = self.store.list_cases(user.id)
@@ -60,21 +139,25 @@ class Reports:
             if view is not None:
                 rows += case_rows(view.lens, case_info(view), view.case.status, view.answers)
         audit(self.store, actor(user), "export", None, f"all cases ({len(cases)})")
-        return cases_csv(rows).encode()
+        return File(*EXPORT_ALL, cases_csv(rows).encode(), False)
 
-    def stats(self, fmt: StatsFormat, lang: str, since: str | None = None, until: str | None = None,
-              who: str = "console") -> bytes | list[Block]:
+    def export_all(self, user: UserRow) -> bytes:
+        return self.export_file(user).data
+
+    def stats_result(self, fmt: str, lang: str, since: str | None = None, until: str | None = None,
+                     who: str = "console") -> File | list[Block]:
+        """The local picture as blocks (`text`) or as a file of STATS_FORMATS."""
         lens = self.service.lens
         # ids that left the lens are named in the words of the stored version they were counted under
         pic = local_picture(read_counts(self.store, since, until), since, until,
                             lenses=lambda version: self.service.dialog_for(version).lens)
         audit(self.store, who, "stats", None, f"{since or ''}..{until or ''} {fmt}")
-        if fmt == "text":
+        if fmt == STATS_TEXT:
             return stats_blocks(lens, pic, lang)
-        if fmt == "json":
-            return stats_json(lens, pic).encode()
-        if fmt == "csv":
-            return stats_csv(lens, pic).encode()
-        from dialogs.reports.chart import stats_chart
+        form = STATS_FORMATS[fmt]
+        return File(form.name, form.mime, form.render(lens, pic, lang), form.binary)
 
-        return stats_chart(lens, pic, lang)
+    def stats(self, fmt: StatsFormat, lang: str, since: str | None = None, until: str | None = None,
+              who: str = "console") -> bytes | list[Block]:
+        result = self.stats_result(fmt, lang, since, until, who)
+        return result.data if isinstance(result, File) else result

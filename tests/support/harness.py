@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.telegram.app import ALLOWED_UPDATES, Settings, build_application
+from dialogs.app.root import open_store
 from dialogs.service import IntakeService
 from matrix.lens import Lens
 from storage.repo import Store
@@ -27,7 +28,7 @@ class TelegramHarness:
         self.store: Store | None = None
 
     async def start(self) -> TelegramHarness:
-        self.store = Store(self.db_url)
+        self.store = open_store(Settings.load(database_url=self.db_url), migrate=True)   # LENSBOT_SQLITE_BUSY_...
         self.store.ensure_schema(auto_upgrade=True)
         settings = Settings(token=self.server.token, base_url=self.server.base_url,
                             base_file_url=self.server.base_file_url, admin_ids=self.admin_ids)

@@ -1,0 +1,120 @@
+"""Use cases of the people who run lensbot: users and roles of any channel, invitations, the
+retention purge, the audit log, and the housekeeping a running bot does on its own.
+
+Who acts is always a user (or None for the operator at the command line); the audit log names
+them the same way whatever the channel (`actor`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from dialogs.app.errors import BadInput, shielded
+from dialogs.domain import REAL_MODES, ROLES
+from dialogs.service import actor
+from storage import accounts, records
+from storage.models import Invite
+from storage.records import AuditRow, Reminder
+from storage.repo import Store, UserRow, now
+
+OPERATOR = "console"        # the audit name of whoever runs `lensbot users/invite` on the server
+RETENTION_ACTOR = "retention"
+INVITE_DAYS = 7
+UPDATE_MEMORY = timedelta(days=7)   # how long a handled update id is remembered (redeliveries)
+REMIND_AFTER = timedelta(days=3)
+NUMERIC_IDS = {"telegram"}   # channels whose user ids are numbers
+
+
+@dataclass(frozen=True)
+class UserListing:
+    """One line of `lensbot users list`."""
+
+    external_id: str
+    role: str
+    lang: str | None          # None: an admin by configuration who has not written yet
+    admin_by_config: bool
+
+
+@dataclass(frozen=True)
+class Purged:
+    codes: list[str]
+    days: int
+    dry_run: bool
+
+
+def actor_of(user: UserRow | None) -> str:
+    """The audit log's name for who acted: channel and external id, or the operator."""
+    return OPERATOR if user is None else actor(user)
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise BadInput(f"unknown role '{role}' (use one of: {', '.join(ROLES)})")
+    return role
+
+
+class Admin:
+    def __init__(self, store: Store, admin_ids: frozenset[str], retention_days: int) -> None:
+        self.store, self.admin_ids, self.retention_days = store, admin_ids, retention_days
+
+    # -- users of any channel ------------------------------------------------------------------
+    @shielded
+    def list_users(self, channel: str) -> list[UserListing]:
+        """Known users of `channel`, plus (on the admins' channel) configured admins not seen yet."""
+        admins = self.admin_ids if channel == "telegram" else frozenset()
+        rows = accounts.list_users(self.store, channel)
+        listed = [UserListing(u.external_id, u.role, u.lang, u.external_id in admins) for u in rows]
+        seen = {u.external_id for u in rows}
+        return listed + [UserListing(a, "admin", None, True) for a in sorted(admins - seen)]
+
+    @shielded
+    def add_user(self, channel: str, external_id: str, role: str, by: UserRow | None = None) -> UserRow:
+        """Give a user of `channel` a role (created when new)."""
+        external_id = str(external_id).strip()
+        if not external_id or (channel in NUMERIC_IDS and not external_id.isdigit()):
+            raise BadInput(f"'{external_id}' is not a {channel} user id")
+        return accounts.set_role(self.store, channel, external_id, check_role(role), actor=actor_of(by))
+
+    @shielded
+    def remove_user(self, channel: str, external_id: str, by: UserRow | None = None) -> bool:
+        """Remove a user with all of their cases."""
+        return accounts.remove_user(self.store, channel, str(external_id), actor=actor_of(by))
+
+    # -- invitations ---------------------------------------------------------------------------
+    def invite(self, role: str, by: UserRow | None = None, days: int = INVITE_DAYS) -> Invite:
+        """A single-use code that gives its redeemer `role`."""
+        return accounts.create_invite(self.store, check_role(role), by.id if by else None, timedelta(days=days),
+                                      actor=actor_of(by))
+
+    def invite_words(self, words: list[str], by: UserRow) -> Invite | None:
+        """An invitation from a chat command's words ([role], default professional); None when unusable."""
+        role = words[0].lower() if words else "professional"
+        if len(words) > 1 or role not in ROLES:
+            return None
+        return self.invite(role, by)
+
+    # -- retention, audit, housekeeping ----------------------------------------------------------
+    @shielded
+    def purge(self, dry_run: bool = False) -> Purged:
+        """Delete cases inactive for LENSBOT_RETENTION_DAYS; the local picture's counts stay."""
+        return Purged(records.purge(self.store, self.retention_days, dry_run=dry_run), self.retention_days, dry_run)
+
+    @shielded
+    def audit(self, since: str | None = None) -> list[AuditRow]:
+        """The audit log from `since` (YYYY-MM-DD) on."""
+        start = None
+        if since:
+            try:
+                start = datetime.fromisoformat(since).replace(tzinfo=UTC)
+            except ValueError:
+                raise BadInput(f"'{since}' is not a date (YYYY-MM-DD)") from None
+        return records.read_audit(self.store, start)
+
+    def due_reminders(self, channel: str, idle: timedelta = REMIND_AFTER) -> list[Reminder]:
+        """Open real cases left for `idle` whose owner wants a reminder; each is marked reminded."""
+        return records.due_reminders(self.store, channel, idle, REAL_MODES)
+
+    def forget_updates(self) -> int:
+        return self.store.forget_updates(now() - UPDATE_MEMORY)
+

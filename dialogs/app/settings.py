@@ -1,0 +1,115 @@
+"""All of lensbot's configuration, read once from the environment (pydantic-settings).
+
+This is the only place that reads LENSBOT_* and TELEGRAM_* variables; the composition root
+(dialogs/app/root.py) hands the values to storage/ and matrix/, whose functions take them as
+arguments. A bad value is one line for the operator (`ConfigError`), never a traceback.
+The Telegram token is checked only when the Telegram channel asks for it, so a console user
+is never stopped by a half-configured bot.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
+DEFAULT_DATABASE_URL = "sqlite:///lensbot.db"
+DEFAULT_RETENTION_DAYS = 90
+DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+class Settings(BaseSettings):
+    """Every setting lensbot has; README.md's Configuration table describes each variable."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=AliasChoices("LENSBOT_DATABASE_URL",
+                                                                                   "database_url"))
+    lens: Path | None = Field(None, validation_alias=AliasChoices("LENSBOT_LENS", "lens"))
+    contacts: Path | None = Field(None, validation_alias=AliasChoices("LENSBOT_CONTACTS", "contacts"))
+    token: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "token"), repr=False)
+    base_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_API_BASE_URL", "base_url"))
+    base_file_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_API_BASE_FILE_URL",
+                                                                          "base_file_url"))
+    admin_ids: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(), validation_alias=AliasChoices("LENSBOT_ADMIN_IDS", "admin_ids"))
+    webhook_secret: str | None = Field(None, validation_alias=AliasChoices("LENSBOT_WEBHOOK_SECRET", "webhook_secret"),
+                                       repr=False)
+    retention_days: int = Field(DEFAULT_RETENTION_DAYS,
+                                validation_alias=AliasChoices("LENSBOT_RETENTION_DAYS", "retention_days"))
+    sqlite_busy_timeout_ms: int = Field(
+        DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+        validation_alias=AliasChoices("LENSBOT_SQLITE_BUSY_TIMEOUT_MS", "sqlite_busy_timeout_ms"))
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """The settings from the environment (plus `overrides`), or ConfigError in one line."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            message = str(first.get("msg", exc)).removeprefix("Value error, ")
+            if first.get("type") != "value_error":   # pydantic's own wording: name the variable
+                message = f"{first['loc'][0] if first.get('loc') else 'a setting'}: {message}"
+            raise ConfigError(message) from None
+
+    from_env = load   # the former bot.telegram.app.Settings.from_env
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, value: Any) -> frozenset[str]:
+        if isinstance(value, str):
+            return admin_ids(value)
+        return frozenset(str(v) for v in value or ())
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> int:
+        raw = str(value).strip()
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"LENSBOT_RETENTION_DAYS must be a whole number of days (1 or more), got {value!r}")
+        return int(raw)
+
+    @field_validator("sqlite_busy_timeout_ms", mode="before")
+    @classmethod
+    def _busy(cls, value: Any) -> int:
+        raw = str(value).strip()
+        if not raw.isdigit():
+            raise ValueError(f"LENSBOT_SQLITE_BUSY_TIMEOUT_MS must be a number of milliseconds, not {value!r}")
+        return int(raw)
+
+    @field_validator("token", "base_url", "base_file_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _file_url(self) -> Settings:
+        if self.base_url and not self.base_file_url:
+            # http://host:8081/bot -> http://host:8081/file/bot, as the Bot API server lays it out
+            parsed = urlparse(self.base_url)
+            head, _, tail = parsed.path.rstrip("/").rpartition("/")
+            self.base_file_url = parsed._replace(path=f"{head}/file/{tail or 'bot'}").geturl()
+        return self
+
+    def telegram_token(self) -> str:
+        """The bot token, checked: ConfigError when it is missing or does not look like one."""
+        if not self.token:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set (get a token from @BotFather)")
+        if not TOKEN_RE.match(self.token):
+            raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token (expected 123456789:ABC...)")
+        return self.token
+
+
+def admin_ids(raw: str) -> frozenset[str]:
+    """LENSBOT_ADMIN_IDS: user ids separated by commas (or semicolons); anything else is ignored."""
+    return frozenset(part.strip() for part in raw.replace(";", ",").split(",") if part.strip().isdigit())
