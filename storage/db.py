@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InvalidatePoolError
+from sqlalchemy.exc import DBAPIError
 
 DEFAULT_URL = "sqlite:///lensbot.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000   # default; LENSBOT_SQLITE_BUSY_TIMEOUT_MS overrides it
-PING_AFTER_IDLE_S = 10.0        # a PostgreSQL connection idle longer than this is pinged before use
 
 
 def database_url(url: str | None = None) -> str:
@@ -56,8 +54,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         engine = create_engine(full, connect_args={"timeout": busy_ms / 1000}, **kwargs)
         _configure_sqlite(engine, busy_ms)
         return engine
-    engine = create_engine(full, **kwargs)
-    _ping_idle_connections(engine)
+    engine = create_engine(full, isolation_level="AUTOCOMMIT", **kwargs)
+    _configure_postgresql(engine)
     return engine
 
 
@@ -65,31 +63,26 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _ping_idle_connections(engine: Engine, idle_s: float = PING_AFTER_IDLE_S) -> None:
-    """Ping a pooled PostgreSQL connection before use only when it sat idle for `idle_s` or more.
+def _configure_postgresql(engine: Engine) -> None:
+    """BEGIN sent by us, at the start of the transaction, instead of by psycopg with its first statement.
 
-    pool_pre_ping pinged on every checkout: one round trip of the nine an answer cost. A
-    connection in steady use needs no ping: if the server went away, the transaction's first
-    statement fails, SQLAlchemy recognises the disconnect and drops every pooled connection made
-    before it, and the caller gets StorageUnavailable ("try again"), exactly what a failed ping
-    while the server is down gives. One that sat idle (a quiet night, a restart meanwhile) is
-    pinged, and replaced by a fresh one if the ping fails, so the first tap after a quiet spell
-    does not fail on a connection the server closed long ago.
+    The driver runs in autocommit mode, and every SQLAlchemy transaction starts with an explicit
+    BEGIN (COMMIT and ROLLBACK stay psycopg's: it sends them whenever the server is in a
+    transaction). The round trips are those of before, but a pooled connection that the server
+    closed (a restart) now fails at the BEGIN, before anything of the caller has run, and
+    Store.transaction() takes a fresh connection and begins again (see Store._begun). That
+    replaces pool_pre_ping, which cost one more round trip on every checkout: 1 of the 9 an
+    answer cost.
     """
 
-    @event.listens_for(engine, "checkin")
-    def _checkin(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
+    import psycopg  # here: a SQLite-only start does not load it
 
-    @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        since = record.info.pop("idle_since", None)
-        if since is None or time.monotonic() - since < idle_s:
-            return
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
         try:
-            engine.dialect.do_ping(dbapi_conn)
-        except Exception as exc:   # the pool drops every older connection and connects afresh
-            raise InvalidatePoolError("connection lost while idle") from exc
+            conn.connection.dbapi_connection.execute("BEGIN")
+        except psycopg.Error as exc:
+            raise DBAPIError.instance("BEGIN", (), exc, psycopg.Error) from exc
 
 
 def _configure_sqlite(engine: Engine, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:

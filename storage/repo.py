@@ -456,7 +456,7 @@ class Store:
         StorageUnavailable (StorageConflict for a unique-key collision); other exceptions pass as
         they are, after the rollback."""
         try:
-            with self.engine.begin() as conn:
+            with self._begun() as conn, conn.get_transaction():   # type: ignore[union-attr]
                 tx = Tx(conn, lock_rows=not self._sqlite)
                 yield tx
                 tx.flush()
@@ -469,10 +469,33 @@ class Store:
         as in transaction(). (The per-update user lookup used to fail first and hide the difference;
         with the user cache, /hervat during an outage reaches list_cases itself.)"""
         try:
-            with self.engine.connect() as conn:
+            with self._begun() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise _storage_error(exc) from exc
+
+    def _begun(self) -> Connection:
+        """A connection with its transaction begun; on PostgreSQL a second try when the first was dead.
+
+        A pooled PostgreSQL connection the server closed meanwhile (a restart) fails at the BEGIN
+        (storage/db.py), before anything else was sent: then every pooled connection is from before
+        the break, the pool is emptied and a fresh connection begins. No statement of the caller is
+        ever repeated, and no ping is spent on the connections that are fine."""
+        for attempt in (1, 2):
+            conn = self.engine.connect()
+            try:
+                conn.begin()
+                return conn
+            except DBAPIError as exc:
+                dbapi_conn = conn.connection.dbapi_connection
+                lost = not self._sqlite and self.engine.dialect.is_disconnect(exc.orig, dbapi_conn, None)
+                if lost:
+                    conn.invalidate(exc)
+                conn.close()
+                if not lost or attempt == 2:
+                    raise
+                self.engine.dispose()
+        raise AssertionError("unreachable")
 
     # -- users -----------------------------------------------------------------------------
     def user(self, channel: str, external_id: str, create_role: str | None = None) -> UserRow | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import event, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
 
 from dialogs.service import IntakeService
 from matrix.lens import Lens
@@ -324,3 +324,19 @@ def test_an_answer_costs_four_statements_on_postgresql(store: Store, lens: Lens)
         assert case is not None and case.step == after.step
         assert len(tx.answers(case.id)) == 1
     assert len(store.answer_log(case.id)) == 1
+
+
+def test_a_connection_the_server_closed_is_replaced_without_an_error(store: Store) -> None:
+    """No ping before each use: a pooled connection found dead at BEGIN is swapped for a fresh one."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server that can close a connection")
+    ann = professional(store, "ann")
+    with store.reading() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    admin = create_engine(store.engine.url)   # the server ends the pooled connection, as a restart does
+    with admin.begin() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    admin.dispose()
+    assert store.list_cases(ann.id) == []                                       # no StorageUnavailable
+    with store.reading() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
