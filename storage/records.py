@@ -1,24 +1,31 @@
 """Everything kept about cases beyond the cases themselves: anonymous monthly counts (the local
 picture), the audit log, and the retention purge that removes old cases but not the counts.
 
-The two jobs (purge, reminders) work in batches of JOB_BATCH cases, one short transaction each:
-on SQLite a transaction holds the one write lock, and every chat waits while it does. Each
-batch writes its audit rows in its own transaction, so what the log says was purged, was.
+The two jobs (purge, reminders) work in batches of JOB_BATCH cases, one short transaction each
+(purge_batch, remind_batch): on SQLite a transaction holds the one write lock, and every chat
+waits while it does. Each batch writes its audit rows in its own transaction, so what the log
+says was purged, was. Between batches the job pauses for JOB_PAUSE seconds: a writer that waits
+for the lock polls it (SQLite's busy handler sleeps up to 100 ms between tries), and a job that
+took the lock again at once would keep it from that writer for the whole purge. A caller with
+one database thread for every chat (the Telegram bot on SQLite) runs batch by batch through that
+thread instead, so the chats' own work is queued between batches.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, delete, func, insert, select, update
 
 from storage.models import AuditEntry, Case, StatsCount, User
 from storage.repo import Store, audit_values, aware, now
 
 REAL_MODES = ("full", "quick")
 DEFAULT_RETENTION_DAYS = 90
-JOB_BATCH = 500   # cases per transaction of the purge and reminder jobs (bench/batch_jobs.py)
+JOB_BATCH = 500    # cases per transaction of the purge and reminder jobs (bench/batch_jobs.py)
+JOB_PAUSE = 0.1    # seconds between two batches: longer than the longest sleep of SQLite's busy handler
 
 
 def retention_days(raw: str | None) -> int:
@@ -69,31 +76,46 @@ def read_audit(store: Store, since: datetime | None = None) -> list[AuditRow]:
 
 
 # -- retention ---------------------------------------------------------------------------------
-def purge(store: Store, older_than_days: int, dry_run: bool = False, batch: int = JOB_BATCH) -> list[str]:
+def purge(store: Store, older_than_days: int, dry_run: bool = False, batch: int = JOB_BATCH,
+          pause: float = JOB_PAUSE) -> list[str]:
     """Delete cases (with answers and notes) whose last activity is older than the limit.
 
-    `batch` cases per transaction, each with its audit rows; a case touched meanwhile is no
-    longer due and stays. The monthly counts stay: they were added when each case completed.
+    `batch` cases per transaction (purge_batch), `pause` seconds between two. The monthly counts
+    stay: they were added when each case completed.
     """
-    limit = now() - timedelta(days=older_than_days)
-    due = select(Case.id, Case.code).where(Case.updated_at < limit)   # ix_cases_updated_at
     if dry_run:
         with store.reading() as conn:
-            return [r.code for r in conn.execute(due)]
-    detail = f"inactive > {older_than_days} days"
+            return [r.code for r in conn.execute(_due_for_purge(older_than_days))]
     codes: list[str] = []
     while True:
-        with store.transaction() as tx:
-            # Several instances may run this job: on PostgreSQL each row goes to one of them only.
-            rows = tx.conn.execute(due.limit(batch).with_for_update(of=Case, skip_locked=True)).all()
-            if rows:
-                tx.conn.execute(delete(Case).where(Case.id.in_([r.id for r in rows])))
-                at = now()
-                tx.conn.execute(insert(AuditEntry), [audit_values("retention", "purge", r.code, detail, at)
-                                                     for r in rows])
-        codes += [r.code for r in rows]
-        if len(rows) < batch:
+        done = purge_batch(store, older_than_days, batch)
+        codes += done
+        if len(done) < batch:
             return codes
+        time.sleep(pause)
+
+
+def purge_batch(store: Store, older_than_days: int, batch: int = JOB_BATCH) -> list[str]:
+    """Delete up to `batch` due cases in one transaction with their audit rows; their codes.
+
+    Fewer than `batch` codes: nothing more is due. A case touched meanwhile is no longer due and stays.
+    """
+    detail = f"inactive > {older_than_days} days"
+    with store.transaction() as tx:
+        # Several instances may run this job: on PostgreSQL each row goes to one of them only.
+        due = _due_for_purge(older_than_days).limit(batch).with_for_update(of=Case, skip_locked=True)
+        rows = tx.conn.execute(due).all()
+        if rows:
+            tx.conn.execute(delete(Case).where(Case.id.in_([r.id for r in rows])))
+            at = now()
+            tx.conn.execute(insert(AuditEntry), [audit_values("retention", "purge", r.code, detail, at)
+                                                 for r in rows])
+    return [r.code for r in rows]
+
+
+def _due_for_purge(older_than_days: int) -> Select[tuple[int, str]]:
+    limit = now() - timedelta(days=older_than_days)
+    return select(Case.id, Case.code).where(Case.updated_at < limit)   # ix_cases_updated_at
 
 
 # -- reminders ---------------------------------------------------------------------------------
@@ -104,13 +126,27 @@ class Reminder:
     lang: str
 
 
-def due_reminders(store: Store, channel: str, idle: timedelta, batch: int = JOB_BATCH) -> list[Reminder]:
+def due_reminders(store: Store, channel: str, idle: timedelta, batch: int = JOB_BATCH,
+                  pause: float = JOB_PAUSE) -> list[Reminder]:
     """Open real cases idle for `idle` whose owner wants reminders and was not reminded yet; marks them.
 
     Practice cases are left out: the reminder points to /hervat and /verwijder, which do not show
-    a practice case (and a trainee may not use /verwijder at all). `batch` cases per transaction;
-    a marked case leaves the selection, so the next batch starts where this one ended.
+    a practice case (and a trainee may not use /verwijder at all). `batch` cases per transaction
+    (remind_batch), `pause` seconds between two.
     """
+    reminders: list[Reminder] = []
+    while True:
+        done = remind_batch(store, channel, idle, batch)
+        reminders += done
+        if len(done) < batch:
+            return reminders
+        time.sleep(pause)
+
+
+def remind_batch(store: Store, channel: str, idle: timedelta, batch: int = JOB_BATCH) -> list[Reminder]:
+    """Up to `batch` due reminders, marked as sent in one transaction; fewer: nothing more is due.
+
+    A marked case leaves the selection, so the next batch starts where this one ended."""
     limit = now() - idle
     due = (
         select(Case.id, Case.code, User.external_id, User.lang)
@@ -121,15 +157,11 @@ def due_reminders(store: Store, channel: str, idle: timedelta, batch: int = JOB_
         # Several instances run this job: on PostgreSQL each row goes to one of them only.
         .with_for_update(of=Case, skip_locked=True)
     )
-    reminders: list[Reminder] = []
-    while True:
-        with store.transaction() as tx:
-            rows = tx.conn.execute(due).all()
-            if rows:
-                tx.conn.execute(update(Case).where(Case.id.in_([r.id for r in rows])).values(reminded_at=now()))
-        reminders += [Reminder(r.code, r.external_id, r.lang) for r in rows]
-        if len(rows) < batch:
-            return reminders
+    with store.transaction() as tx:
+        rows = tx.conn.execute(due).all()
+        if rows:
+            tx.conn.execute(update(Case).where(Case.id.in_([r.id for r in rows])).values(reminded_at=now()))
+    return [Reminder(r.code, r.external_id, r.lang) for r in rows]
 
 
 def set_reminders(store: Store, user_id: int, enabled: bool) -> None:

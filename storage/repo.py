@@ -246,8 +246,7 @@ _HOT_INSERT_LOG = _Hot(_INSERT_LOG, _LOG_KEYS)
 # case) as one statement, one round trip instead of three. The changes travel as two arrays;
 # WITH ORDINALITY keeps their order in the log. The three parts touch different tables, so
 # their shared snapshot changes nothing; the case row is already locked by load_case.
-_PG_WRITE_ANSWER = text("""
-WITH changes AS (
+_PG_WRITE_ANSWER = text("""WITH changes AS (
     SELECT c.item_id, c.value, c.n
     FROM unnest(CAST(:b_items AS text[]), CAST(:b_values AS text[])) WITH ORDINALITY AS c(item_id, value, n)
 ), upserted AS (

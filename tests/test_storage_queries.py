@@ -158,7 +158,7 @@ def test_the_purge_deletes_every_due_case_in_batches_and_nothing_else(db: Store)
     due = [case_with(db, user, 4, completed=i % 2 == 0, idle_days=100) for i, user in enumerate([ann, bob] * 4)]
     fresh = [case_with(db, ann, 2, idle_days=89), case_with(db, bob, 1)]
     commits, listener = count_commits(db)
-    purged = records.purge(db, 90, batch=3)
+    purged = records.purge(db, 90, batch=3, pause=0)
     event.remove(db.engine, "commit", listener)
 
     assert sorted(purged) == sorted(c.code for c in due)
@@ -169,7 +169,7 @@ def test_the_purge_deletes_every_due_case_in_batches_and_nothing_else(db: Store)
     with db.reading() as conn:                                                  # answers and logs went too
         assert conn.execute(text("SELECT count(*) FROM answers")).scalar_one() == 3
         assert conn.execute(text("SELECT count(*) FROM answer_log")).scalar_one() == 3
-    assert records.purge(db, 90, batch=3) == []
+    assert records.purge(db, 90, batch=3, pause=0) == []
 
 
 def test_a_dry_run_purge_lists_and_keeps(db: Store) -> None:
@@ -189,13 +189,13 @@ def test_reminders_come_in_batches_once_each(db: Store) -> None:
     case_with(db, ann, 2)                                                       # active today
     case_with(db, quiet, 2, idle_days=2)                                        # does not want them
     commits, listener = count_commits(db)
-    sent = records.due_reminders(db, "console", timedelta(days=1), batch=2)
+    sent = records.due_reminders(db, "console", timedelta(days=1), batch=2, pause=0)
     event.remove(db.engine, "commit", listener)
 
     assert sorted(r.code for r in sent) == sorted(c.code for c in due)
     assert {(r.external_id, r.lang) for r in sent} == {("ann", "nl")}
     assert commits[0] == 3                                                      # 2 + 2 + 1
-    assert records.due_reminders(db, "console", timedelta(days=1), batch=2) == []
+    assert records.due_reminders(db, "console", timedelta(days=1), batch=2, pause=0) == []
 
 
 # -- audit rows commit with their action -------------------------------------------------------
