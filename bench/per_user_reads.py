@@ -31,16 +31,14 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from inproc import print_machine
-from sqlalchemy import create_engine, event, func, select, text
+from inproc import PgSchema, print_machine
+from sqlalchemy import event, func, select, text
 
-from storage.db import normalise_url
 from storage.models import Answer, Case
 from storage.repo import _ANSWERS, _LOAD_CASE, Store
 
@@ -114,28 +112,21 @@ def _postgres_build(store: Store, n: int, per_user: int, answers: int) -> None:
         for table in ("users", "cases", "notes"):
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))   # what autovacuum does soon after a bulk load
+        conn.execute(text("VACUUM ANALYZE users, cases, answers, answer_log, notes"))   # as autovacuum would soon
 
 
 @contextmanager
 def database(n: int, per_user: int, answers: int, postgres: str | None) -> Iterator[tuple[Store, str]]:
     if postgres:
-        schema = f"lb_bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(normalise_url(postgres))
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in postgres else "?"
-        store = Store(f"{postgres}{sep}options=-csearch_path%3D{schema}")
-        try:
-            store.upgrade()
-            store.ensure_lens_version(LENS, "1", "0" * 64, {})
-            _postgres_build(store, n, per_user, answers)
-            yield store, "postgresql"
-        finally:
-            store.dispose()
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with PgSchema(postgres) as url:
+            store = Store(url)
+            try:
+                store.upgrade()
+                store.ensure_lens_version(LENS, "1", "0" * 64, {})
+                _postgres_build(store, n, per_user, answers)
+                yield store, "postgresql"
+            finally:
+                store.dispose()
         return
     with tempfile.TemporaryDirectory(prefix="lensbot-reads-") as tmp:
         path = Path(tmp) / "lensbot.db"

@@ -7,6 +7,8 @@ what the client sent in each (a simple Query: BEGIN, COMMIT, the pool's ping ";"
 with parameters, ended by a Sync), the statements SQLAlchemy saw, and the time. Counting on the wire
 makes old and new code comparable whatever does the sending (the driver, the pool, SQLAlchemy).
 
+PostgreSQL as for the other scripts (bench/README.md); without a server the script says so and ends.
+
 Run: .venv/bin/python bench/round_trips.py [--postgres URL] [--answers 20]
      (against older code: PYTHONPATH=<checkout> .venv/bin/python <checkout>/bench/round_trips.py)
 """
@@ -17,36 +19,36 @@ import argparse
 import statistics
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from inproc import print_machine
-from sqlalchemy import create_engine, event, text
+from inproc import PgSchema, pg_available, postgres_url, print_machine
+from sqlalchemy import event
 
 from dialogs.service import IntakeService
 from matrix.loader import load_lens
-from storage.db import normalise_url
 from storage.repo import Store
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=postgres_url())
     parser.add_argument("--answers", type=int, default=20)
     args = parser.parse_args()
     print_machine("round_trips: PostgreSQL round trips per answer tap, counted on the wire")
 
     from psycopg import pq
 
-    schema = f"lb_rt_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(args.postgres))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in args.postgres else "?"
+    if args.postgres == postgres_url() and pg_available() is None:
+        print(f"no PostgreSQL at {args.postgres}: nothing to count")
+        return
+    with PgSchema(args.postgres) as url:
+        count(Store(url), args.answers, pq)
+
+
+def count(store: Store, answers: int, pq: Any) -> None:
     trace = tempfile.NamedTemporaryFile("w+", prefix="lensbot-trace-", delete=False)   # noqa: SIM115
-    store = Store(f"{args.postgres}{sep}options=-csearch_path%3D{schema}")
 
     @event.listens_for(store.engine, "connect")
     def _trace(dbapi_conn: Any, _record: Any) -> None:
@@ -68,7 +70,7 @@ def main() -> None:
         times: list[float] = []
         sent: Counter[str] = Counter()
         said: Counter[str] = Counter()
-        for i in range(args.answers):
+        for i in range(answers):
             assert reply.prompt is not None and not reply.finished
             option = next((o.id for o in reply.prompt.options if o.id == "no"), reply.prompt.options[0].id)
             trace.flush()
@@ -87,7 +89,7 @@ def main() -> None:
                 elif len(part) > 2 and part[0] == "F" and part[2].strip() == "Sync":
                     sent["statement (extended protocol)"] += 1
             said.update(statements)
-        n = args.answers
+        n = answers
         print(f"answer taps: {n}, the first {n} questions of the default lens, each with an update id")
         print(f"round trips per answer: median {statistics.median(trips)}, min {min(trips)}, max {max(trips)}")
         print("sent per answer (mean): " + ", ".join(f"{k} {v / n:.1f}" for k, v in sorted(sent.items())))
@@ -97,9 +99,6 @@ def main() -> None:
     finally:
         store.dispose()
         Path(trace.name).unlink(missing_ok=True)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ def _configure_postgresql(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return   # asked for on purpose (VACUUM, CREATE INDEX CONCURRENTLY): no transaction
         try:
             conn.connection.dbapi_connection.execute("BEGIN")
         except psycopg.Error as exc:

@@ -431,7 +431,10 @@ class Store:
 
     # -- schema ----------------------------------------------------------------------------
     def upgrade(self) -> None:
-        migrate.upgrade(self.engine)
+        try:
+            migrate.upgrade(self.engine)
+        except SQLAlchemyError as exc:
+            raise _storage_error(exc) from exc
 
     def ensure_schema(self, auto_upgrade: bool) -> None:
         """SQLite files are upgraded in place; a shared PostgreSQL is migrated once, on purpose."""
