@@ -340,3 +340,13 @@ def test_a_connection_the_server_closed_is_replaced_without_an_error(store: Stor
     assert store.list_cases(ann.id) == []                                       # no StorageUnavailable
     with store.reading() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+def test_a_connection_that_asks_for_autocommit_gets_no_transaction(store: Store) -> None:
+    """The explicit BEGIN of storage/db.py leaves a connection alone that asked for autocommit."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's BEGIN IMMEDIATE is for every transaction")
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM answers"))                    # refused inside a transaction block
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT now() = statement_timestamp()")).scalar_one() is False   # in a transaction
