@@ -7,6 +7,7 @@ Run: `TELEGRAM_BOT_TOKEN=... lensbot telegram` (polling) or
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -187,7 +188,13 @@ async def _forget_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _purge(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The daily retention purge (LENSBOT_RETENTION_DAYS); the local picture's counts stay."""
     rt: Runtime = context.bot_data["rt"]
-    codes = await rt.db(records.purge, rt.store, rt.retention_days)
+    codes: list[str] = []
+    while True:   # batch by batch through the database thread, so the chats' own work runs in between
+        done = await rt.db(records.purge_batch, rt.store, rt.retention_days)
+        codes += done
+        if len(done) < records.JOB_BATCH:
+            break
+        await asyncio.sleep(records.JOB_PAUSE)
     if codes:
         log.info("retention purge removed %d case(s)", len(codes))
 
@@ -195,9 +202,13 @@ async def _purge(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _remind(context: ContextTypes.DEFAULT_TYPE) -> None:
     """One message per case left unfinished for 3 days, unless the user switched reminders off."""
     rt: Runtime = context.bot_data["rt"]
-    for due in await rt.db(records.due_reminders, rt.store, "telegram", REMIND_AFTER):
-        text = rt.texts("reminder_case", due.lang, code=due.code)
-        await rt.call(lambda due=due, text=text: context.bot.send_message(int(due.external_id), text))
+    while True:   # batch by batch, as _purge
+        batch = await rt.db(records.remind_batch, rt.store, "telegram", REMIND_AFTER)
+        for due in batch:
+            text = rt.texts("reminder_case", due.lang, code=due.code)
+            await rt.call(lambda due=due, text=text: context.bot.send_message(int(due.external_id), text))
+        if len(batch) < records.JOB_BATCH:
+            break
 
 
 async def _post_shutdown(app: Application) -> None:
