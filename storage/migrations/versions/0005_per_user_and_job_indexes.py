@@ -4,7 +4,7 @@ A user's cases are read through (user_id, status, updated_at): the open case beh
 message, the /hervat list, progress and the export touch only that user's rows. The retention
 purge finds due cases through updated_at, the reminder job through (status, reminded_at,
 updated_at): both then read only the rows they act on, in batches (storage/records.py).
-The former (user_id, updated_at) index is a prefix-less subset of the new one and goes.
+The former (user_id, updated_at) index goes: the new one's user_id prefix serves what it served.
 
 Revision ID: 0005
 Revises: 0004
