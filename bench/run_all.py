@@ -1,7 +1,7 @@
 """Run every benchmark with its defaults, one after the other, and print their reports.
 
 Each script is a separate process (no state shared between them); the whole run takes about
-eight minutes. The figures in bench/README.md come from such a run.
+ten minutes. The figures in bench/README.md come from such a run.
 
 Run: .venv/bin/python bench/run_all.py [--skip memory,startup]
 """
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("update_cost", "hot_path", "load", "memory", "startup")
+SCRIPTS = ("update_cost", "hot_path", "load", "memory", "startup", "per_user_reads", "batch_jobs", "round_trips")
 
 
 def main() -> int:

@@ -62,6 +62,7 @@ from storage import accounts
 from storage.models import Answer, Case
 from storage.repo import Store
 
+AGE = "B"   # the age question comes first (lens 2.0): its second band, "12 tot 18 jaar"
 FLOOR_TEXT = "<b>Wonen &amp; Financiën · 3/18</b>\n\n" + "Is er sprake van schulden of geldproblemen? " * 3
 
 
@@ -117,11 +118,11 @@ async def lensbot_run(lens: Lens, users: int, p_yes: float, seed: int, profile: 
                 run.kinds.setdefault("/nieuw (new case, intro)", []).append(run.all[-1])
                 while True:
                     prefer = ("y", "n") if rng.random() < p_yes else ("n",)
-                    data = user.choose((*prefer, "g", "x", "f"))
+                    data = user.choose((*prefer, AGE, "g", "x", "f"))
                     if data is None:
                         break
                     raw = user.tap(data)
-                    is_answer = data[-1] in "yn"
+                    is_answer = data.rsplit(":", 1)[-1] in ("y", "n", AGE)
                     before, photos = api.calls["sendMessage"], api.calls["sendPhoto"]
                     t0 = clock()
                     await feed(app, raw)

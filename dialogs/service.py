@@ -24,7 +24,7 @@ from matrix.lens import AGE_PHASE, Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
 from matrix.training import TrainingResult, score_training
-from storage.records import add_counts, audit
+from storage.records import audit
 from storage.repo import CaseRow, StorageUnavailable, Store, UserRow, normalise_code, now
 
 log = logging.getLogger(__name__)
@@ -166,8 +166,7 @@ class IntakeService:
         view = self.view(user, code)
         if view is None:
             return False
-        self.store.delete_case(view.case.id)
-        audit(self.store, actor(user), "delete", view.case.code)
+        self.store.delete_case(view.case.id, actor=actor(user), code=view.case.code)   # audited in its transaction
         log.info("case deleted", extra={"case": view.case.code, "user_id": user.id})
         return True
 
@@ -215,7 +214,7 @@ class IntakeService:
             tx.save_case(case, at, completed=completed)
             if completed and case.mode in REAL_MODES:   # the local picture; training never counts
                 result = assess(dialog.lens, model.answers)
-                add_counts(tx.conn, at.strftime("%Y-%m"), completion_keys(result, model.answers))
+                tx.add_counts(at.strftime("%Y-%m"), completion_keys(result, model.answers))
         return self._reply(dialog, model, case, lang, [], saved=tuple(model.changes))
 
     # -- helpers ---------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Users, roles and single-use invites: who may use lensbot, stored."""
+"""Users, roles and single-use invites: who may use lensbot, stored.
+
+Every change is audited in its own transaction: the audit row and the change commit together
+or not at all.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,13 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, select, update
 
 from storage.models import Invite, User
-from storage.records import audit
 from storage.repo import Store, UserRow, aware, now
 
 INVITE_TTL = timedelta(days=7)
 
 
 def list_users(store: Store, channel: str) -> list[UserRow]:
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         rows = conn.execute(
             select(User.id, User.channel, User.external_id, User.role, User.lang)
             .where(User.channel == channel).order_by(User.id)
@@ -25,16 +28,17 @@ def list_users(store: Store, channel: str) -> list[UserRow]:
 
 def set_role(store: Store, channel: str, external_id: str, role: str, actor: str = "console") -> UserRow:
     """Create the user or change their role (audited). Which roles exist is dialogs' business."""
-    existing = store.user(channel, external_id)
-    if existing is not None and existing.role == role:
-        return existing
-    user = existing or store.user(channel, external_id, create_role=role)
-    assert user is not None
-    if user.role != role:
-        with store.transaction() as tx:
-            tx.conn.execute(update(User).where(User.id == user.id).values(role=role))
-    audit(store, actor, "role", None, f"{channel}:{external_id} = {role}")
-    result = store.user(channel, external_id)
+    with store.transaction() as tx:
+        row = tx.conn.execute(select(User.id, User.role).where(
+            User.channel == channel, User.external_id == str(external_id))).first()
+        if row is None:
+            tx.conn.execute(insert(User).values(
+                channel=channel, external_id=str(external_id), role=role, lang="nl", created_at=now()))
+        elif row.role != role:
+            tx.conn.execute(update(User).where(User.id == row.id).values(role=role))
+        if row is None or row.role != role:
+            tx.audit(actor, "role", None, f"{channel}:{external_id} = {role}")
+    result = store.user(channel, external_id)   # read afresh: also refreshes the user cache
     assert result is not None
     return result
 
@@ -45,7 +49,7 @@ def remove_user(store: Store, channel: str, external_id: str, actor: str = "cons
         removed = bool(tx.conn.execute(
             delete(User).where(User.channel == channel, User.external_id == str(external_id))).rowcount)
         if removed:
-            audit(store, actor, "role", None, f"{channel}:{external_id} removed", conn=tx.conn)
+            tx.audit(actor, "role", None, f"{channel}:{external_id} removed")
     return removed
 
 
@@ -56,7 +60,7 @@ def create_invite(store: Store, role: str, created_by: int | None = None, ttl: t
     with store.transaction() as tx:
         tx.conn.execute(insert(Invite).values(code=code, role=role, created_by=created_by, created_at=at,
                                               expires_at=at + ttl))
-        audit(store, actor, "invite", None, f"created for role {role}", conn=tx.conn)
+        tx.audit(actor, "invite", None, f"created for role {role}")
     return Invite(code=code, role=role, created_by=created_by, created_at=at, expires_at=at + ttl)
 
 
@@ -84,6 +88,6 @@ def redeem_invite(store: Store, code: str, channel: str, external_id: str) -> Us
             user_id = existing.id
             tx.conn.execute(update(User).where(User.id == user_id).values(role=row.role))
         tx.conn.execute(update(Invite).where(Invite.code == code).values(used_by=user_id))
-        audit(store, f"{channel}:{external_id}", "invite", None, f"redeemed, role {row.role}", conn=tx.conn)
+        tx.audit(f"{channel}:{external_id}", "invite", None, f"redeemed, role {row.role}")
     return store.user(channel, external_id)
 

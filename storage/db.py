@@ -45,11 +45,37 @@ def make_engine(url: str | None = None, busy_timeout_ms: int | None = None, **kw
         engine = create_engine(full, connect_args={"timeout": busy_ms / 1000}, **kwargs)
         _configure_sqlite(engine, busy_ms)
         return engine
-    return create_engine(full, pool_pre_ping=True, **kwargs)
+    engine = create_engine(full, isolation_level="AUTOCOMMIT", **kwargs)
+    _configure_postgresql(engine)
+    return engine
 
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """BEGIN sent by us, at the start of the transaction, instead of by psycopg with its first statement.
+
+    The driver runs in autocommit mode, and every SQLAlchemy transaction starts with an explicit
+    BEGIN (COMMIT and ROLLBACK stay psycopg's: it sends them whenever the server is in a
+    transaction). The round trips are those of before, but a pooled connection that the server
+    closed (a restart) now fails at the BEGIN, before anything of the caller has run, and
+    Store.transaction() takes a fresh connection and begins again (see Store._begun). That
+    replaces pool_pre_ping, which cost one more round trip on every checkout: 1 of the 9 an
+    answer cost.
+    """
+
+    import psycopg  # here: a SQLite-only start does not load it
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return   # asked for on purpose (VACUUM, CREATE INDEX CONCURRENTLY): no transaction
+        try:
+            conn.connection.dbapi_connection.execute("BEGIN")
+        except psycopg.Error as exc:
+            raise DBAPIError.instance("BEGIN", (), exc, psycopg.Error) from exc
 
 
 def _configure_sqlite(engine: Engine, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:

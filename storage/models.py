@@ -44,7 +44,11 @@ class LensVersion(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_user_updated", "user_id", "updated_at"),)
+    __table_args__ = (
+        Index("ix_cases_user_status_updated", "user_id", "status", "updated_at"),   # a user's cases
+        Index("ix_cases_updated_at", "updated_at"),                                  # the retention purge
+        Index("ix_cases_reminder_due", "status", "reminded_at", "updated_at"),       # the reminder job
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)

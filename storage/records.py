@@ -1,32 +1,32 @@
 """Everything kept about cases beyond the cases themselves: anonymous monthly counts (the local
-picture), the audit log, and the retention purge that removes old cases but not the counts."""
+picture), the audit log, and the retention purge that removes old cases but not the counts.
+
+The two jobs (purge, reminders) work in batches of JOB_BATCH cases, one short transaction each
+(purge_batch, remind_batch): on SQLite a transaction holds the one write lock, and every chat
+waits while it does. Each batch writes its audit rows in its own transaction, so what the log
+says was purged, was. Between batches the job pauses for JOB_PAUSE seconds: a writer that waits
+for the lock polls it (SQLite's busy handler sleeps up to 100 ms between tries), and a job that
+took the lock again at once would keep it from that writer for the whole purge. A caller with
+one database thread for every chat (the Telegram bot on SQLite) runs batch by batch through that
+thread instead, so the chats' own work is queued between batches.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, and_, delete, func, insert, select, update
 
 from storage.models import AuditEntry, Case, StatsCount, User
-from storage.repo import Store, aware, now
+from storage.repo import Store, audit_values, aware, now
+
+JOB_BATCH = 500    # cases per transaction of the purge and reminder jobs (bench/batch_jobs.py)
+JOB_PAUSE = 0.1    # seconds between two batches: longer than the longest sleep of SQLite's busy handler
 
 
-# -- the local picture -----------------------------------------------------------------------
-def add_counts(conn: Connection, month: str, keys: Iterable[tuple[str, str]]) -> None:
-    """Add 1 to each (metric, key) of `month`, in the caller's transaction."""
-    rows = [{"month": month, "metric": m, "key": k, "count": 1} for m, k in dict.fromkeys(keys)]
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(StatsCount)
-    stmt = ins.on_conflict_do_update(index_elements=["month", "metric", "key"],
-                                     set_={"count": StatsCount.count + 1})
-    conn.execute(stmt, rows)
-
-
+# -- the local picture (counts are added with Tx.add_counts, in the transaction of the answer) ---
 def read_counts(store: Store, since: str | None = None, until: str | None = None) -> list[tuple[str, str, str, int]]:
     """(month, metric, key, count) between two months ("YYYY-MM"), both inclusive."""
     stmt = select(StatsCount.month, StatsCount.metric, StatsCount.key, StatsCount.count)
@@ -34,7 +34,7 @@ def read_counts(store: Store, since: str | None = None, until: str | None = None
         stmt = stmt.where(StatsCount.month >= since)
     if until:
         stmt = stmt.where(StatsCount.month <= until)
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         return [(r.month, r.metric, r.key, r.count) for r in conn.execute(stmt.order_by(StatsCount.month))]
 
 
@@ -48,40 +48,63 @@ class AuditRow:
     detail: str | None
 
 
-def audit(store: Store, actor: str, action: str, case_code: str | None = None, detail: str | None = None,
-          conn: Connection | None = None) -> None:
-    values = {"at": now(), "actor": actor[:80], "action": action, "case_code": case_code,
-              "detail": (detail or None) and detail[:120]}
-    if conn is not None:
-        conn.execute(insert(AuditEntry).values(**values))
-        return
+def audit(store: Store, actor: str, action: str, case_code: str | None = None, detail: str | None = None) -> None:
+    """An audit row on its own, for what changes nothing (a view, a report); an action that
+    changes something writes its row in its own transaction with `Tx.audit`."""
     with store.transaction() as tx:
-        tx.conn.execute(insert(AuditEntry).values(**values))
+        tx.audit(actor, action, case_code, detail)
 
 
 def read_audit(store: Store, since: datetime | None = None) -> list[AuditRow]:
     stmt = select(AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.case_code, AuditEntry.detail)
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         rows = conn.execute(stmt.order_by(AuditEntry.id)).all()
     return [AuditRow(aware(r.at), r.actor, r.action, r.case_code, r.detail) for r in rows]
 
 
 # -- retention ---------------------------------------------------------------------------------
-def purge(store: Store, older_than_days: int, dry_run: bool = False) -> list[str]:
+def purge(store: Store, older_than_days: int, dry_run: bool = False, batch: int = JOB_BATCH,
+          pause: float = JOB_PAUSE) -> list[str]:
     """Delete cases (with answers and notes) whose last activity is older than the limit.
 
-    The monthly counts stay: they were added when each case completed.
+    `batch` cases per transaction (purge_batch), `pause` seconds between two. The monthly counts
+    stay: they were added when each case completed.
     """
-    limit = now() - timedelta(days=older_than_days)
+    if dry_run:
+        with store.reading() as conn:
+            return [r.code for r in conn.execute(_due_for_purge(older_than_days))]
+    codes: list[str] = []
+    while True:
+        done = purge_batch(store, older_than_days, batch)
+        codes += done
+        if len(done) < batch:
+            return codes
+        time.sleep(pause)
+
+
+def purge_batch(store: Store, older_than_days: int, batch: int = JOB_BATCH) -> list[str]:
+    """Delete up to `batch` due cases in one transaction with their audit rows; their codes.
+
+    Fewer than `batch` codes: nothing more is due. A case touched meanwhile is no longer due and stays.
+    """
+    detail = f"inactive > {older_than_days} days"
     with store.transaction() as tx:
-        codes = [r.code for r in tx.conn.execute(select(Case.code).where(Case.updated_at < limit))]
-        if codes and not dry_run:
-            tx.conn.execute(delete(Case).where(Case.code.in_(codes)))
-            for code in codes:
-                audit(store, "retention", "purge", code, f"inactive > {older_than_days} days", conn=tx.conn)
-    return codes
+        # Several instances may run this job: on PostgreSQL each row goes to one of them only.
+        due = _due_for_purge(older_than_days).limit(batch).with_for_update(of=Case, skip_locked=True)
+        rows = tx.conn.execute(due).all()
+        if rows:
+            tx.conn.execute(delete(Case).where(Case.id.in_([r.id for r in rows])))
+            at = now()
+            tx.conn.execute(insert(AuditEntry), [audit_values("retention", "purge", r.code, detail, at)
+                                                 for r in rows])
+    return [r.code for r in rows]
+
+
+def _due_for_purge(older_than_days: int) -> Select[tuple[int, str]]:
+    limit = now() - timedelta(days=older_than_days)
+    return select(Case.id, Case.code).where(Case.updated_at < limit)   # ix_cases_updated_at
 
 
 # -- reminders ---------------------------------------------------------------------------------
@@ -92,23 +115,40 @@ class Reminder:
     lang: str
 
 
-def due_reminders(store: Store, channel: str, idle: timedelta, modes: tuple[str, ...]) -> list[Reminder]:
+def due_reminders(store: Store, channel: str, idle: timedelta, modes: tuple[str, ...], batch: int = JOB_BATCH,
+                  pause: float = JOB_PAUSE) -> list[Reminder]:
     """Open cases of `modes` idle for `idle` whose owner wants reminders and was not reminded yet; marks them.
 
     dialogs/ passes the real modes: the reminder points to /hervat and /verwijder, which do not
-    show a practice case (and a trainee may not use /verwijder at all).
+    show a practice case (and a trainee may not use /verwijder at all). `batch` cases per
+    transaction (remind_batch), `pause` seconds between two.
     """
+    reminders: list[Reminder] = []
+    while True:
+        done = remind_batch(store, channel, idle, modes, batch)
+        reminders += done
+        if len(done) < batch:
+            return reminders
+        time.sleep(pause)
+
+
+def remind_batch(store: Store, channel: str, idle: timedelta, modes: tuple[str, ...],
+                 batch: int = JOB_BATCH) -> list[Reminder]:
+    """Up to `batch` due reminders, marked as sent in one transaction; fewer: nothing more is due.
+
+    A marked case leaves the selection, so the next batch starts where this one ended."""
     limit = now() - idle
+    due = (
+        select(Case.id, Case.code, User.external_id, User.lang)
+        .join(User, User.id == Case.user_id)
+        .where(and_(Case.status == "open", Case.reminded_at.is_(None), Case.updated_at < limit,
+                    Case.mode.in_(modes), User.channel == channel, User.reminders.is_(True)))
+        .limit(batch)   # found through ix_cases_reminder_due
+        # Several instances run this job: on PostgreSQL each row goes to one of them only.
+        .with_for_update(of=Case, skip_locked=True)
+    )
     with store.transaction() as tx:
-        rows = tx.conn.execute(
-            select(Case.id, Case.code, User.external_id, User.lang)
-            .join(User, User.id == Case.user_id)
-            .where(and_(Case.status == "open", Case.mode.in_(modes), Case.updated_at < limit,
-                        Case.reminded_at.is_(None),
-                        User.channel == channel, User.reminders.is_(True)))
-            # Several instances run this job: on PostgreSQL each row goes to one of them only.
-            .with_for_update(of=Case, skip_locked=True)
-        ).all()
+        rows = tx.conn.execute(due).all()
         if rows:
             tx.conn.execute(update(Case).where(Case.id.in_([r.id for r in rows])).values(reminded_at=now()))
     return [Reminder(r.code, r.external_id, r.lang) for r in rows]
@@ -120,5 +160,5 @@ def set_reminders(store: Store, user_id: int, enabled: bool) -> None:
 
 
 def count_cases(store: Store) -> int:
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         return int(conn.execute(select(func.count()).select_from(Case)).scalar_one())

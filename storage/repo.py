@@ -3,6 +3,8 @@
 One answer is one short transaction (`Store.transaction()`): read the case (row-locked on
 PostgreSQL, under SQLite's write lock otherwise), check the step, write, commit. SQLAlchemy
 Core statements keep that transaction cheap; the ORM classes in models.py define the schema.
+Reads outside a transaction go through `Store.reading()`. Either way, every database error
+reaches the caller as StorageUnavailable (a unique-key collision as its subclass StorageConflict).
 """
 
 from __future__ import annotations
@@ -11,25 +13,34 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from storage import migrate
 from storage.db import is_sqlite, make_engine
-from storage.models import Answer, AnswerLog, Case, LensVersion, Note, ProcessedUpdate, User
+from storage.models import Answer, AnswerLog, AuditEntry, Case, LensVersion, Note, ProcessedUpdate, StatsCount, User
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and retyped
 
 
 class StorageUnavailable(Exception):
-    """The database could not be reached or stayed locked; nothing was written."""
+    """The database could not be reached, stayed locked or failed otherwise; nothing was written."""
+
+
+class StorageConflict(StorageUnavailable):
+    """A write collided with a row that must be unique (a race with another writer); nothing was written."""
+
+
+def _storage_error(exc: SQLAlchemyError) -> StorageUnavailable:
+    detail = str(getattr(exc, "orig", None) or exc)
+    return StorageConflict(detail) if isinstance(exc, IntegrityError) else StorageUnavailable(detail)
 
 
 class SchemaOutdated(Exception):
@@ -231,46 +242,107 @@ _HOT_LOAD_CASE_LOCKED = _Hot(_LOAD_CASE_LOCKED)
 _HOT_ANSWERS = _Hot(_ANSWERS)
 _HOT_INSERT_LOG = _Hot(_INSERT_LOG, _LOG_KEYS)
 
+# PostgreSQL: the answer's writes (upsert the current answers, append them to the log, save the
+# case) as one statement, one round trip instead of three. The changes travel as two arrays;
+# WITH ORDINALITY keeps their order in the log. The three parts touch different tables, so
+# their shared snapshot changes nothing; the case row is already locked by load_case.
+_PG_WRITE_ANSWER = text("""WITH changes AS (
+    SELECT c.item_id, c.value, c.n
+    FROM unnest(CAST(:b_items AS text[]), CAST(:b_values AS text[])) WITH ORDINALITY AS c(item_id, value, n)
+), upserted AS (
+    INSERT INTO answers (case_id, item_id, value, answered_at)
+    SELECT :b_id, item_id, value, :b_at FROM changes
+    ON CONFLICT (case_id, item_id) DO UPDATE SET value = excluded.value, answered_at = excluded.answered_at
+), logged AS (
+    INSERT INTO answer_log (case_id, item_id, value, at)
+    SELECT :b_id, item_id, value, :b_at FROM changes ORDER BY n
+)
+UPDATE cases SET state = :b_state, step = :b_step, status = :b_status, lang = :b_lang, mode = :b_mode,
+    script = :b_script, trail = :b_trail, skipped = :b_skipped, updated_at = :b_at,
+    completed_at = CASE WHEN CAST(:b_done AS boolean) THEN :b_at ELSE completed_at END
+WHERE id = :b_id
+""")
+
 
 class Tx:
-    """Statements available inside one transaction."""
+    """Statements available inside one transaction.
+
+    On PostgreSQL the answers given to set_answers wait for save_case and go with it in one
+    statement (_PG_WRITE_ANSWER); any other statement of this Tx, and the end of the
+    transaction, writes them first, so the order of effects within the transaction is kept.
+    """
 
     def __init__(self, conn: Connection, lock_rows: bool) -> None:
-        self.conn = conn
+        self._conn = conn
         self._lock = lock_rows
         self._direct = conn.dialect.name == "sqlite"   # see _Hot
         self._claim, self._upsert = _CLAIM_UPSERT[conn.dialect.name]
+        self._dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        self._pending: tuple[int, dict[str, str], datetime] | None = None   # PostgreSQL: see above
+
+    @property
+    def conn(self) -> Connection:
+        """The connection, for statements of storage/ itself; pending answers are written first."""
+        self.flush()
+        return self._conn
+
+    def flush(self) -> None:
+        """Write answers still waiting for save_case (PostgreSQL only; nothing waits on SQLite)."""
+        if self._pending is not None:
+            case_id, changes, at = self._pending
+            self._pending = None
+            self._write_answers(case_id, changes, at)
+
+    def _write_answers(self, case_id: int, changes: dict[str, str], at: datetime) -> None:
+        self._upsert.write(self._conn, [
+            {"case_id": case_id, "item_id": item, "value": value, "answered_at": at}
+            for item, value in changes.items()
+        ], self._direct)
+        _HOT_INSERT_LOG.write(self._conn, [
+            {"case_id": case_id, "item_id": item, "value": value, "at": at} for item, value in changes.items()
+        ], self._direct)
 
     def load_case(self, code: str) -> CaseRow | None:
+        self.flush()
         stmt = _HOT_LOAD_CASE_LOCKED if self._lock else _HOT_LOAD_CASE
-        rows = stmt.rows(self.conn, {"b_code": normalise_code(code)}, self._direct)
+        rows = stmt.rows(self._conn, {"b_code": normalise_code(code)}, self._direct)
         return _case_row(rows[0]) if rows else None
 
     def answers(self, case_id: int) -> dict[str, str]:
+        self.flush()
         # dict() over the rows as pairs, not r.item_id / r.value per row: for a case with all 93
         # answers 175 µs against 520 µs on SQLite (392 against 704 µs on PostgreSQL), every answer.
-        return dict(_HOT_ANSWERS.rows(self.conn, {"b_case": case_id}, self._direct))
+        return dict(_HOT_ANSWERS.rows(self._conn, {"b_case": case_id}, self._direct))
 
     def set_answers(self, case_id: int, changes: dict[str, str], at: datetime) -> None:
         """Upsert the current answers and append every change to the log."""
-        if changes:
-            self._upsert.write(self.conn, [
-                {"case_id": case_id, "item_id": item, "value": value, "answered_at": at}
-                for item, value in changes.items()
-            ], self._direct)
-            _HOT_INSERT_LOG.write(self.conn, [
-                {"case_id": case_id, "item_id": item, "value": value, "at": at} for item, value in changes.items()
-            ], self._direct)
+        self.flush()
+        if not changes:
+            return
+        if self._direct:
+            self._write_answers(case_id, changes, at)
+        else:
+            self._pending = (case_id, dict(changes), at)
 
     def save_case(self, case: CaseRow, at: datetime, completed: bool = False) -> None:
-        _SAVE_CASE.write(self.conn, {
+        params = {
             "b_id": case.id, "b_state": case.state, "b_step": case.step, "b_status": case.status,
             "b_lang": case.lang, "b_mode": case.mode,
             "b_script": None if case.script is None else ",".join(map(str, case.script)),
             "b_trail": ",".join(map(str, case.trail)), "b_skipped": ",".join(case.skipped), "b_at": at,
-        }, self._direct)
+        }
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == case.id:
+            _, changes, answered_at = pending
+            if answered_at == at:
+                self._conn.execute(_PG_WRITE_ANSWER, {**params, "b_items": list(changes),
+                                                      "b_values": list(changes.values()), "b_done": completed})
+                return
+        if pending is not None:
+            self._write_answers(*pending)
+        _SAVE_CASE.write(self._conn, params, self._direct)
         if completed:
-            self.conn.execute(_COMPLETE_CASE, {"b_id": case.id, "b_at": at})
+            self._conn.execute(_COMPLETE_CASE, {"b_id": case.id, "b_at": at})
 
     def add_note(self, case_id: int, text: str, at: datetime) -> None:
         self.conn.execute(insert(Note).values(case_id=case_id, text=text, created_at=at))
@@ -281,10 +353,36 @@ class Tx:
         Claimed in the same transaction as the change it causes: if that rolls back, so does
         the claim, and the redelivered update is handled then.
         """
+        self.flush()
         # INSERT ... ON CONFLICT DO NOTHING: a redelivery inserts no row (rowcount 0). No savepoint
         # is needed because nothing fails; see _per_dialect for the figures.
         row = {"channel": channel, "update_id": update_id, "at": now()}
-        return self._claim.write(self.conn, row, self._direct) == 1
+        return self._claim.write(self._conn, row, self._direct) == 1
+
+    def add_counts(self, month: str, keys: Iterable[tuple[str, str]]) -> None:
+        """Add 1 to each (metric, key) of `month` of the local picture, in this transaction."""
+        rows = [{"month": month, "metric": m, "key": k, "count": 1} for m, k in dict.fromkeys(keys)]
+        if not rows:
+            return
+        ins = self._dialect.insert(StatsCount)
+        stmt = ins.on_conflict_do_update(index_elements=["month", "metric", "key"],
+                                         set_={"count": StatsCount.count + 1})
+        self.conn.execute(stmt, rows)
+
+    def audit(self, actor: str, action: str, case_code: str | None = None, detail: str | None = None) -> None:
+        """An audit row, committed or rolled back with the action it records."""
+        self.conn.execute(insert(AuditEntry), [audit_values(actor, action, case_code, detail)])
+
+    def delete_case(self, case_id: int) -> bool:
+        """Delete a case with its answers, log and notes (foreign keys cascade); False if it was gone."""
+        return bool(self.conn.execute(delete(Case).where(Case.id == case_id)).rowcount)
+
+
+def audit_values(actor: str, action: str, case_code: str | None = None, detail: str | None = None,
+                 at: datetime | None = None) -> dict[str, Any]:
+    """The columns of one audit row; actor and detail cut to their column's length."""
+    return {"at": at or now(), "actor": actor[:80], "action": action, "case_code": case_code,
+            "detail": (detail or None) and detail[:120]}
 
 
 # -- the user cache ----------------------------------------------------------------------------
@@ -333,14 +431,17 @@ class Store:
 
     # -- schema ----------------------------------------------------------------------------
     def upgrade(self) -> None:
-        migrate.upgrade(self.engine)
+        try:
+            migrate.upgrade(self.engine)
+        except SQLAlchemyError as exc:
+            raise _storage_error(exc) from exc
 
     def ensure_schema(self, auto_upgrade: bool) -> None:
         """SQLite files are upgraded in place; a shared PostgreSQL is migrated once, on purpose."""
         try:
             current = migrate.is_current(self.engine)
-        except OperationalError as exc:
-            raise StorageUnavailable(str(exc.orig)) from exc
+        except SQLAlchemyError as exc:
+            raise _storage_error(exc) from exc
         if current:
             return
         if auto_upgrade or self._sqlite:
@@ -351,22 +452,52 @@ class Store:
     # -- transactions ----------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
+        """One transaction: committed when the block ends, rolled back when it raises.
+
+        Every database error, raised inside the block or at the commit, leaves as
+        StorageUnavailable (StorageConflict for a unique-key collision); other exceptions pass as
+        they are, after the rollback."""
         try:
-            with self.engine.begin() as conn:
-                yield Tx(conn, lock_rows=not self._sqlite)
-        except OperationalError as exc:
-            raise StorageUnavailable(str(exc.orig)) from exc
+            with self._begun() as conn, conn.get_transaction():   # type: ignore[union-attr]
+                tx = Tx(conn, lock_rows=not self._sqlite)
+                yield tx
+                tx.flush()
+        except SQLAlchemyError as exc:
+            raise _storage_error(exc) from exc
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A connection for reads outside a transaction; an unreachable database is StorageUnavailable,
+        """A connection for reads outside a transaction; every database error is StorageUnavailable,
         as in transaction(). (The per-update user lookup used to fail first and hide the difference;
         with the user cache, /hervat during an outage reaches list_cases itself.)"""
         try:
-            with self.engine.connect() as conn:
+            with self._begun() as conn:
                 yield conn
-        except OperationalError as exc:
-            raise StorageUnavailable(str(exc.orig)) from exc
+        except SQLAlchemyError as exc:
+            raise _storage_error(exc) from exc
+
+    def _begun(self) -> Connection:
+        """A connection with its transaction begun; on PostgreSQL a second try when the first was dead.
+
+        A pooled PostgreSQL connection the server closed meanwhile (a restart) fails at the BEGIN
+        (storage/db.py), before anything else was sent: then every pooled connection is from before
+        the break, the pool is emptied and a fresh connection begins. No statement of the caller is
+        ever repeated, and no ping is spent on the connections that are fine."""
+        for attempt in (1, 2):
+            conn = self.engine.connect()
+            try:
+                conn.begin()
+                return conn
+            except DBAPIError as exc:
+                dbapi_conn = conn.connection.dbapi_connection
+                lost = not self._sqlite and self.engine.dialect.is_disconnect(exc.orig, dbapi_conn, None)
+                if lost:
+                    conn.invalidate(exc)
+                conn.close()
+                if not lost or attempt == 2:
+                    raise
+                self.engine.dispose()
+        raise AssertionError("unreachable")
 
     # -- users -----------------------------------------------------------------------------
     def user(self, channel: str, external_id: str, create_role: str | None = None) -> UserRow | None:
@@ -375,9 +506,10 @@ class Store:
             stmt = select(User.id, User.channel, User.external_id, User.role, User.lang).where(
                 User.channel == channel, User.external_id == str(external_id))
             row = tx.conn.execute(stmt).first()
-            if row is None and create_role is not None:
-                tx.conn.execute(insert(User).values(
-                    channel=channel, external_id=str(external_id), role=create_role, lang="nl", created_at=now()))
+            if row is None and create_role is not None:   # created at the same moment elsewhere: that one
+                tx.conn.execute(self._insert(User).values(
+                    channel=channel, external_id=str(external_id), role=create_role, lang="nl", created_at=now(),
+                ).on_conflict_do_nothing(index_elements=["channel", "external_id"]))
                 row = tx.conn.execute(stmt).first()
         key = (self._scope, channel, str(external_id))
         if row is None:
@@ -410,13 +542,10 @@ class Store:
             if exists:
                 return
             payload = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-            try:
-                with tx.conn.begin_nested():
-                    tx.conn.execute(insert(LensVersion).values(
-                        version=version, declared=declared, content_hash=content_hash, content=payload,
-                        created_at=now()))
-            except IntegrityError:
-                pass  # another instance stored the same version at the same moment
+            # another instance may store the same version at the same moment: then nothing happens
+            tx.conn.execute(self._insert(LensVersion).values(
+                version=version, declared=declared, content_hash=content_hash, content=payload,
+                created_at=now()).on_conflict_do_nothing(index_elements=["version"]))
 
     def lens_content(self, version: str) -> dict[str, Any] | None:
         with self.reading() as conn:
@@ -443,18 +572,24 @@ class Store:
                     case = tx.load_case(code)
                 assert case is not None
                 return case
-            except IntegrityError:
+            except StorageConflict:
                 continue  # code collision: draw again
         raise StorageUnavailable("could not allocate a unique case code")
 
     def list_cases(self, user_id: int, status: str | None = None,
                    modes: tuple[str, ...] = ("full", "quick")) -> list[CaseSummary]:
-        """A user's cases; training cases only when asked for (`modes=("training",)`)."""
-        counts = (select(Answer.case_id, func.count().label("n")).group_by(Answer.case_id).subquery())
+        """A user's cases, most recently touched first; training cases only when asked for
+        (`modes=("training",)`).
+
+        Runs on every typed message (the open case it belongs to): the user's cases come from
+        ix_cases_user_status_updated and each one's answers are counted on the answers' primary
+        key, so the cost follows this user's rows, never the size of the database
+        (bench/per_user_reads.py)."""
+        answers = (select(func.count()).select_from(Answer).where(Answer.case_id == Case.id)
+                   .correlate(Case).scalar_subquery())
         stmt = (
             select(Case.code, Case.mode, Case.status, Case.state, Case.lens_version, Case.created_at,
-                   Case.updated_at, func.coalesce(counts.c.n, 0).label("n"))
-            .outerjoin(counts, counts.c.case_id == Case.id)
+                   Case.updated_at, answers.label("n"), Case.vignette)
             .where(Case.user_id == user_id)
             .order_by(Case.updated_at.desc())
         )
@@ -462,7 +597,7 @@ class Store:
             stmt = stmt.where(Case.status == status)
         stmt = stmt.where(Case.mode.in_(modes))
         with self.reading() as conn:
-            rows = conn.execute(stmt.add_columns(Case.vignette)).all()
+            rows = conn.execute(stmt).all()
         return [CaseSummary(r.code, r.mode, r.status, r.state, r.n, r.lens_version, aware(r.created_at),
                             aware(r.updated_at), r.vignette) for r in rows]
 
@@ -478,9 +613,13 @@ class Store:
             ).all()
         return [(r.item_id, r.value) for r in rows]
 
-    def delete_case(self, case_id: int) -> None:
+    def delete_case(self, case_id: int, actor: str | None = None, code: str | None = None) -> bool:
+        """Delete a case; with `actor`, its "delete" audit row is written in the same transaction."""
         with self.transaction() as tx:
-            tx.conn.execute(delete(Case).where(Case.id == case_id))
+            deleted = tx.delete_case(case_id)
+            if actor is not None and deleted:
+                tx.audit(actor, "delete", code)
+        return deleted
 
     def claim_update(self, channel: str, update_id: int) -> bool:
         with self.transaction() as tx:
@@ -489,6 +628,10 @@ class Store:
     def forget_updates(self, before: datetime) -> int:
         with self.transaction() as tx:
             return tx.conn.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < before)).rowcount
+
+    def _insert(self, table: Any) -> Any:
+        """INSERT with this database's ON CONFLICT clauses."""
+        return (sqlite if self._sqlite else postgresql).insert(table)
 
     def dispose(self) -> None:
         self.engine.dispose()

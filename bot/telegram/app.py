@@ -7,6 +7,7 @@ Run: `TELEGRAM_BOT_TOKEN=... lensbot telegram` (polling) or
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -31,7 +32,7 @@ from bot.telegram.commands import COMMANDS, menu
 from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.runtime import Runtime, telegram_texts
 from dialogs.app import ConfigError, Door, Settings
-from dialogs.app.admin import REMIND_AFTER, UPDATE_MEMORY
+from dialogs.app.admin import JOB_BATCH, JOB_PAUSE, REMIND_AFTER, UPDATE_MEMORY
 from dialogs.service import IntakeService
 
 log = logging.getLogger("lensbot.telegram")
@@ -122,17 +123,27 @@ async def _forget_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _purge(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The daily retention purge (LENSBOT_RETENTION_DAYS); the local picture's counts stay."""
     rt: Runtime = context.bot_data["rt"]
-    purged = await rt.db(rt.door.admin.purge)
-    if purged.codes:
-        log.info("retention purge removed %d case(s)", len(purged.codes))
+    codes: list[str] = []
+    while True:   # batch by batch through the database thread, so the chats' own work runs in between
+        done = await rt.db(rt.door.admin.purge_batch)
+        codes += done
+        if len(done) < JOB_BATCH:
+            break
+        await asyncio.sleep(JOB_PAUSE)
+    if codes:
+        log.info("retention purge removed %d case(s)", len(codes))
 
 
 async def _remind(context: ContextTypes.DEFAULT_TYPE) -> None:
     """One message per case left unfinished for 3 days, unless the user switched reminders off."""
     rt: Runtime = context.bot_data["rt"]
-    for due in await rt.db(rt.door.admin.due_reminders, CHANNEL, REMIND_AFTER):
-        text = rt.texts("reminder_case", due.lang, code=due.code)
-        await rt.call(lambda due=due, text=text: context.bot.send_message(int(due.external_id), text))
+    while True:   # batch by batch, as _purge
+        batch = await rt.db(rt.door.admin.remind_batch, CHANNEL, REMIND_AFTER)
+        for due in batch:
+            text = rt.texts("reminder_case", due.lang, code=due.code)
+            await rt.call(lambda due=due, text=text: context.bot.send_message(int(due.external_id), text))
+        if len(batch) < JOB_BATCH:
+            break
 
 
 async def _post_shutdown(app: Application) -> None:

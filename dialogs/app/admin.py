@@ -20,6 +20,7 @@ from storage.repo import Store, UserRow, now
 
 OPERATOR = "console"        # the audit name of whoever runs `lensbot users/invite` on the server
 RETENTION_ACTOR = "retention"
+JOB_BATCH, JOB_PAUSE = records.JOB_BATCH, records.JOB_PAUSE   # for channels that run the jobs batch by batch
 INVITE_DAYS = 7
 UPDATE_MEMORY = timedelta(days=7)   # how long a handled update id is remembered (redeliveries)
 REMIND_AFTER = timedelta(days=3)
@@ -111,9 +112,21 @@ class Admin:
                 raise BadInput(f"'{since}' is not a date (YYYY-MM-DD)") from None
         return records.read_audit(self.store, start)
 
+    def purge_batch(self) -> list[str]:
+        """One batch of the retention purge (at most JOB_BATCH cases, one short transaction).
+
+        A channel whose one database thread also serves every chat (Telegram on SQLite) runs the
+        purge batch by batch through that thread, so the chats' own work is queued in between.
+        """
+        return records.purge_batch(self.store, self.retention_days)
+
     def due_reminders(self, channel: str, idle: timedelta = REMIND_AFTER) -> list[Reminder]:
         """Open real cases left for `idle` whose owner wants a reminder; each is marked reminded."""
         return records.due_reminders(self.store, channel, idle, REAL_MODES)
+
+    def remind_batch(self, channel: str, idle: timedelta = REMIND_AFTER) -> list[Reminder]:
+        """One batch of due_reminders (at most JOB_BATCH cases), marked reminded in its transaction."""
+        return records.remind_batch(self.store, channel, idle, REAL_MODES)
 
     def forget_updates(self) -> int:
         return self.store.forget_updates(now() - UPDATE_MEMORY)
