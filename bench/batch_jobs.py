@@ -122,7 +122,8 @@ def main() -> None:
         print(f"  {'job':10} {'handled':>8} {'transactions':>13} {'longest s':>10} {'total s':>8} "
               f"{'other writer: longest wait s':>29}")
         jobs = {"purge": lambda s: records.purge(s, 90, **kwargs),
-                "reminders": lambda s: records.due_reminders(s, "telegram", timedelta(days=1), ("full", "quick"), **kwargs)}
+                "reminders": lambda s: records.due_reminders(s, "telegram", timedelta(days=1), ("full", "quick"),
+                                                             **kwargs)}
         for name, job in jobs.items():
             path = Path(tmp) / f"{name}.db"
             shutil.copy(source, path)
