@@ -938,6 +938,7 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.mark.restarts_postgres   # runs alone: see tests/conftest.py
 @pytest.mark.skipif(not POSTGRES_URL, reason="LENSBOT_TEST_POSTGRES_URL is not set (PostgreSQL restart test)")
 @pytest.mark.skipif(shutil.which("pg_ctlcluster") is None or pg_cluster() is None,
                     reason="LENSBOT_TEST_POSTGRES_URL is not a local cluster this test can stop and start "

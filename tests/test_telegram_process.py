@@ -48,8 +48,9 @@ def age_band(lens: Lens, label: str = AGE) -> str:
 
 # -- helpers ------------------------------------------------------------------------------
 def bot_env(**settings: str) -> dict[str, str]:
-    """The test's environment without any inherited lensbot/Telegram settings, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LENSBOT_"))}
+    """The test's environment without inherited lensbot/Telegram settings (but the lens under test), plus `settings`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "LENSBOT_")) or k in ("LENSBOT_LENS", "LENSBOT_CONTACTS")}
     env.update(settings)
     env["PYTHONUNBUFFERED"] = "1"
     return env
