@@ -115,6 +115,10 @@ class TelegramEnv:
         assert self.lens.age_item is not None
         return self.lens.age_item, self.band(label)
 
+    def domain_name(self, order: int = 0) -> str:
+        """The Dutch name of the leefgebied at `order` (0: the first), as progress lines show it."""
+        return self.lens.leefgebieden[order].name.nl
+
     def domain_size(self, order: int = 0) -> int:
         """How many questions the leefgebied at `order` (0: the first) asks."""
         phase = self.lens.leefgebieden[order].id
