@@ -6,7 +6,8 @@ tmp_path, so pytest-xdist workers (pyproject's addopts) share nothing but the se
 
 The lens under test is the bundled one, or the folder LENSBOT_LENS names: the suite is meant to
 pass on any lens that `lensbot matrix check` accepts (tests/test_lens_edit.py proves it for a copy
-of the default lens with one signal more). Only tests/test_lens_shape.py pins the default lens.
+of the default lens with one signal more). Only test_bundled_lens_has_the_documented_shape in
+tests/test_lens_loader.py pins the default lens's numbers.
 
 A test marked `restarts_postgres` stops the PostgreSQL server: it takes the suite lock exclusively
 (every other test holds it shared), so it never runs beside another test, on any worker.
@@ -103,6 +104,12 @@ def store(db_url: str) -> Iterator[Store]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'lensbot.db'}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first: the xdist workers hand out tests in collection order, and a long test picked
+    up last would leave one worker running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

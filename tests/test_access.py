@@ -251,6 +251,7 @@ def assert_nothing_of_the_case(env: Env, seen: Seen, victim: dict[str, int], que
 
 
 # -- commands -------------------------------------------------------------------------------------
+@pytest.mark.slow   # collected first (tests/conftest.py)
 async def test_every_command_for_strangers_code_holders_and_each_role(env: Env) -> None:
     names = registered_commands(env)
     assert set(names) >= set(MATRIX) and len(names) >= 30, sorted(names)

@@ -274,6 +274,7 @@ async def test_rejected_token_exits_2_without_leaking_it(sqlite_url: str, tmp_pa
 
 
 # -- 2. a crash in the middle of an intake ---------------------------------------------------
+@pytest.mark.slow   # collected first (tests/conftest.py)
 async def test_sigkill_mid_intake_keeps_each_acknowledged_answer_once(lens: Lens, sqlite_url: str,
                                                                       tmp_path: Path) -> None:
     """Four processes on one database, three of them killed with SIGKILL:
