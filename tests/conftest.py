@@ -2,7 +2,7 @@
 
 PostgreSQL tests run when LENSBOT_TEST_POSTGRES_URL is set (`.ci/run` sets it); each test gets
 its own schema so tests never see each other's rows, and every SQLite file lives in the test's own
-tmp_path, so pytest-xdist workers (pyproject's addopts) share nothing but the server.
+tmp_path, so the pytest-xdist workers (pyproject's addopts) share nothing but the server.
 
 The lens under test is the bundled one, or the folder LENSBOT_LENS names: the suite is meant to
 pass on any lens that `lensbot matrix check` accepts (tests/test_lens_edit.py proves it for a copy
@@ -107,8 +107,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Long tests first: the xdist workers hand out tests in collection order, and a long test picked
-    up last would leave one worker running alone at the end."""
+    """Long tests first: the xdist workers take files in the order their tests are collected, and a
+    long file picked up last would leave one worker running alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 

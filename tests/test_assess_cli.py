@@ -16,9 +16,6 @@ import pytest
 from dialogs.texts import dialog_texts
 from matrix.loader import DEFAULT_LENS, load_lens
 
-# One xdist worker runs this file: its module fixtures start many `lensbot` processes, once.
-pytestmark = pytest.mark.xdist_group("test_assess_cli")
-
 ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")
 
 # Strong signals in two leefgebieden about a minor, written the way a Dutch user would.

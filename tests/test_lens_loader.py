@@ -19,9 +19,6 @@ import pytest
 from matrix.loader import DEFAULT_LENS, LensError, lens_from_content, load_lens
 from matrix.scoring import assess
 
-# One xdist worker runs this file: its module fixtures start many `lensbot` processes, once.
-pytestmark = pytest.mark.xdist_group("test_lens_loader")
-
 ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+): (?:(?P<path>[^:\s]+): )?(?P<message>.+)$")
 VERSION = re.compile(r"^\d+\.\d+\.\d+\+[0-9a-f]{10}$")   # the declared version plus a content hash

@@ -23,9 +23,6 @@ from storage.models import Case
 from storage.repo import Store, now
 from tests.support.generate import run_case
 
-# One xdist worker runs this file: its module fixture builds a database of 212 cases, once.
-pytestmark = pytest.mark.xdist_group("test_local_picture")
-
 LENSBOT = Path(sys.executable).with_name("lensbot")
 
 
