@@ -1,12 +1,23 @@
-"""Shared fixtures: the default lens, and a fresh database on SQLite and (when configured) PostgreSQL.
+"""Shared fixtures: the lens under test, and a fresh database on SQLite and (when configured) PostgreSQL.
 
 PostgreSQL tests run when LENSBOT_TEST_POSTGRES_URL is set (`.ci/run` sets it); each test gets
-its own schema so tests never see each other's rows.
+its own schema so tests never see each other's rows, and every SQLite file lives in the test's own
+tmp_path, so the pytest-xdist workers (pyproject's addopts) share nothing but the server.
+
+The lens under test is the bundled one, or the folder LENSBOT_LENS names: the suite is meant to
+pass on any lens that `lensbot matrix check` accepts (tests/test_lens_edit.py proves it for a copy
+of the default lens with one signal more). Only test_bundled_lens_has_the_documented_shape in
+tests/test_lens_loader.py pins the default lens's numbers.
+
+A test marked `restarts_postgres` stops the PostgreSQL server: it takes the suite lock exclusively
+(every other test holds it shared), so it never runs beside another test, on any worker.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +31,40 @@ from storage.db import normalise_url
 from storage.repo import Store
 
 POSTGRES_URL = os.environ.get("LENSBOT_TEST_POSTGRES_URL")
+# One lock for every lensbot test run on this machine: the PostgreSQL server is shared by all of them.
+SUITE_LOCK = Path(tempfile.gettempdir()) / f"lensbot-tests-{os.getuid()}.lock"
 
 
 @pytest.fixture(scope="session")
 def lens() -> Lens:
+    """The lens under test: LENSBOT_LENS if set, else the bundled default lens."""
     return load_lens()
+
+
+@pytest.fixture(autouse=True)
+def _suite_lock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Shared for every test, exclusive for one that restarts PostgreSQL (it then runs alone).
+
+    A turnstile (a second lock) gives the exclusive taker priority: while it waits, no new test
+    starts, so the tests already running finish and it gets its turn.
+    """
+    if os.environ.get("LENSBOT_TESTS_UNDER_LOCK"):   # a run inside a test that already holds it
+        yield
+        return
+    exclusive = request.node.get_closest_marker("restarts_postgres") is not None
+    with open(SUITE_LOCK.with_suffix(".turnstile"), "a") as turnstile, open(SUITE_LOCK, "a") as lock:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        finally:
+            if not exclusive:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if exclusive:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
 
 
 def _postgres_schema_url() -> Iterator[str]:
@@ -66,7 +106,16 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'lensbot.db'}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first: the xdist workers take files in the order their tests are collected, and a
+    long file picked up last would leave one worker running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say how many PostgreSQL-parametrised tests passed, so CI can insist on more than zero."""
+    """Say how many PostgreSQL-parametrised tests passed, so CI can insist on more than zero.
+
+    Under pytest-xdist this runs in the controller, which receives every worker's reports.
+    """
     passed = [r for r in terminalreporter.stats.get("passed", []) if "[postgresql" in r.nodeid]
     terminalreporter.write_line(f"postgresql tests passed: {len(passed)}")

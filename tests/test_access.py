@@ -29,9 +29,9 @@ from dialogs.service import IntakeService
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
 from storage import accounts
-from storage.repo import Store, UserRow, normalise_code
-from tests.support.fake_bot_api import FakeBotAPI, FakeUser
-from tests.support.harness import TelegramHarness
+from storage.repo import normalise_code
+from tests.support.fake_bot_api import FakeUser
+from tests.support.telegram_env import TelegramEnv, running_bot
 
 TOKEN = "123456789:TEST-lensbot-access-token-abcdefgh"
 tg, dt = telegram_texts(), dialog_texts()
@@ -108,11 +108,9 @@ class Seen:
 
 
 @dataclass
-class Env:
-    server: FakeBotAPI
-    harness: TelegramHarness
-    store: Store
-    lens: Lens
+class Env(TelegramEnv):
+    """The shared session (tests/support/telegram_env.py) with every user of the matrix at hand."""
+
     users: dict[int, FakeUser] = field(default_factory=dict)
     _probes: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -121,9 +119,6 @@ class Env:
             accounts.set_role(self.store, "telegram", str(user_id), role)
         self.users[user_id] = self.server.user(user_id, first_name=f"U{user_id}")
         return self.users[user_id]
-
-    def row(self, user_id: int) -> UserRow | None:
-        return self.store.user("telegram", str(user_id))
 
     def snapshot(self, code: str) -> tuple[object, ...]:
         with self.store.transaction() as tx:
@@ -172,16 +167,8 @@ class Env:
 async def env(lens: Lens, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
     # The fake Bot API has no flood limit; PTB's overall 30 messages/s would only make the test wait.
     monkeypatch.setattr(telegram_app, "AIORateLimiter", functools.partial(AIORateLimiter, overall_max_rate=0))
-    async with FakeBotAPI(token=TOKEN) as server:
-        async with TelegramHarness(server, sqlite_url, lens, ADMINS) as harness:
-            store = Store(sqlite_url)
-            try:
-                yield Env(server, harness, store, lens)
-            finally:
-                store.dispose()
-        assert server.violations == [], [str(v) for v in server.violations]
-        assert server.unanswered_callback_queries() == []
-        assert "Er ging iets mis" not in server.transcript()
+    async with running_bot(lens, sqlite_url, admins=ADMINS, token=TOKEN, env_class=Env) as e:
+        yield e
 
 
 def registered_commands(env: Env) -> dict[str, str]:
@@ -264,6 +251,7 @@ def assert_nothing_of_the_case(env: Env, seen: Seen, victim: dict[str, int], que
 
 
 # -- commands -------------------------------------------------------------------------------------
+@pytest.mark.slow   # collected first (tests/conftest.py)
 async def test_every_command_for_strangers_code_holders_and_each_role(env: Env) -> None:
     names = registered_commands(env)
     assert set(names) >= set(MATRIX) and len(names) >= 30, sorted(names)

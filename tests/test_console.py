@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -31,9 +33,7 @@ def lensbot_cmd(*args: str) -> list[str]:
 def env(tmp_path: Path) -> dict[str, str]:
     e = dict(os.environ)
     e["LENSBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'lensbot.db'}"
-    e.pop("LENSBOT_LENS", None)
-    e.pop("LENSBOT_CONTACTS", None)
-    return e
+    return e   # LENSBOT_LENS / LENSBOT_CONTACTS pass through: the process uses the lens the `lens` fixture loaded
 
 
 def run(env: dict[str, str], stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -135,35 +135,41 @@ def test_resume_with_case_code_and_cases_listing(env: dict[str, str], lens: Lens
     assert missing.returncode == 2 and "niet gevonden" in missing.stdout
 
 
-def _read_until(proc: subprocess.Popen[str], marker: str, buffer: list[str], timeout: float = 20) -> None:
+def _read_until(proc: subprocess.Popen[bytes], marker: str, buffer: list[str], timeout: float = 20) -> None:
+    """Read the process's output into `buffer` until `marker` shows; fail (never hang) after `timeout`."""
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    decoder = codecs.getincrementaldecoder("utf-8")()
     while marker not in "".join(buffer):
-        assert time.monotonic() < deadline, f"timed out waiting for {marker!r}: {''.join(buffer)[-500:]}"
-        ch = proc.stdout.read(1)
-        assert ch, f"process ended before {marker!r}"
-        buffer.append(ch)
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([fd], [], [], max(left, 0))
+        assert ready, f"timed out waiting for {marker!r}: {''.join(buffer)[-500:]}"
+        chunk = os.read(fd, 4096)
+        assert chunk, f"process ended before {marker!r}"
+        buffer.append(decoder.decode(chunk))
+
+
+def _say(proc: subprocess.Popen[bytes], line: str) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(f"{line}\n".encode())
+    proc.stdin.flush()
 
 
 def test_sigkill_mid_intake_loses_no_acknowledged_answer(env: dict[str, str], lens: Lens) -> None:
-    proc = subprocess.Popen(lensbot_cmd("chat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                            text=True, bufsize=0)
-    assert proc.stdin is not None
+    proc = subprocess.Popen(lensbot_cmd("chat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0)
     buf: list[str] = []
     _read_until(proc, "1) Begin", buf)
     code = case_code("".join(buf))
-    proc.stdin.write("begin\n")
-    proc.stdin.flush()
+    _say(proc, "begin")
     _read_until(proc, "[Leeftijd · 1/1]", buf)
-    proc.stdin.write(age_option(lens) + "\n")
-    proc.stdin.flush()
+    _say(proc, age_option(lens))
     flags = len(lens.red_flags)
     first_lg = lens.leefgebieden[0].name.nl
     acknowledged: list[str] = []
     for i, q in enumerate(lens.questions[:12]):
         _read_until(proc, f"[{'Acuut gevaar' if i < flags else first_lg} · {q.number}/{q.phase_size}]", buf)
-        proc.stdin.write("ja\n" if i == 8 else "nee\n")
-        proc.stdin.flush()
+        _say(proc, "ja" if i == 8 else "nee")
         nxt = lens.questions[i + 1]
         if i < 10:  # wait until the next question is shown: this answer is acknowledged
             _read_until(proc, f" · {nxt.number}/{nxt.phase_size}]", buf)

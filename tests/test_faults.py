@@ -463,6 +463,7 @@ class CrashRun:
             assert await life.wait_exit() == -9, f"#{life.number}: {life.stderr}"
 
 
+@pytest.mark.slow   # collected first (tests/conftest.py)
 async def test_sigkill_at_random_moments_loses_no_acknowledged_answer(
         lens: Lens, zygote: Zygote, tmp_path: Path) -> None:
     """KILLS SIGKILLs, each 0-300 ms after a round of taps; then every case is finished and checked:
@@ -752,6 +753,7 @@ async def test_duplicates_are_refused_and_nothing_applies_twice(lens: Lens, sqli
 # ==============================================================================================
 # 3. Telegram faults
 # ==============================================================================================
+@pytest.mark.slow   # collected first (tests/conftest.py)
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")   # raised inside PTB's RetryAfter
 async def test_intakes_complete_through_429_500_and_slow_answers(lens: Lens, sqlite_url: str) -> None:
     started = time.perf_counter()
@@ -940,6 +942,7 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.mark.restarts_postgres   # runs alone: see tests/conftest.py
 @pytest.mark.skipif(not POSTGRES_URL, reason="LENSBOT_TEST_POSTGRES_URL is not set (PostgreSQL restart test)")
 @pytest.mark.skipif(shutil.which("pg_ctlcluster") is None or pg_cluster() is None,
                     reason="LENSBOT_TEST_POSTGRES_URL is not a local cluster this test can stop and start "

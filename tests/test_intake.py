@@ -13,7 +13,7 @@ import yaml
 from dialogs.intake import IntakeDialog
 from dialogs.output import Reply
 from dialogs.service import IntakeService
-from matrix.lens import Lens
+from matrix.lens import RED_FLAGS_PHASE, Lens
 from matrix.loader import load_lens
 from storage.repo import Store, UserRow
 
@@ -60,6 +60,16 @@ def sizes(lens: Lens) -> tuple[int, list[int]]:
     return len(lens.red_flags), [sum(len(i.signals) for i in lg.indicators) for lg in lens.leefgebieden]
 
 
+def first_domain(lens: Lens) -> str:
+    """The Dutch name of the first leefgebied, as the progress line shows it."""
+    return lens.leefgebieden[0].name.nl
+
+
+def items(lens: Lens, phase: str) -> list[str]:
+    """The item ids a phase (red_flags or a leefgebied id) asks, in order."""
+    return [q.item_id for q in lens.questions if q.phase == phase]
+
+
 def stored(store: Store, chat: Chat) -> dict[str, str]:
     view = chat.service.view(chat.user, chat.code)
     assert view is not None
@@ -82,14 +92,14 @@ def test_full_intake_all_no_is_stored_and_gives_concern_none(store: Store, lens:
     assert "de jongere" in chat.reply.prompt.text                       # worded for the age just chosen
     for _ in range(flags):
         chat.answer("no")
-    assert chat.progress == f"Wonen & Financiën · 1/{per_lg[0]}"
+    assert chat.progress == f"{first_domain(lens)} · 1/{per_lg[0]}"
     assert [o.label for o in chat.reply.prompt.options][-1] == "Sla leefgebied over"
     interim = []
     while chat.reply.prompt and chat.reply.prompt.question_id:
         reply = chat.answer("no")
         interim += [b for b in reply.blocks if b.kind == "interim"]
-    assert len(interim) == 4
-    assert "Wonen & Financiën: 0 keer ja, 0 onbekend" in interim[0].lines[0].text
+    assert len(interim) == len(lens.leefgebieden)
+    assert f"{first_domain(lens)}: 0 keer ja, 0 onbekend" in interim[0].lines[0].text
     summary = chat.texts()
     assert "Zorgniveau: geen signalen" in summary
     assert "Veilig Thuis" not in summary
@@ -113,7 +123,7 @@ def test_red_flag_yes_shows_112_before_the_next_question(store: Store, lens: Len
     assert reply.blocks[0].kind == "alert"
     assert "112" in reply.blocks[0].lines[0].text
     assert chat.progress == f"Acuut gevaar · 2/{len(lens.red_flags)}"
-    assert stored(store, chat) == {"age_group": "a12_17", "rf_direct_gevaar": "yes"}
+    assert stored(store, chat) == {"age_group": "a12_17", items(lens, RED_FLAGS_PHASE)[0]: "yes"}
 
 
 def test_back_at_the_edges_and_across_leefgebieden(store: Store, lens: Lens) -> None:
@@ -128,21 +138,22 @@ def test_back_at_the_edges_and_across_leefgebieden(store: Store, lens: Lens) -> 
     flags, per_lg = sizes(lens)
     for _ in range(flags):
         chat.answer("no")
-    chat.answer("yes")                                          # Wonen & Financiën 1 -> yes
-    assert chat.progress == f"Wonen & Financiën · 2/{per_lg[0]}"
+    chat.answer("yes")                                          # the first leefgebied, question 1 -> yes
+    assert chat.progress == f"{first_domain(lens)} · 2/{per_lg[0]}"
     chat.do("back")
-    assert chat.progress == f"Wonen & Financiën · 1/{per_lg[0]}"
+    assert chat.progress == f"{first_domain(lens)} · 1/{per_lg[0]}"
     assert chat.reply.prompt.current == "Eerder antwoord: ja"
     chat.do("back")
     assert chat.progress == f"Acuut gevaar · {flags}/{flags}"  # back crosses into the previous phase
     assert chat.reply.prompt.current == "Eerder antwoord: nee"
     chat.answer("unknown")
-    chat.answer("no")                                           # change Wonen 1 from yes to no
+    chat.answer("no")                                           # change its question 1 from yes to no
     answers = stored(store, chat)
-    assert answers["rf_suicidaal"] == "unknown"
-    assert answers["woning_achterstallig_onderhoud"] == "no"
+    first = items(lens, lens.leefgebieden[0].id)[0]
+    assert answers[items(lens, RED_FLAGS_PHASE)[-1]] == "unknown"
+    assert answers[first] == "no"
     case_id = chat.service.view(chat.user, chat.code).case.id
-    log = [v for item, v in store.answer_log(case_id) if item == "woning_achterstallig_onderhoud"]
+    log = [v for item, v in store.answer_log(case_id) if item == first]
     assert log == ["yes", "no"]                                 # the change is kept, not overwritten
 
 
@@ -157,13 +168,13 @@ def test_skip_a_leefgebied_and_go_back_into_it(store: Store, lens: Lens) -> None
         chat.answer("no")
     chat.answer("yes")
     chat.answer("no")
-    reply = chat.do("skip")                                     # skip Wonen & Financiën at question 3
+    reply = chat.do("skip")                                     # skip the first leefgebied at question 3
     assert "overgeslagen" in chat.texts(reply)
     assert chat.progress == f"Lichamelijke & Psychische Gezondheid · 1/{per_lg[1]}"
     chat.do("back")
-    assert chat.progress == f"Wonen & Financiën · 3/{per_lg[0]}"   # back lands where the skip was pressed
+    assert chat.progress == f"{first_domain(lens)} · 3/{per_lg[0]}"   # back lands where the skip was pressed
     chat.answer("yes")
-    assert chat.progress == f"Wonen & Financiën · 4/{per_lg[0]}"
+    assert chat.progress == f"{first_domain(lens)} · 4/{per_lg[0]}"
     for _ in range(4):                                          # skip the rest of every leefgebied
         chat.do("skip")
     assert chat.reply.prompt.accepts_text
@@ -187,12 +198,12 @@ def test_resume_after_restart_continues_at_the_same_question(store: Store, lens:
     fresh = Store(db_url)                                       # a new process: new engine, new service
     service = IntakeService(fresh, load_lens())
     reply = service.resume(chat.user, chat.code.lower(), "nl")
-    assert reply.prompt.progress == before == f"Wonen & Financiën · 3/{per_lg[0]}"
+    assert reply.prompt.progress == before == f"{first_domain(lens)} · 3/{per_lg[0]}"
     resumed = Chat.__new__(Chat)
     resumed.service, resumed.user, resumed.lang = service, chat.user, "nl"
     resumed.reply, resumed.code = reply, chat.code
     resumed.answer("yes")
-    assert resumed.progress == f"Wonen & Financiën · 4/{per_lg[0]}"
+    assert resumed.progress == f"{first_domain(lens)} · 4/{per_lg[0]}"
     assert len(stored(fresh, resumed)) == 1 + flags + 3
     fresh.dispose()
 
@@ -205,7 +216,7 @@ def test_stale_step_and_other_users_case_change_nothing(store: Store, lens: Lens
     chat.answer("no")
     stale = chat.service.handle(chat.user, chat.code, "answer", "yes", step=old_step)
     assert stale.refused and "eerdere vraag" in (stale.toast or "")
-    assert stored(store, chat) == {"age_group": "a12_17", "rf_direct_gevaar": "no"}
+    assert stored(store, chat) == {"age_group": "a12_17", items(lens, RED_FLAGS_PHASE)[0]: "no"}
     mallory = store.user("console", "mallory", create_role="professional")
     forged = chat.service.handle(mallory, chat.code, "answer", "yes")
     assert forged.refused and forged.toast == f"Zaak {chat.code} is niet gevonden."
@@ -216,7 +227,7 @@ def test_stale_step_and_other_users_case_change_nothing(store: Store, lens: Lens
     assert bogus.refused
     age_here = chat.service.handle(chat.user, chat.code, "answer", "age_9", step=chat.reply.step)
     assert age_here.refused                                     # an age button is no answer to a signal
-    assert stored(store, chat) == {"age_group": "a12_17", "rf_direct_gevaar": "no"}
+    assert stored(store, chat) == {"age_group": "a12_17", items(lens, RED_FLAGS_PHASE)[0]: "no"}
 
 
 def test_english_on_request(store: Store, lens: Lens) -> None:

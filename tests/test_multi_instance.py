@@ -36,6 +36,16 @@ def pg_url() -> Iterator[str]:
     yield from _postgres_schema_url()
 
 
+def seen(user: FakeUser) -> dict[int, int]:
+    """What the user has been shown so far: message id -> how often it was edited."""
+    return {m.message_id: m.edit_count for m in user.messages}
+
+
+def changed(user: FakeUser, marks: dict[int, int]) -> bool:
+    """A message arrived or was edited since `marks` (the bot handled the action; toasts come first)."""
+    return any(marks.get(m.message_id) != m.edit_count for m in user.messages)
+
+
 class Instances:
     """The fake Bot API plus two webhook instances; posts each update to the instance chosen."""
 
@@ -55,13 +65,14 @@ class Instances:
         return sum(1 for a in self.server.callback_answers if a.user_id == user.user_id)
 
     async def tap(self, user: FakeUser, label: str, instance: int) -> None:
-        answered = self.answers_for(user)
+        answered, marks = self.answers_for(user), seen(user)
         user.tap(label)
         await self.post(self.take(), instance)
         await self.server.wait_for(lambda: self.answers_for(user) > answered, timeout=WAIT,
                                    message=f"the answer to {label}")
         await self.server.wait_for(lambda: not self.server.unanswered_callback_queries(), timeout=WAIT)
-        await asyncio.sleep(0.05)   # let the edit that follows the toast land
+        await self.server.wait_for(lambda: changed(user, marks), timeout=WAIT,
+                                   message=f"the edit that follows the toast of {label}")
 
     async def command(self, user: FakeUser, text: str, instance: int) -> None:
         before = user.action_count
@@ -134,15 +145,15 @@ async def test_one_chat_over_two_instances_loses_nothing_and_applies_nothing_twi
     assert [v for _, v in ann_log[1:]] == ["unknown" if i % 3 == 0 else "no" for i in range(8)]
 
     # The same update delivered to both instances at once: applied once.
-    answered = instances.answers_for(ann)
+    answered, marks = instances.answers_for(ann), seen(ann)
     ann.tap("Nee")
     update = instances.take()
     await asyncio.gather(instances.post(update, 0), instances.post(update, 1))
     # (Telegram accepts one answer per callback query: the instance that lost says nothing.)
     await server.wait_for(lambda: instances.answers_for(ann) > answered, timeout=WAIT)
-    await asyncio.sleep(0.5)
+    await server.wait_for(lambda: changed(ann, marks), timeout=WAIT, message="the next question")
     # A double tap (two updates, same button) split over the instances: one answer, one refusal.
-    await asyncio.sleep(0.2)
+    marks, refusals = seen(ann), sum("eerdere vraag" in t for t in ann.toasts)
     message = ann.last_message
     assert message is not None
     first, second = ann.tap("Ja", message.message_id), ann.tap("Ja", message.message_id)
@@ -151,7 +162,8 @@ async def test_one_chat_over_two_instances_loses_nothing_and_applies_nothing_twi
     assert [u["update_id"] for u in updates] == [first, second]
     await asyncio.gather(instances.post(updates[0], 0), instances.post(updates[1], 1))
     await server.wait_for(lambda: not server.unanswered_callback_queries(), timeout=WAIT)
-    await asyncio.sleep(0.3)
+    await server.wait_for(lambda: changed(ann, marks) and sum("eerdere vraag" in t for t in ann.toasts) > refusals,
+                          timeout=WAIT, message="one tap applied, the other refused")
     _, answers, log, new_step = stored(pg_url, lens, ANN)
     assert len(log) == 11 and len(answers) == 11, log          # age + 8 + the duplicate once + one of the double tap
     assert new_step == step + 2

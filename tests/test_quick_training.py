@@ -448,9 +448,7 @@ def lensbot_cmd(*args: str) -> list[str]:
 def env(tmp_path: Path) -> dict[str, str]:
     e = dict(os.environ)
     e["LENSBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'lensbot.db'}"
-    e.pop("LENSBOT_LENS", None)
-    e.pop("LENSBOT_CONTACTS", None)
-    return e
+    return e   # LENSBOT_LENS / LENSBOT_CONTACTS pass through: the process uses the lens the `lens` fixture loaded
 
 
 def run(env: dict[str, str], stdin: str, *args: str) -> subprocess.CompletedProcess[str]:

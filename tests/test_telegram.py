@@ -10,133 +10,39 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 
-from dialogs.service import IntakeService
-from matrix.lens import RED_FLAGS_PHASE, Lens
-from storage import accounts
-from storage.repo import CaseRow, Store, UserRow
-from tests.support.fake_bot_api import FakeBotAPI, FakeUser, FaultPlan, SentMessage, utf16_len
-from tests.support.harness import TelegramHarness
+from tests.support.app import IntakeService, Lens, accounts
+from tests.support.fake_bot_api import FakeUser, FaultPlan, utf16_len
+from tests.support.telegram_env import (
+    ADMIN,
+    AGE,
+    AGE_KEYS,
+    CODE_RE,
+    DOMAIN_KEYS,
+    RED_FLAG_KEYS,
+    SAVED,
+    TelegramEnv,
+    full_intake,
+    running_bot,
+    start_intake,
+    taps,
+    texts,
+    to_note,
+)
 
-TOKEN = "123456789:TEST-lensbot-e2e-token-abcdefghij"
-ADMIN = 1001
-
-ANSWER_ROW = ["Ja", "Nee", "Weet ik niet"]
-AGE_KEYS = [["Jonger dan 12", "12 tot 18 jaar", "18 tot 23 jaar"], ["23 jaar of ouder", "Weet ik niet"], ["← Terug"]]
-AGE, PERSON = "12 tot 18 jaar", "de jongere"    # the age tapped in these sessions, and how questions then say it
-RED_FLAG_KEYS = [ANSWER_ROW, ["← Terug"]]
-DOMAIN_KEYS = [ANSWER_ROW, ["← Terug", "Sla leefgebied over"]]
-SAVED = "Opgeslagen"
+PERSON = "de jongere"    # how questions say it for the AGE tapped in these sessions
 STALE = "Die knop hoort bij een eerdere vraag; er is niets veranderd. Met /hervat ga je verder waar je was."
 INVALID_BUTTON = "Deze knop is niet (meer) geldig."
-ERROR_TEXT = "Er ging iets mis"
-CODE_RE = re.compile(r"Zaakcode: ([A-Z2-9]{2}-[A-Z2-9]{4})")
 
 
-# -- fixture and helpers -------------------------------------------------------------------
-@dataclass
-class Env:
-    server: FakeBotAPI
-    harness: TelegramHarness
-    store: Store
-    lens: Lens
-
-    def member(self, user_id: int, role: str = "professional", **profile: object) -> FakeUser:
-        """A user who already has access with `role`."""
-        accounts.set_role(self.store, "telegram", str(user_id), role)
-        return self.server.user(user_id, **profile)  # type: ignore[arg-type]
-
-    def row(self, user: FakeUser | int) -> UserRow | None:
-        uid = user if isinstance(user, int) else user.user_id
-        return self.store.user("telegram", str(uid))
-
-    def case(self, code: str) -> CaseRow | None:
-        with self.store.transaction() as tx:
-            return tx.load_case(code)
-
-    def answers(self, user: FakeUser, code: str) -> dict[str, str]:
-        row = self.row(user)
-        assert row is not None
-        view = IntakeService(self.store, self.lens).view(row, code)
-        assert view is not None
-        return view.answers
-
-    def log(self, code: str) -> list[tuple[str, str]]:
-        case = self.case(code)
-        assert case is not None
-        return self.store.answer_log(case.id)
-
-    def item(self, index: int) -> str:
-        """The item id of the full intake's question `index` (red flags first, then leefgebieden)."""
-        return full_intake(self.lens)[index]
-
-    def age(self, label: str = AGE) -> tuple[str, str]:
-        """The stored answer to the age question after tapping `label`: (item id, age band)."""
-        assert self.lens.doc.age is not None and self.lens.age_item is not None
-        (band,) = [b.id for b in self.lens.doc.age.bands if b.label.get("nl") == label]
-        return self.lens.age_item, band
-
-    def domain_size(self, order: int = 0) -> int:
-        """How many questions the leefgebied at `order` (0: the first) asks."""
-        phase = self.lens.leefgebieden[order].id
-        return sum(q.phase == phase for q in self.lens.questions)
-
-
+# -- fixture -------------------------------------------------------------------------------
 @pytest.fixture
-async def env(lens: Lens, sqlite_url: str) -> AsyncIterator[Env]:
-    async with FakeBotAPI(token=TOKEN) as server:
-        async with TelegramHarness(server, sqlite_url, lens, frozenset({str(ADMIN)})) as harness:
-            store = Store(sqlite_url)
-            try:
-                yield Env(server, harness, store, lens)
-            finally:
-                store.dispose()
-        assert server.violations == [], [str(v) for v in server.violations]
-        assert server.unanswered_callback_queries() == []
-        assert server.unknown_methods == []
-        assert ERROR_TEXT not in server.transcript(), server.transcript()
-
-
-async def taps(user: FakeUser, *labels: str, message_id: int | None = None) -> None:
-    for label in labels:
-        await user.tap_and_wait(label, message_id)
-
-
-async def start_intake(user: FakeUser, age: str = AGE) -> tuple[str, SentMessage]:
-    """/nieuw, Begin and the age: the case code and the question message (now at the first red flag)."""
-    await user.send_and_wait("/nieuw")
-    intro = user.last_message
-    assert intro is not None and intro.buttons == [["Begin"]], user.transcript()
-    match = CODE_RE.search(intro.text)
-    assert match, intro.text
-    await user.tap_and_wait("Begin")
-    question = user.last_message
-    assert question is not None and question.buttons == AGE_KEYS, user.transcript()
-    assert question.text.startswith("Leeftijd · 1/1\n\n"), question.text
-    await user.tap_and_wait(age)
-    assert user.last_message is question and question.buttons == RED_FLAG_KEYS, user.transcript()
-    return match.group(1), question
-
-
-async def to_note(user: FakeUser, lens: Lens) -> None:
-    """No red flag, every leefgebied skipped: the shortest way to the closing note."""
-    await taps(user, *["Nee"] * len(lens.red_flags))
-    await taps(user, *["Sla leefgebied over"] * len(lens.leefgebieden))
-    # the summary may take a moment (attachments): wait for the note prompt itself
-    await user.server.wait_for(lambda: user.buttons() == [["Geen notitie", "← Terug"]], timeout=10,
-                               message="the closing-note prompt")
-
-
-def full_intake(lens: Lens) -> list[str]:
-    return [q.item_id for q in lens.questions if q.phase == RED_FLAGS_PHASE or q.phase in lens.leefgebied_by_id]
-
-
-def texts(messages: list[SentMessage]) -> str:
-    return "\n".join(m.text for m in messages)
+async def env(lens: Lens, sqlite_url: str) -> AsyncIterator[TelegramEnv]:
+    async with running_bot(lens, sqlite_url) as e:
+        yield e
 
 
 def worded(text: str, person: str = PERSON) -> str:
@@ -145,7 +51,7 @@ def worded(text: str, person: str = PERSON) -> str:
 
 
 # -- 1. commands ----------------------------------------------------------------------------
-async def test_commands_registered_in_dutch_and_english(env: Env) -> None:
+async def test_commands_registered_in_dutch_and_english(env: TelegramEnv) -> None:
     nl = {c["command"]: c["description"] for c in env.server.commands_for(language_code="nl")}
     en = {c["command"]: c["description"] for c in env.server.commands_for(language_code="en")}
     default = {c["command"]: c["description"] for c in env.server.commands_for()}
@@ -159,7 +65,7 @@ async def test_commands_registered_in_dutch_and_english(env: Env) -> None:
     assert "uitnodigen" not in nl   # the admin command is not advertised
 
 
-async def test_help_lists_one_command_per_line(env: Env) -> None:
+async def test_help_lists_one_command_per_line(env: TelegramEnv) -> None:
     ann = env.member(2002)
     (help_,) = await ann.send_and_wait("/help")
     lines = help_.text.split("\n")
@@ -167,7 +73,7 @@ async def test_help_lists_one_command_per_line(env: Env) -> None:
 
 
 # -- 2. question layout ---------------------------------------------------------------------
-async def test_question_layout_progress_toasts_and_edit_in_place(env: Env) -> None:
+async def test_question_layout_progress_toasts_and_edit_in_place(env: TelegramEnv) -> None:
     ann = env.member(2002)
     await ann.send_and_wait("/nieuw")
     intro = ann.last_message
@@ -199,7 +105,7 @@ async def test_question_layout_progress_toasts_and_edit_in_place(env: Env) -> No
         assert q.text.startswith(f"Acuut gevaar · {number}/{red_flags}")
     await ann.tap_and_wait("Nee")                                   # last red flag: still in place
     assert len(ann.messages) == sent
-    assert q.text.startswith(f"Wonen & Financiën · 1/{env.domain_size()}") and q.buttons == DOMAIN_KEYS
+    assert q.text.startswith(f"{env.domain_name()} · 1/{env.domain_size()}") and q.buttons == DOMAIN_KEYS
 
     # every tap got an answer; every answer a "saved" toast (Begin stores nothing: no text)
     assert ann.toasts == [SAVED] * (1 + red_flags)              # the age and each red flag
@@ -210,7 +116,7 @@ async def test_question_layout_progress_toasts_and_edit_in_place(env: Env) -> No
     assert q.text.startswith(f"Acuut gevaar · {red_flags}/{red_flags}") and "Eerder antwoord: nee" in q.text
     await ann.tap_and_wait("Ja")   # the acute-danger message comes first, then the next question
     code = CODE_RE.search(intro.text).group(1)  # type: ignore[union-attr]
-    assert env.log(code)[0] == env.age()
+    assert env.log(code)[0] == env.age_answer()
     assert env.log(code)[-1] == (env.item(red_flags - 1), "yes")
     assert env.answers(ann, code)[env.item(red_flags - 1)] == "yes"
     assert len(env.log(code)) == 1 + red_flags + 1
@@ -230,7 +136,7 @@ async def test_question_layout_progress_toasts_and_edit_in_place(env: Env) -> No
     assert row is not None and row.lang == "en"
 
 
-async def test_age_words_the_questions_and_can_be_changed_with_back(env: Env) -> None:
+async def test_age_words_the_questions_and_can_be_changed_with_back(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, q = await start_intake(ann)
     first = env.lens.red_flags[env.item(0)].question.get("nl")
@@ -241,8 +147,9 @@ async def test_age_words_the_questions_and_can_be_changed_with_back(env: Env) ->
     assert q.text.endswith(f"Eerder antwoord: {AGE}")
     await ann.tap_and_wait("23 jaar of ouder")
     assert q.text.split("\n\n")[1] == worded(first, "de volwassene") and q.buttons == RED_FLAG_KEYS
-    assert env.log(code) == [env.age(), env.age("23 jaar of ouder")]   # the change is logged, the answer replaced
-    assert env.answers(ann, code) == dict([env.age("23 jaar of ouder")])
+    # the change is logged, the answer replaced
+    assert env.log(code) == [env.age_answer(), env.age_answer("23 jaar of ouder")]
+    assert env.answers(ann, code) == dict([env.age_answer("23 jaar of ouder")])
 
     await ann.tap_and_wait("← Terug")
     await ann.tap_and_wait("← Terug")                            # the age is the first question: back to the intro
@@ -252,11 +159,11 @@ async def test_age_words_the_questions_and_can_be_changed_with_back(env: Env) ->
     assert q.buttons == [] and q.text.endswith("✓ Begin") and again is not None and again is not q
     assert again.buttons == AGE_KEYS and again.text.endswith("Eerder antwoord: 23 jaar of ouder")   # ... nothing lost
     assert ann.toasts == [SAVED] * 2                             # two ages saved; back and Begin store nothing
-    assert env.answers(ann, code) == dict([env.age("23 jaar of ouder")])
+    assert env.answers(ann, code) == dict([env.age_answer("23 jaar of ouder")])
 
 
 # -- 3. two users at once -------------------------------------------------------------------
-async def test_two_users_at_once_never_mix(env: Env) -> None:
+async def test_two_users_at_once_never_mix(env: TelegramEnv) -> None:
     ann, bob = env.member(2002), env.member(2003)
 
     red_flags, domain_taps = len(env.lens.red_flags), min(9, env.domain_size() - 1)   # stay in the first leefgebied
@@ -270,9 +177,9 @@ async def test_two_users_at_once_never_mix(env: Env) -> None:
     code_a, code_b = await asyncio.gather(script(ann, AGE, "Nee", "Ja"),
                                           script(bob, "23 jaar of ouder", "Weet ik niet", "Nee"))
     assert code_a != code_b
-    expected_a = dict([env.age()]) | {env.item(i): "no" for i in range(red_flags)} | {
+    expected_a = dict([env.age_answer()]) | {env.item(i): "no" for i in range(red_flags)} | {
         env.item(i): "yes" for i in range(red_flags, end)}
-    expected_b = dict([env.age("23 jaar of ouder")]) | {env.item(i): "unknown" for i in range(red_flags)} | {
+    expected_b = dict([env.age_answer("23 jaar of ouder")]) | {env.item(i): "unknown" for i in range(red_flags)} | {
         env.item(i): "no" for i in range(red_flags, end)}
     assert env.answers(ann, code_a) == expected_a
     assert env.answers(bob, code_b) == expected_b
@@ -281,20 +188,20 @@ async def test_two_users_at_once_never_mix(env: Env) -> None:
     assert [c.code for c in env.store.list_cases(env.row(ann).id)] == [code_a]  # type: ignore[union-attr]
     assert [c.code for c in env.store.list_cases(env.row(bob).id)] == [code_b]  # type: ignore[union-attr]
     assert ann.toasts == [SAVED] * (1 + end) and bob.toasts == [SAVED] * (1 + end)
-    position = f"Wonen & Financiën · {domain_taps + 1}/{env.domain_size()}"
+    position = f"{env.domain_name()} · {domain_taps + 1}/{env.domain_size()}"
     assert position in ann.last_message.text and PERSON in ann.last_message.text  # type: ignore[union-attr]
     assert position in bob.last_message.text and "de volwassene" in bob.last_message.text  # type: ignore[union-attr]
 
 
 # -- 4. double tap --------------------------------------------------------------------------
-async def test_double_tap_stores_one_answer(env: Env) -> None:
+async def test_double_tap_stores_one_answer(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, _ = await start_intake(ann)
     step = env.case(code).step  # type: ignore[union-attr]
     first, second = ann.tap("Ja"), ann.tap("Ja")   # two taps before the bot saw either
     await ann.wait_handled(first)
     await ann.wait_handled(second)
-    assert env.log(code) == [env.age(), (env.item(0), "yes")]
+    assert env.log(code) == [env.age_answer(), (env.item(0), "yes")]
     assert env.case(code).step == step + 1  # type: ignore[union-attr]
     assert ann.toasts == [SAVED, SAVED, STALE]                   # the age, the first tap, the second refused
     # one acute-danger message and one next question, not two
@@ -303,7 +210,7 @@ async def test_double_tap_stores_one_answer(env: Env) -> None:
 
 
 # -- 5. stale buttons -----------------------------------------------------------------------
-async def test_stale_buttons_are_refused_and_change_nothing(env: Env) -> None:
+async def test_stale_buttons_are_refused_and_change_nothing(env: TelegramEnv) -> None:
     ann = env.member(2002)
     await ann.send_and_wait("/nieuw")
     intro = ann.last_message
@@ -324,11 +231,11 @@ async def test_stale_buttons_are_refused_and_change_nothing(env: Env) -> None:
         assert ann.toasts[-1] == STALE
     after = (env.case(code).step, env.log(code), q.text, q.edit_count, len(ann.messages))  # type: ignore[union-attr]
     assert after == before
-    assert env.answers(ann, code) == dict([env.age()]) | {env.item(0): "no"}
+    assert env.answers(ann, code) == dict([env.age_answer()]) | {env.item(0): "no"}
 
 
 # -- 6. forged callback data ----------------------------------------------------------------
-async def test_forged_callback_data_is_refused(env: Env) -> None:
+async def test_forged_callback_data_is_refused(env: TelegramEnv) -> None:
     ann, bob = env.member(2002), env.member(2003)
     code_b, _ = await start_intake(bob)
     await taps(bob, "Nee")
@@ -381,11 +288,11 @@ async def test_forged_callback_data_is_refused(env: Env) -> None:
     for option in ("x", "A"):                                    # at a red flag: no note, no age band
         await ann.wait_handled(ann.tap_data(f"q:{bare_a}:{step}:{option}"))
         assert ann.toasts[-1] == "Dat antwoord past niet bij deze vraag.", option
-    assert env.case(code_a).step == step and env.log(code_a) == [env.age()]  # type: ignore[union-attr]
+    assert env.case(code_a).step == step and env.log(code_a) == [env.age_answer()]  # type: ignore[union-attr]
 
 
 # -- 7. unknown users -----------------------------------------------------------------------
-async def test_unknown_user_is_refused_and_nothing_is_stored(env: Env) -> None:
+async def test_unknown_user_is_refused_and_nothing_is_stored(env: TelegramEnv) -> None:
     carl = env.server.user(3003, first_name="Carl")
     await carl.send_and_wait("/start")
     text = carl.last_message.text  # type: ignore[union-attr]
@@ -400,7 +307,7 @@ async def test_unknown_user_is_refused_and_nothing_is_stored(env: Env) -> None:
 
 
 # -- 8. invitations -------------------------------------------------------------------------
-async def test_invite_flow(env: Env) -> None:
+async def test_invite_flow(env: TelegramEnv) -> None:
     admin = env.server.user(ADMIN, first_name="Admin")
     (reply,) = await admin.send_and_wait("/uitnodigen trainee")
     code = re.search(r"code: (\S+)", reply.text).group(1)  # type: ignore[union-attr]
@@ -433,7 +340,7 @@ async def test_invite_flow(env: Env) -> None:
 
 
 # -- 9. /nood mid-question ------------------------------------------------------------------
-async def test_emergency_mid_question_keeps_the_keyboard_working(env: Env) -> None:
+async def test_emergency_mid_question_keeps_the_keyboard_working(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, q = await start_intake(ann)
     await taps(ann, "Nee")
@@ -443,11 +350,11 @@ async def test_emergency_mid_question_keeps_the_keyboard_working(env: Env) -> No
     assert env.case(code).step == step == 3  # type: ignore[union-attr]   # Begin, age, one answer: /nood changes nothing
     await ann.tap_and_wait("Nee", q.message_id)
     assert q.text.startswith(f"Acuut gevaar · 3/{len(env.lens.red_flags)}") and q.buttons == RED_FLAG_KEYS
-    assert env.log(code) == [env.age(), (env.item(0), "no"), (env.item(1), "no")]
+    assert env.log(code) == [env.age_answer(), (env.item(0), "no"), (env.item(1), "no")]
 
 
 # -- 10. free text and the closing note -----------------------------------------------------
-async def test_free_text_during_a_question_is_not_stored(env: Env) -> None:
+async def test_free_text_during_a_question_is_not_stored(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, q = await start_intake(ann)
     step = env.case(code).step  # type: ignore[union-attr]
@@ -457,13 +364,13 @@ async def test_free_text_during_a_question_is_not_stored(env: Env) -> None:
     assert "\n" not in reminder.text and "knoppen" in reminder.text
     assert again.buttons == RED_FLAG_KEYS and again.text == q.text
     assert ann.message(old.message_id).buttons == []          # only one live keyboard: the old one is gone
-    assert env.log(code) == [env.age()] and env.case(code).step == step  # type: ignore[union-attr]
+    assert env.log(code) == [env.age_answer()] and env.case(code).step == step  # type: ignore[union-attr]
     assert env.store.notes(env.case(code).id) == []  # type: ignore[union-attr]
     await ann.tap_and_wait("Weet ik niet")   # the keyboard under the reminder works
-    assert env.log(code) == [env.age(), (env.item(0), "unknown")]
+    assert env.log(code) == [env.age_answer(), (env.item(0), "unknown")]
 
 
-async def test_a_typed_age_is_not_stored_the_buttons_are(env: Env) -> None:
+async def test_a_typed_age_is_not_stored_the_buttons_are(env: TelegramEnv) -> None:
     ann = env.member(2002)
     await ann.send_and_wait("/nieuw")
     code = CODE_RE.search(ann.last_message.text).group(1)  # type: ignore[union-attr]
@@ -475,10 +382,10 @@ async def test_a_typed_age_is_not_stored_the_buttons_are(env: Env) -> None:
     assert "knoppen" in reminder.text and again.buttons == AGE_KEYS and again.text == old.text
     assert env.log(code) == [] and env.store.notes(env.case(code).id) == []  # type: ignore[union-attr]
     await ann.tap_and_wait(AGE)
-    assert env.log(code) == [env.age()] and again.buttons == RED_FLAG_KEYS
+    assert env.log(code) == [env.age_answer()] and again.buttons == RED_FLAG_KEYS
 
 
-async def test_closing_note_is_stored_after_the_summary(env: Env) -> None:
+async def test_closing_note_is_stored_after_the_summary(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, _ = await start_intake(ann)
     await to_note(ann, env.lens)
@@ -501,7 +408,7 @@ async def test_closing_note_is_stored_after_the_summary(env: Env) -> None:
     assert env.store.notes(case.id) == [note]
 
 
-async def test_too_long_note_is_refused_without_pointing_to_the_buttons(env: Env) -> None:
+async def test_too_long_note_is_refused_without_pointing_to_the_buttons(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, _ = await start_intake(ann)
     await to_note(ann, env.lens)
@@ -517,7 +424,7 @@ async def test_too_long_note_is_refused_without_pointing_to_the_buttons(env: Env
     assert env.store.notes(case.id) == ["y" * 2000]
 
 
-async def test_pause_and_resume(env: Env) -> None:
+async def test_pause_and_resume(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, q = await start_intake(ann)
     await taps(ann, "Nee", "Nee")
@@ -534,7 +441,7 @@ async def test_pause_and_resume(env: Env) -> None:
     assert env.log(code)[-1] == (env.item(2), "unknown")
 
 
-async def test_no_note_button_finishes(env: Env) -> None:
+async def test_no_note_button_finishes(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, _ = await start_intake(ann)
     await to_note(ann, env.lens)
@@ -546,7 +453,7 @@ async def test_no_note_button_finishes(env: Env) -> None:
 
 
 # -- 11. red flag ---------------------------------------------------------------------------
-async def test_red_flag_yes_shows_112_before_the_next_question(env: Env) -> None:
+async def test_red_flag_yes_shows_112_before_the_next_question(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, q = await start_intake(ann)
     await ann.tap_and_wait("Ja")
@@ -557,11 +464,11 @@ async def test_red_flag_yes_shows_112_before_the_next_question(env: Env) -> None
     assert alert.text.startswith("⚠️ Acuut gevaar: bel nu 112") and alert.buttons == []
     assert question.text.startswith(f"Acuut gevaar · 2/{len(env.lens.red_flags)}") and question.buttons == RED_FLAG_KEYS
     assert ann.toasts == [SAVED, SAVED]                          # the age, the red flag
-    assert env.answers(ann, code) == dict([env.age()]) | {env.item(0): "yes"}
+    assert env.answers(ann, code) == dict([env.age_answer()]) | {env.item(0): "yes"}
 
 
 # -- 12. groups -----------------------------------------------------------------------------
-async def test_group_chat_is_refused_and_nothing_is_stored(env: Env) -> None:
+async def test_group_chat_is_refused_and_nothing_is_stored(env: TelegramEnv) -> None:
     for user_id in (4004, ADMIN):
         member = env.server.group(-100500, user_id, title="Team")
         chatter = member.send("Hallo bot")                    # ordinary group talk: no reply at all
@@ -576,7 +483,7 @@ async def test_group_chat_is_refused_and_nothing_is_stored(env: Env) -> None:
 
 
 # -- 13. cases, summary, delete -------------------------------------------------------------
-async def test_cases_summary_and_delete(env: Env) -> None:
+async def test_cases_summary_and_delete(env: TelegramEnv) -> None:
     ann, bob = env.member(2002), env.member(2003)
     code, _ = await start_intake(ann)
     await taps(ann, "Nee", "Ja")
@@ -615,7 +522,7 @@ async def test_cases_summary_and_delete(env: Env) -> None:
     assert listing.text == "Je hebt nog geen zaken."
 
 
-async def test_not_found_message_shows_the_typed_code_readably(env: Env) -> None:
+async def test_not_found_message_shows_the_typed_code_readably(env: TelegramEnv) -> None:
     ann = env.member(2002)
     (nope,) = await ann.send_and_wait("/samenvatting a<b>&cd")   # plain text: shown as typed
     assert nope.text == "Zaak A<B>&CD is niet gevonden."
@@ -625,7 +532,7 @@ async def test_not_found_message_shows_the_typed_code_readably(env: Env) -> None
 
 # -- 14. robustness -------------------------------------------------------------------------
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")   # raised inside PTB's RetryAfter
-async def test_intake_survives_random_429_and_500(env: Env) -> None:
+async def test_intake_survives_random_429_and_500(env: TelegramEnv) -> None:
     ann = env.member(2002)
     env.server.faults = FaultPlan(rate=0.2, kinds=("429", "500"), retry_after=1, seed=3)
     await ann.send_and_wait("/nieuw", timeout=10)
@@ -640,24 +547,24 @@ async def test_intake_survives_random_429_and_500(env: Env) -> None:
     kinds = {kind for _, kind in env.server.faults_injected}
     assert kinds == {"429", "500"}, f"the plan must inject both kinds to prove anything: {kinds}"
     values = {"Ja": "yes", "Nee": "no", "Weet ik niet": "unknown"}
-    expected = [env.age(), *((env.item(i), values[label]) for i, label in enumerate(labels))]
+    expected = [env.age_answer(), *((env.item(i), values[label]) for i, label in enumerate(labels))]
     assert env.log(code) == expected     # every tap stored exactly once, in order
-    assert ann.last_message.text.startswith(f"Wonen & Financiën · 6/{env.domain_size()}")  # type: ignore[union-attr]
+    assert ann.last_message.text.startswith(f"{env.domain_name()} · 6/{env.domain_size()}")  # type: ignore[union-attr]
     assert len(ann.messages) == 2     # the intro and the question: no message sent twice
     assert ann.toasts == [SAVED] * (1 + len(labels))
 
 
-async def test_single_500_on_edit_is_retried(env: Env) -> None:
+async def test_single_500_on_edit_is_retried(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, q = await start_intake(ann)
     env.server.fail_next("editMessageText", "500")
     await ann.tap_and_wait("Nee", timeout=10)
     assert ("editMessageText", "500") in env.server.faults_injected
     assert q.text.startswith(f"Acuut gevaar · 2/{len(env.lens.red_flags)}") and q.buttons == RED_FLAG_KEYS
-    assert env.log(code) == [env.age(), (env.item(0), "no")]
+    assert env.log(code) == [env.age_answer(), (env.item(0), "no")]
 
 
-async def test_message_not_modified_is_ignored(env: Env) -> None:
+async def test_message_not_modified_is_ignored(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, _ = await start_intake(ann)
     (confirm,) = await ann.send_and_wait(f"/verwijder {code}")
@@ -670,7 +577,7 @@ async def test_message_not_modified_is_ignored(env: Env) -> None:
 
 
 # -- 15. redelivery -------------------------------------------------------------------------
-async def test_redelivered_updates_are_handled_once(env: Env) -> None:
+async def test_redelivered_updates_are_handled_once(env: TelegramEnv) -> None:
     ann = env.member(2002)
     new = ann.send("/nieuw")
     await ann.wait_handled(new)
@@ -689,11 +596,11 @@ async def test_redelivered_updates_are_handled_once(env: Env) -> None:
     sent = len(ann.messages)
     env.server.redeliver(tap)
     await ann.wait_handled(tap)
-    assert env.log(code) == [env.age(), (env.item(0), "yes")]
+    assert env.log(code) == [env.age_answer(), (env.item(0), "yes")]
     assert len(ann.messages) == sent   # no second 112 message, no second question
 
 
-async def test_redelivered_note_is_stored_once_and_says_nothing(env: Env) -> None:
+async def test_redelivered_note_is_stored_once_and_says_nothing(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, _ = await start_intake(ann)
     await to_note(ann, env.lens)
@@ -709,7 +616,7 @@ async def test_redelivered_note_is_stored_once_and_says_nothing(env: Env) -> Non
 
 
 # -- 16. summaries: HTML, length, escaping --------------------------------------------------
-async def test_long_summary_is_valid_html_below_the_limit(env: Env) -> None:
+async def test_long_summary_is_valid_html_below_the_limit(env: TelegramEnv) -> None:
     ann = env.member(2002)
     row = env.row(ann)
     assert row is not None
@@ -741,7 +648,7 @@ async def test_long_summary_is_valid_html_below_the_limit(env: Env) -> None:
     assert env.server.violations == []
 
 
-async def test_note_with_markup_characters_is_stored_verbatim(env: Env) -> None:
+async def test_note_with_markup_characters_is_stored_verbatim(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code, _ = await start_intake(ann)
     await to_note(ann, env.lens)

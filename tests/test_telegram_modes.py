@@ -7,72 +7,24 @@ Each test reads like a transcript: what a teacher or a trainee taps, and what th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 
-from matrix.lens import Lens
 from matrix.training import expected_answers
-from storage import accounts
-from storage.repo import CaseRow, Store, UserRow
-from tests.support.fake_bot_api import FakeBotAPI, FakeUser, SentMessage
-from tests.support.harness import TelegramHarness
+from tests.support.app import Lens
+from tests.support.fake_bot_api import FakeUser, SentMessage
+from tests.support.telegram_env import AGE, AGE_ROWS, ANSWER_ROW, ANSWERS, TelegramEnv, running_bot, texts
 
 TOKEN = "123456789:TEST-lensbot-modes-token-abcdefghij"
-ERROR_TEXT = "Er ging iets mis"
-ANSWERS = {"yes": "Ja", "no": "Nee", "unknown": "Weet ik niet"}
-ANSWER_ROW = list(ANSWERS.values())
-AGE_ROWS = [["Jonger dan 12", "12 tot 18 jaar", "18 tot 23 jaar"], ["23 jaar of ouder", "Weet ik niet"]]
-AGE, PERSON = "12 tot 18 jaar", "de jongere"    # a pupil: the age a teacher taps, and how questions then say it
+PERSON = "de jongere"    # how questions say it for the AGE tapped (a pupil)
 NOT_FOR_ROLE = "Dit is niet beschikbaar voor jouw rol."
 CONTINUE, FINISH, BACK, CASE_TEXT = "Doorgaan met volledige intake", "Klaar", "← Terug", "📄 Casus"
 
 
-@dataclass
-class Env:
-    server: FakeBotAPI
-    store: Store
-    lens: Lens
-
-    def member(self, user_id: int, role: str = "professional") -> FakeUser:
-        accounts.set_role(self.store, "telegram", str(user_id), role)
-        return self.server.user(user_id)
-
-    def row(self, user: FakeUser) -> UserRow:
-        row = self.store.user("telegram", str(user.user_id))
-        assert row is not None
-        return row
-
-    def case(self, code: str) -> CaseRow:
-        with self.store.transaction() as tx:
-            case = tx.load_case(code)
-        assert case is not None
-        return case
-
-    def band(self, label: str) -> str:
-        """The age band behind the age button `label`."""
-        (band,) = [b for b, age in self.lens.age_bands.items() if age.label.nl == label]
-        return band
-
-    def question_ids(self, age: str = AGE) -> dict[str, str]:
-        """Question text (Dutch, worded for the age tapped) -> item id, for every question of every mode."""
-        band = self.band(age)
-        return {self.lens.say(q.text, "nl", band): q.item_id for q in self.lens.all_questions}
-
-
 @pytest.fixture
-async def env(lens: Lens, sqlite_url: str) -> AsyncIterator[Env]:
-    async with FakeBotAPI(token=TOKEN) as server:
-        async with TelegramHarness(server, sqlite_url, lens):
-            store = Store(sqlite_url)
-            try:
-                yield Env(server, store, lens)
-            finally:
-                store.dispose()
-        assert server.violations == [], [str(v) for v in server.violations]
-        assert server.unanswered_callback_queries() == []
-        assert server.unknown_methods == []
-        assert ERROR_TEXT not in server.transcript(), server.transcript()
+async def env(lens: Lens, sqlite_url: str) -> AsyncIterator[TelegramEnv]:
+    async with running_bot(lens, sqlite_url, admins=frozenset(), token=TOKEN) as e:
+        yield e
 
 
 def is_question(message: SentMessage | None) -> bool:
@@ -91,12 +43,8 @@ def question_text(message: SentMessage) -> str:
     return text
 
 
-def texts(messages: list[SentMessage]) -> str:
-    return "\n".join(m.text for m in messages)
-
-
-def code_of(env: Env, user: FakeUser, modes: tuple[str, ...]) -> str:
-    (case,) = env.store.list_cases(env.row(user).id, modes=modes)
+def code_of(env: TelegramEnv, user: FakeUser, modes: tuple[str, ...]) -> str:
+    (case,) = env.store.list_cases(env.known(user).id, modes=modes)
     return case.code
 
 
@@ -114,7 +62,7 @@ async def answer_questions(user: FakeUser, choose: dict[str, str], ids: dict[str
 
 
 # -- 1. the quick scan -------------------------------------------------------------------------
-async def test_quick_scan_continue_and_summary(env: Env) -> None:
+async def test_quick_scan_continue_and_summary(env: TelegramEnv) -> None:
     ann = env.member(2002)
     ids = env.question_ids()
     before = len(env.server.callback_answers)
@@ -174,7 +122,7 @@ async def test_quick_scan_continue_and_summary(env: Env) -> None:
 
 
 # -- 2. a trainee --------------------------------------------------------------------------------
-async def test_trainee_practises_and_sees_progress_but_holds_no_real_cases(env: Env) -> None:
+async def test_trainee_practises_and_sees_progress_but_holds_no_real_cases(env: TelegramEnv) -> None:
     dana = env.member(5005, role="trainee")
     await dana.send_and_wait("/oefenen")
     intro = dana.last_message
@@ -219,12 +167,12 @@ async def test_trainee_practises_and_sees_progress_but_holds_no_real_cases(env: 
     for command in ("/nieuw", "/snel", "/zaken"):
         (refused,) = await dana.send_and_wait(command)
         assert refused.text == NOT_FOR_ROLE, command
-    assert env.store.list_cases(env.row(dana).id) == []         # no real case was created
-    assert [c.code for c in env.store.list_cases(env.row(dana).id, modes=("training",))] == [code]
+    assert env.store.list_cases(env.known(dana).id) == []         # no real case was created
+    assert [c.code for c in env.store.list_cases(env.known(dana).id, modes=("training",))] == [code]
 
 
 # -- 3. a professional's practice stays out of the case lists ------------------------------------
-async def test_professional_training_case_is_not_listed_by_zaken_or_hervat(env: Env) -> None:
+async def test_professional_training_case_is_not_listed_by_zaken_or_hervat(env: TelegramEnv) -> None:
     ann = env.member(2002)
     await ann.send_and_wait("/oefenen")
     await ann.tap_and_wait("Begin")

@@ -48,8 +48,9 @@ def age_band(lens: Lens, label: str = AGE) -> str:
 
 # -- helpers ------------------------------------------------------------------------------
 def bot_env(**settings: str) -> dict[str, str]:
-    """The test's environment without any inherited lensbot/Telegram settings, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LENSBOT_"))}
+    """The test's environment without inherited lensbot/Telegram settings (but the lens under test), plus `settings`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "LENSBOT_")) or k in ("LENSBOT_LENS", "LENSBOT_CONTACTS")}
     env.update(settings)
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -273,6 +274,7 @@ async def test_rejected_token_exits_2_without_leaking_it(sqlite_url: str, tmp_pa
 
 
 # -- 2. a crash in the middle of an intake ---------------------------------------------------
+@pytest.mark.slow   # collected first (tests/conftest.py)
 async def test_sigkill_mid_intake_keeps_each_acknowledged_answer_once(lens: Lens, sqlite_url: str,
                                                                       tmp_path: Path) -> None:
     """Four processes on one database, three of them killed with SIGKILL:

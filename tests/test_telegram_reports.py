@@ -10,154 +10,39 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import update
 
-from bot.telegram.app import REMIND_AFTER
 from bot.telegram.callback import Callback
-from dialogs.render import option_event
 from dialogs.reports.export import CSV_COLUMNS
-from dialogs.service import IntakeService
-from matrix.lens import Lens
-from storage import accounts
-from storage.models import Case
 from storage.records import read_audit, read_counts
-from storage.repo import CaseRow, Store, UserRow, now
-from tests.support.fake_bot_api import FakeBotAPI, FakeUser, SentMessage, UploadedFile
-from tests.support.generate import run_case
-from tests.support.harness import TelegramHarness
+from tests.support.app import REMIND_AFTER, Lens
+from tests.support.fake_bot_api import FakeUser, SentMessage, UploadedFile
+from tests.support.telegram_env import (
+    NOTE_KEYS,
+    TelegramEnv,
+    after,
+    running_bot,
+    taps,
+    texts,
+)
+from tests.support.telegram_env import start_intake as shared_start_intake
 
 TOKEN = "123456789:TEST-lensbot-reports-token-abcdefgh"
-ADMIN = 1001
-ERROR_TEXT = "Er ging iets mis"
-CODE_RE = re.compile(r"Zaakcode: ([A-Z2-9]{2}-[A-Z2-9]{4})")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-NOTE_KEYS = [["Geen notitie", "← Terug"]]
 ROLE_REFUSED = "Dit is niet beschikbaar voor jouw rol."
-AGE = "12 tot 18 jaar"    # the age tapped in these cases: a pupil
 STRONG = ("veel_aanloop_woning", "woning_gebruikt_door_derden")   # together: Woonomstandigheden
 
 
 # -- fixture and helpers -------------------------------------------------------------------
-@dataclass
-class Env:
-    server: FakeBotAPI
-    harness: TelegramHarness
-    store: Store
-    lens: Lens
-
-    @property
-    def service(self) -> IntakeService:
-        return IntakeService(self.store, self.lens)
-
-    def member(self, user_id: int, role: str = "professional", **profile: object) -> FakeUser:
-        """A user who already has access with `role`."""
-        accounts.set_role(self.store, "telegram", str(user_id), role)
-        return self.server.user(user_id, **profile)  # type: ignore[arg-type]
-
-    def admin(self) -> FakeUser:
-        """The admin named in the configuration (LENSBOT_ADMIN_IDS): known from their first message."""
-        return self.server.user(ADMIN, first_name="Admin")
-
-    def row(self, user: FakeUser | int) -> UserRow:
-        uid = user if isinstance(user, int) else user.user_id
-        row = self.store.user("telegram", str(uid))
-        assert row is not None
-        return row
-
-    def case(self, code: str) -> CaseRow | None:
-        with self.store.transaction() as tx:
-            return tx.load_case(code)
-
-    def run_case(self, user: FakeUser, seed: int, mode: str = "full", p_yes: float = 0.3) -> str:
-        """A completed case, driven through the real service (quick: no taps needed)."""
-        return run_case(self.service, self.row(user), random.Random(seed), mode=mode, p_yes=p_yes)
-
-    def complete(self, user: FakeUser, yes: tuple[str, ...] = (), unknown: tuple[str, ...] = (),
-                 note: str | None = None, mode: str = "full", age: str = AGE) -> str:
-        """A completed case with these answers (the age button `age`, every other question "no"),
-        through the real service."""
-        row, service = self.row(user), self.service
-        reply = service.start(row, "nl", mode=mode)
-        code = reply.case_code
-        while reply.prompt is not None:
-            ids = [o.id for o in reply.prompt.options]
-            item = reply.prompt.question_id
-            if item == self.lens.age_item:
-                (option,) = [o.id for o in reply.prompt.options if o.label == age]
-            elif "yes" in ids:
-                option = "yes" if item in yes else "unknown" if item in unknown else "no"
-            elif "no_note" in ids and note is not None:
-                reply = service.handle(row, code, "note", note, step=reply.step)
-                continue
-            else:
-                option = next((o for o in ("finish", "no_note") if o in ids), ids[0])
-            event, value = option_event(option)
-            reply = service.handle(row, code, event, value, step=reply.step)
-            assert not reply.refused, reply.toast
-        return code
-
-    def answers(self, user: FakeUser, code: str) -> dict[str, str]:
-        view = self.service.view(self.row(user), code)
-        assert view is not None
-        return view.answers
-
-    def open_case(self, user: FakeUser, mode: str = "full") -> str:
-        """An open case with a few answers (the age, then "no" and "yes"), driven through the service."""
-        row = self.row(user)
-        reply = self.service.start(row, "nl", mode=mode)
-        if mode != "quick":
-            reply = self.service.handle(row, reply.case_code, "begin", step=reply.step)
-        assert reply.prompt is not None and reply.prompt.question_id == self.lens.age_item
-        (age,) = [o.id for o in reply.prompt.options if o.label == AGE]
-        for value in (age, "no", "yes"):
-            reply = self.service.handle(row, reply.case_code, "answer", value, step=reply.step)
-            assert not reply.refused, reply.toast
-        return reply.case_code
-
-    def age(self, code: str, days: float) -> None:
-        """Pretend the case was last touched `days` ago."""
-        with self.store.engine.begin() as conn:
-            conn.execute(update(Case).where(Case.code == code).values(updated_at=now() - timedelta(days=days)))
-
-    async def run_job(self, name: str) -> None:
-        """Run one of the application's scheduled jobs now, exactly as the job queue would."""
-        app = self.harness.app
-        assert app is not None and app.job_queue is not None
-        (job,) = app.job_queue.get_jobs_by_name(name)
-        await job.run(app)
-
-
 @pytest.fixture
-async def env(lens: Lens, sqlite_url: str, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Env]:
-    async with FakeBotAPI(token=TOKEN) as server:
-        async with TelegramHarness(server, sqlite_url, lens, frozenset({str(ADMIN)})) as harness:
-            store = Store(sqlite_url)
-            try:
-                yield Env(server, harness, store, lens)
-            finally:
-                store.dispose()
-        assert server.violations == [], [str(v) for v in server.violations]
-        assert server.unanswered_callback_queries() == []
-        assert server.unknown_methods == []
-        assert ERROR_TEXT not in server.transcript(), server.transcript()
-    errors = [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
-    assert errors == [], errors   # e.g. a failed lens picture, or a job that raised
-
-
-def texts(messages: list[SentMessage]) -> str:
-    return "\n".join(m.text for m in messages)
-
-
-def after(user: FakeUser, message_id: int) -> list[SentMessage]:
-    return [m for m in user.messages if m.message_id > message_id]
+async def env(lens: Lens, sqlite_url: str, caplog: pytest.LogCaptureFixture) -> AsyncIterator[TelegramEnv]:
+    async with running_bot(lens, sqlite_url, token=TOKEN, caplog=caplog) as e:
+        yield e
 
 
 def upload(message: SentMessage) -> UploadedFile:
@@ -182,25 +67,14 @@ async def overview(admin: FakeUser) -> list[SentMessage]:
     return after(admin, before)
 
 
-async def taps(user: FakeUser, *labels: str) -> None:
-    for label in labels:
-        await user.tap_and_wait(label)
-
-
 async def start_intake(user: FakeUser) -> str:
-    """/nieuw and Begin: the case code."""
-    await user.send_and_wait("/nieuw")
-    intro = user.last_message
-    assert intro is not None and intro.buttons == [["Begin"]], user.transcript()
-    match = CODE_RE.search(intro.text)
-    assert match, intro.text
-    await user.tap_and_wait("Begin")
-    await user.tap_and_wait(AGE)
-    return match.group(1)
+    """/nieuw, Begin and the age: the case code."""
+    code, _ = await shared_start_intake(user)
+    return code
 
 
 # -- 1. the lens picture after the summary -----------------------------------------------------
-async def test_summary_then_lens_picture_then_note_prompt(env: Env) -> None:
+async def test_summary_then_lens_picture_then_note_prompt(env: TelegramEnv) -> None:
     ann = env.member(2002)
     code = await start_intake(ann)
     await taps(ann, *["Nee"] * len(env.lens.red_flags))
@@ -237,7 +111,7 @@ async def test_summary_then_lens_picture_then_note_prompt(env: Env) -> None:
 
 # -- 2. the PDF dossier ------------------------------------------------------------------------
 
-async def test_report_sends_the_pdf_dossier_of_an_own_case_only(env: Env) -> None:
+async def test_report_sends_the_pdf_dossier_of_an_own_case_only(env: TelegramEnv) -> None:
     ann, bob = env.member(2002), env.member(2003)
     note = "Gesprek met mentor gepland"
     code = env.complete(ann, yes=STRONG, note=note)
@@ -272,7 +146,7 @@ async def test_report_sends_the_pdf_dossier_of_an_own_case_only(env: Env) -> Non
 
 
 # -- 3. the CSV export -------------------------------------------------------------------------
-async def test_export_holds_one_row_per_answer_of_own_real_cases_only(env: Env) -> None:
+async def test_export_holds_one_row_per_answer_of_own_real_cases_only(env: TelegramEnv) -> None:
     ann, bob = env.member(2002), env.member(2003)
     full = env.complete(ann, yes=STRONG)
     quick = env.run_case(ann, seed=5, mode="quick")
@@ -316,7 +190,7 @@ async def test_export_holds_one_row_per_answer_of_own_real_cases_only(env: Env) 
 
 
 # -- 4. the local picture ----------------------------------------------------------------------
-async def test_local_picture_for_admins_only_with_small_counts_hidden(env: Env) -> None:
+async def test_local_picture_for_admins_only_with_small_counts_hidden(env: TelegramEnv) -> None:
     ann = env.member(2002)
     codes = [env.complete(ann, yes=STRONG) for _ in range(3)]
     codes += [env.complete(ann, mode="training")]            # practice never counts
@@ -356,7 +230,7 @@ def reminder_text(code: str) -> str:
             f"/verwijder {code}. (Herinneringen uitzetten: /herinneringen uit)")
 
 
-async def test_reminder_job_sends_one_message_per_idle_open_case(env: Env) -> None:
+async def test_reminder_job_sends_one_message_per_idle_open_case(env: TelegramEnv) -> None:
     app = env.harness.app
     assert app is not None and app.job_queue is not None
     (job,) = app.job_queue.get_jobs_by_name("_remind")
@@ -368,8 +242,8 @@ async def test_reminder_job_sends_one_message_per_idle_open_case(env: Env) -> No
     done = env.complete(ann)
     theirs = env.open_case(bob)
     for code in (idle, done, theirs):
-        env.age(code, days=4)
-    env.age(fresh, days=2)                                   # not idle long enough yet
+        env.backdate(code, days=4)
+    env.backdate(fresh, days=2)                                   # not idle long enough yet
     assert timedelta(days=3) == REMIND_AFTER                 # the 4 and 2 days above straddle it
     seen_ann, seen_bob = len(ann.messages), len(bob.messages)
 
@@ -379,7 +253,7 @@ async def test_reminder_job_sends_one_message_per_idle_open_case(env: Env) -> No
     assert all(m.buttons == [] for m in ann.messages[seen_ann:])
 
     await env.run_job("_remind")                             # once per case, however long it stays open
-    env.age(fresh, days=5)
+    env.backdate(fresh, days=5)
     await env.run_job("_remind")
     assert [m.text for m in ann.messages[seen_ann:]] == [reminder_text(idle), reminder_text(fresh)]
     assert len(bob.messages) == seen_bob + 1
@@ -389,12 +263,12 @@ async def test_reminder_job_sends_one_message_per_idle_open_case(env: Env) -> No
     assert any(label.startswith(idle) for row in choose.buttons for label in row), choose.buttons
 
 
-async def test_reminders_off_means_no_message_and_on_again_means_one(env: Env) -> None:
+async def test_reminders_off_means_no_message_and_on_again_means_one(env: TelegramEnv) -> None:
     ann = env.member(2002)
     (off,) = await ann.send_and_wait("/herinneringen uit")
     assert off.text == "Herinneringen staan uit."
     code = env.open_case(ann)
-    env.age(code, days=4)
+    env.backdate(code, days=4)
     seen = len(ann.messages)
     await env.run_job("_remind")
     assert len(ann.messages) == seen and len(env.server.calls_to("sendMessage")) == seen
@@ -408,12 +282,12 @@ async def test_reminders_off_means_no_message_and_on_again_means_one(env: Env) -
     assert [m.text for m in ann.messages[seen:]] == [reminder_text(code)]
 
 
-async def test_no_reminder_that_points_to_commands_that_cannot_show_the_case(env: Env) -> None:
+async def test_no_reminder_that_points_to_commands_that_cannot_show_the_case(env: TelegramEnv) -> None:
     """A practice case is not "een zaak": /hervat does not list it, a trainee may not /verwijder."""
     ann, dana = env.member(2002), env.member(2005, role="trainee")
     codes = [env.open_case(ann, mode="training"), env.open_case(dana, mode="training")]
     for code in codes:
-        env.age(code, days=4)
+        env.backdate(code, days=4)
     seen_ann, seen_dana = len(ann.messages), len(dana.messages)
     await env.run_job("_remind")
     assert len(ann.messages) == seen_ann and len(dana.messages) == seen_dana
@@ -422,7 +296,7 @@ async def test_no_reminder_that_points_to_commands_that_cannot_show_the_case(env
 
 
 # -- 6. retention --------------------------------------------------------------------------------
-async def test_retention_job_removes_old_cases_but_keeps_the_local_picture(env: Env) -> None:
+async def test_retention_job_removes_old_cases_but_keeps_the_local_picture(env: TelegramEnv) -> None:
     app = env.harness.app
     assert app is not None and app.job_queue is not None
     (job,) = app.job_queue.get_jobs_by_name("_purge")
@@ -434,9 +308,9 @@ async def test_retention_job_removes_old_cases_but_keeps_the_local_picture(env: 
     old_open = env.open_case(ann)
     kept = env.complete(ann, yes=STRONG)
     old_ids = [env.case(c).id for c in (old_done, old_open)]  # type: ignore[union-attr]
-    env.age(old_done, days=100)
-    env.age(old_open, days=91)
-    env.age(kept, days=80)
+    env.backdate(old_done, days=100)
+    env.backdate(old_open, days=91)
+    env.backdate(kept, days=80)
     counts = read_counts(env.store)
     assert counts, "completing real cases adds to the local picture"
 
@@ -462,7 +336,7 @@ async def test_retention_job_removes_old_cases_but_keeps_the_local_picture(env: 
 
 
 # -- 7. the audit log --------------------------------------------------------------------------
-async def test_audit_log_names_actor_action_and_case_but_no_content(env: Env) -> None:
+async def test_audit_log_names_actor_action_and_case_but_no_content(env: TelegramEnv) -> None:
     ann = env.member(2002)
     note = "Zag drie keer dure kleding, nooit gezegd waarvandaan"
     code = env.complete(ann, yes=STRONG, unknown=("schulden",), note=note)
@@ -499,7 +373,7 @@ async def test_audit_log_names_actor_action_and_case_but_no_content(env: Env) ->
 
 
 # -- 8. never someone else's case --------------------------------------------------------------
-async def test_nobody_gets_a_report_export_summary_or_deletion_of_another_users_case(env: Env) -> None:
+async def test_nobody_gets_a_report_export_summary_or_deletion_of_another_users_case(env: TelegramEnv) -> None:
     ann, bob = env.member(2002), env.member(2003)
     code = env.complete(ann, yes=STRONG, note="alleen voor Ann")
     open_code = env.open_case(ann)

@@ -222,7 +222,8 @@ class Zygote:
 
 
 def _clean_env(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LENSBOT_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "LENSBOT_")) or k in ("LENSBOT_LENS", "LENSBOT_CONTACTS")}
     env.update(settings)
     env["PYTHONUNBUFFERED"] = "1"
     return env
