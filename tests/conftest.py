@@ -26,9 +26,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from matrix.lens import Lens
-from matrix.loader import load_lens
 from storage.db import normalise_url
 from storage.repo import Store
+from tests.support.app import lens_under_test
 
 POSTGRES_URL = os.environ.get("LENSBOT_TEST_POSTGRES_URL")
 # One lock for every lensbot test run on this machine: the PostgreSQL server is shared by all of them.
@@ -38,7 +38,7 @@ SUITE_LOCK = Path(tempfile.gettempdir()) / f"lensbot-tests-{os.getuid()}.lock"
 @pytest.fixture(scope="session")
 def lens() -> Lens:
     """The lens under test: LENSBOT_LENS if set, else the bundled default lens."""
-    return load_lens()
+    return lens_under_test()
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from dialogs.service import IntakeService
 from matrix.lens import RED_FLAGS_PHASE, Lens
 from matrix.loader import load_lens
 from storage.repo import Store, UserRow
+from tests.support.app import lens_under_test
 
 DIAGRAM = Path(__file__).parents[1] / "dialogs" / "intake.mmd"
 
@@ -196,7 +197,7 @@ def test_resume_after_restart_continues_at_the_same_question(store: Store, lens:
     before = chat.progress
     store.dispose()
     fresh = Store(db_url)                                       # a new process: new engine, new service
-    service = IntakeService(fresh, load_lens())
+    service = IntakeService(fresh, lens_under_test())
     reply = service.resume(chat.user, chat.code.lower(), "nl")
     assert reply.prompt.progress == before == f"{first_domain(lens)} · 3/{per_lg[0]}"
     resumed = Chat.__new__(Chat)

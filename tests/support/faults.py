@@ -141,11 +141,11 @@ def _warm_up() -> None:  # pragma: no cover - runs in the zygote process
     from dialogs.reports.model import CaseInfo
     from dialogs.reports.picture import lens_picture
     from dialogs.service import IntakeService
-    from matrix.loader import load_lens
     from matrix.scoring import assess
     from storage.repo import Store
+    from tests.support.app import lens_under_test
 
-    lens = load_lens()
+    lens = lens_under_test()
     store = Store("sqlite://")
     store.upgrade()
     service = IntakeService(store, lens)
