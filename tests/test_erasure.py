@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import getpass
 import io
-import os
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -24,6 +22,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.cli import main
+from bot.console import ConsoleChat
 from dialogs.app import Door, Settings
 from storage.models import Answer, AnswerLog, CaseMessage, Note
 from storage.records import read_audit
@@ -191,17 +190,18 @@ def test_lensbot_cases_delete_asks_first_and_then_erases(sqlite_url: str, lens: 
 
 
 def test_the_console_chat_deletes_its_case_after_a_yes(sqlite_url: str, lens: Lens) -> None:
-    """`lensbot chat` in a subprocess: "verwijder" asks first; "nee" keeps the case, "ja" erases it."""
-    env = dict(os.environ, LENSBOT_DATABASE_URL=sqlite_url)
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "chat"], input="begin\nverwijder\nnee\nverwijder\nja\n",
-                          env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.count("definitief verwijderen? [j/N]") == 2 and "Niets verwijderd." in done.stdout
-    assert "is verwijderd, met alle antwoorden" in done.stdout
-    store = Store(sqlite_url)
-    user = store.user("console", getpass.getuser())
-    assert user is not None and store.list_cases(user.id) == []
-    store.dispose()
+    """The console chat: "verwijder" asks first; "nee" keeps the case, "ja" erases it and ends the chat."""
+    door = Door(Settings.load(database_url=sqlite_url), "console", lens=lens)
+    door.upgrade_database()
+    user = door.operator(getpass.getuser())
+    out = io.StringIO()
+    chat = ConsoleChat(door.cases, user, "nl", stdin=io.StringIO("begin\nverwijder\nnee\nverwijder\nja\n"), stdout=out)
+    assert chat.run() == 0
+    said = out.getvalue()
+    assert said.count("definitief verwijderen? [j/N]") == 2 and "Niets verwijderd." in said
+    assert "is verwijderd, met alle antwoorden" in said and "Leeftijd" in said   # it was at the age question
+    assert door.store.list_cases(user.id) == []
+    door.close()
 
 
 def test_every_sqlite_connection_overwrites_deleted_content_and_syncs_every_commit(sqlite_url: str) -> None:
