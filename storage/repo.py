@@ -410,6 +410,12 @@ class Tx:
                               .values(case_code=bindparam("b_hash")),
                               [{"b_code": c, "b_hash": h} for c, h in codes.items()])
 
+    def forget_user_cases(self, channel: str, external_id: str, key: bytes) -> None:
+        """Before a user is deleted (their cases cascade): their case codes leave the audit log."""
+        codes = self.conn.execute(select(Case.code).join(User, User.id == Case.user_id).where(
+            User.channel == channel, User.external_id == str(external_id))).scalars().all()
+        self.forget_codes({c: audit_hash(key, c) for c in codes})
+
     def housekeeping(self, key: str) -> str | None:
         row = self.conn.execute(select(Housekeeping.value).where(Housekeeping.key == key)).first()
         return None if row is None else row.value

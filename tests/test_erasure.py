@@ -211,3 +211,15 @@ def test_every_sqlite_connection_overwrites_deleted_content_and_syncs_every_comm
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2   # FULL
     store.dispose()
+
+
+def test_removing_a_user_erases_their_cases_codes_and_notes_too(sqlite_url: str, lens: Lens,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    door, code = console_case(sqlite_url, lens, f"notitie {MARKER}")
+    door.cases.summary(door.operator(getpass.getuser()), code, "nl")        # a "view" row with the code
+    assert code in {a.case_code for a in read_audit(door.store)} and MARKER.encode() in raw_bytes(sqlite_url)
+    assert main(["--database", sqlite_url, "users", "remove", "--channel", "console", getpass.getuser()]) == 0
+    assert code not in {a.case_code for a in read_audit(door.store)}
+    assert audit_hash(door.store.audit_key(), code) in {a.case_code for a in read_audit(door.store)}
+    assert MARKER.encode() not in raw_bytes(sqlite_url)
+    door.close()
