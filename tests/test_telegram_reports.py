@@ -348,8 +348,8 @@ async def test_audit_log_names_actor_action_and_case_but_no_content(env: Telegra
     await ann.send_and_wait(f"/samenvatting {code}")
     await ann.send_and_wait(f"/rapport {code}")
     await ann.send_and_wait("/export")
-    await ann.send_and_wait(f"/verwijder {code}")
-    (confirm,) = await ann.tap_and_wait("Ja, verwijder")
+    (confirm,) = await ann.send_and_wait(f"/verwijder {code}")
+    await ann.tap_and_wait("Ja, verwijder")                   # the summary, PDF and export go too
     assert confirm.text.startswith(f"Zaak {code} is verwijderd.") and env.case(code) is None
     admin = env.admin()
     (invite,) = await admin.send_and_wait("/uitnodigen")
