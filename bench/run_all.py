@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("update_cost", "hot_path", "load", "memory", "startup", "per_user_reads", "batch_jobs", "round_trips")
+SCRIPTS = ("update_cost", "hot_path", "load", "memory", "startup", "per_user_reads", "batch_jobs", "round_trips",
+           "sync_cost")
 
 
 def main() -> int:

@@ -33,6 +33,7 @@ from dialogs.app import (
 from dialogs.app.tools import check_lens
 
 CONSOLE_CHANNEL = "console"
+YES_WORDS = {"j", "ja", "y", "yes"}
 DEFAULT_USERS_CHANNEL = "telegram"
 
 
@@ -77,9 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--lang", choices=["nl", "en"], default="nl")
     progress.set_defaults(func=cmd_progress)
 
-    cases = sub.add_parser("cases", help="list your cases")
+    cases = sub.add_parser("cases", help="list your cases (or delete one: lensbot cases delete CODE)")
     cases.add_argument("--format", choices=["text", "json"], default="text")
     cases.set_defaults(func=cmd_cases)
+    cases_sub = cases.add_subparsers(metavar="ACTION")
+    cdel = cases_sub.add_parser("delete", help="delete one of your cases with its answers, notes and log")
+    cdel.add_argument("code")
+    cdel.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    cdel.add_argument("--lang", choices=["nl", "en"], default="nl")
+    cdel.set_defaults(func=cmd_cases_delete)
 
     summ = sub.add_parser("summary", help="show the summary of one of your cases")
     summ.add_argument("code")
@@ -146,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pu = sub.add_parser("purge", help="delete cases inactive longer than LENSBOT_RETENTION_DAYS (default 90)")
     pu.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    pu.add_argument("--confirm", action="store_true",
+                    help="run although the purge guard refused (after a clock jump, or too large a share of cases)")
     pu.set_defaults(func=cmd_purge)
 
     au = sub.add_parser("audit", help="the audit log: who viewed, reported, exported or deleted what")
@@ -202,6 +211,26 @@ def cmd_cases(args: argparse.Namespace) -> int:
         row = c.as_dict()
         print(f"{c.code:8}  {c.mode:5}  {c.status:9}  {c.answers:>7}  {c.lens_version:18}  "
               f"{row['created'][:19]:19}  {row['updated'][:19]}")
+    return 0
+
+
+def cmd_cases_delete(args: argparse.Namespace) -> int:
+    """Delete one of the console user's cases, after a yes at the prompt (or --yes)."""
+    d, t = door(args), console_texts()
+    user = console_user(d)
+    code = d.cases.deletable(user, args.code)
+    if code is None:
+        print(d.cases.not_found(args.code, args.lang), file=sys.stderr)
+        return 1
+    if not args.yes:
+        print(t("console.delete_confirm", args.lang, code=code), end=" ", flush=True)
+        if sys.stdin.readline().strip().lower() not in YES_WORDS:
+            print(t("console.delete_cancelled", args.lang))
+            return 1
+    if d.cases.delete(user, code) is None:
+        print(d.cases.not_found(code, args.lang), file=sys.stderr)
+        return 1
+    print(t("console.deleted", args.lang, code=code))
     return 0
 
 
@@ -357,7 +386,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    result = door(args).admin.purge(dry_run=args.dry_run)
+    result = door(args).admin.purge(dry_run=args.dry_run, confirm=args.confirm)
+    if result.refused and not args.dry_run:
+        print("lensbot: the purge did not run, nothing was deleted:", file=sys.stderr)
+        for reason in result.refused:
+            print(f"  {reason}", file=sys.stderr)
+        print("Check the server clock; if the purge is right, run: lensbot purge --confirm", file=sys.stderr)
+        return 1
+    for reason in result.refused:
+        print(f"note: without --confirm the purge would not run: {reason}")
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {len(result.codes)} case(s) inactive for more than {result.days} days")
     for code in result.codes if args.dry_run else []:

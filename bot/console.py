@@ -31,6 +31,8 @@ WORDS: dict[str, str] = {
     "casus": "vignette", "case": "vignette", "tekst": "vignette",
 }
 STOP_WORDS = {"stop", "pauze", "quit", "exit", "q"}
+DELETE_WORDS = {"verwijder", "delete"}   # erase this case (asks first), as /verwijder does in Telegram
+YES_WORDS = {"j", "ja", "y", "yes"}
 
 
 @cache
@@ -92,6 +94,24 @@ class ConsoleChat:
         self.show(reply)
         return self.loop(reply)
 
+    def delete(self, code: str) -> bool:
+        """Erase the case on screen after a yes; True when it is gone."""
+        self.stdout.write(self.t("console.delete_confirm", self.lang, code=code) + " ")
+        self.stdout.flush()
+        answer = self.stdin.readline()
+        if answer and not self.interactive:
+            self.say(answer.rstrip("\n"))
+        if answer.strip().lower() not in YES_WORDS:
+            self.say(self.t("console.delete_cancelled", self.lang))
+            return False
+        try:
+            erased = self.cases.delete(self.user, code)
+        except Unavailable as exc:
+            self.say(self.t("console.storage_error", self.lang, error=exc))
+            return False
+        self.say(self.t("console.deleted", self.lang, code=code) if erased else self.cases.not_found(code, self.lang))
+        return erased is not None
+
     def loop(self, reply: Reply) -> int:
         code = reply.case_code
         prompt = reply.prompt
@@ -108,6 +128,10 @@ class ConsoleChat:
             if line.strip().lower() in STOP_WORDS:
                 self.say(self.t("console.paused", self.lang, code=code))
                 return 0
+            if line.strip().lower() in DELETE_WORDS:
+                if self.delete(code):
+                    return 0
+                continue
             choice = interpret(line, prompt)
             if choice is None:
                 hint = self.t("console.note_hint" if prompt.accepts_text else "console.options_hint", self.lang)

@@ -46,10 +46,12 @@ def set_role(store: Store, channel: str, external_id: str, role: str, actor: str
 def remove_user(store: Store, channel: str, external_id: str, actor: str = "console") -> bool:
     """Remove a user and, through the foreign keys, all of their cases (audited)."""
     with store.transaction() as tx:
+        tx.forget_user_cases(channel, external_id, store.audit_key(tx))   # erasure: codes leave the audit log
         removed = bool(tx.conn.execute(
             delete(User).where(User.channel == channel, User.external_id == str(external_id))).rowcount)
         if removed:
             tx.audit(actor, "role", None, f"{channel}:{external_id} removed")
+    store.checkpoint()
     return removed
 
 

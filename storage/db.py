@@ -79,7 +79,13 @@ def _configure_postgresql(engine: Engine) -> None:
 
 
 def _configure_sqlite(engine: Engine, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
-    """WAL, busy timeout, foreign keys, and BEGIN IMMEDIATE.
+    """WAL, busy timeout, foreign keys, synchronous=FULL, secure_delete, and BEGIN IMMEDIATE.
+
+    synchronous=FULL: in WAL mode NORMAL syncs the WAL only at a checkpoint, so an answer the
+    user saw acknowledged could roll back after a power loss; FULL syncs it at every commit
+    (what that costs per answer: bench/sync_cost.py, bench/README.md). secure_delete: deleted
+    rows (an erased case's note) are overwritten with zeros instead of left in free space; with
+    checkpoint() after an erasure they are then in neither the database file nor its -wal file.
 
     IMMEDIATE takes the write lock at the start of the transaction: a transaction that read the
     case and then writes its answer can then never fail half-way on a lock upgrade, it waits
@@ -93,7 +99,8 @@ def _configure_sqlite(engine: Engine, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> 
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -106,3 +113,21 @@ def _configure_sqlite(engine: Engine, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> 
             conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
+
+
+def checkpoint(engine: Engine) -> bool:
+    """SQLite: copy the WAL into the database file and truncate the WAL to zero bytes.
+
+    Run after an erasure: the WAL still holds the pages as they were before the delete (the
+    note), until a checkpoint copies the zeroed pages back and the file is truncated. Waits up to
+    the busy timeout for readers of an older snapshot; False if one still held it (the WAL then
+    keeps its frames until the next checkpoint). PostgreSQL: nothing to do here (True).
+    """
+    if not is_sqlite(engine):
+        return True
+    raw = engine.raw_connection()
+    try:
+        busy, _, _ = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        raw.close()
+    return busy == 0

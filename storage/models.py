@@ -138,9 +138,13 @@ class StatsCount(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which case, when; never any answer content."""
+    """Who did what to which case, when; never any answer content.
+
+    Once a case is erased its code is replaced, in every row, by a keyed hash (storage/erasure.py).
+    """
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_case_code", "case_code"),)   # rewritten when a case is erased
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
@@ -149,3 +153,29 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(24))         # view, report, export, delete, invite, role, purge
     case_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(120), nullable=True)
+
+
+class CaseMessage(Base):
+    """A message a channel holds for a case (a question, a summary, a report): erased with the case.
+
+    One row per case and message; a message about several cases (the CSV export) has a row for each.
+    """
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))           # "chat", "note" (the user's own), "export"
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Housekeeping(Base):
+    """Small facts the jobs keep between runs: when the purge last ran, the derived audit key."""
+
+    __tablename__ = "housekeeping"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -9,6 +9,11 @@ for the lock polls it (SQLite's busy handler sleeps up to 100 ms between tries),
 took the lock again at once would keep it from that writer for the whole purge. A caller with
 one database thread for every chat (the Telegram bot on SQLite) runs batch by batch through that
 thread instead, so the chats' own work is queued between batches.
+
+An erased case leaves no copy behind: the purge deletes the rows (answers, answer log, notes,
+message ids cascade), replaces the case's code in the audit log by its keyed hash in the same
+transaction, and ends with a WAL checkpoint (Store.erase_case does the same for one case). The
+purge remembers when it last ran (`housekeeping`), so dialogs/ can refuse a run after a clock jump.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, delete, func, insert, select, update
 
 from storage.models import AuditEntry, Case, StatsCount, User
-from storage.repo import Store, audit_values, aware, now
+from storage.repo import Store, audit_hash, audit_values, aware, now
 
 JOB_BATCH = 500    # cases per transaction of the purge and reminder jobs (bench/batch_jobs.py)
 JOB_PAUSE = 0.1    # seconds between two batches: longer than the longest sleep of SQLite's busy handler
@@ -65,45 +70,86 @@ def read_audit(store: Store, since: datetime | None = None) -> list[AuditRow]:
 
 
 # -- retention ---------------------------------------------------------------------------------
-def purge(store: Store, older_than_days: int, dry_run: bool = False, batch: int = JOB_BATCH,
-          pause: float = JOB_PAUSE) -> list[str]:
-    """Delete cases (with answers and notes) whose last activity is older than the limit.
+PURGE_LAST_RUN = "purge.last_run"   # housekeeping key: when the purge last ran to the end (ISO, UTC)
 
-    `batch` cases per transaction (purge_batch), `pause` seconds between two. The monthly counts
-    stay: they were added when each case completed.
+
+@dataclass(frozen=True)
+class PurgePlan:
+    """What a purge at `at` would do: `due` of `total` cases, and when the purge last ran (None: never)."""
+
+    at: datetime
+    due: int
+    total: int
+    last_run: datetime | None
+
+
+def purge_plan(store: Store, older_than_days: int, at: datetime | None = None) -> PurgePlan:
+    at = at or now()
+    with store.transaction() as tx:
+        due = tx.conn.execute(select(func.count()).select_from(_due_for_purge(older_than_days, at).subquery()))
+        total = tx.conn.execute(select(func.count()).select_from(Case))
+        last = tx.housekeeping(PURGE_LAST_RUN)
+        return PurgePlan(at, int(due.scalar_one()), int(total.scalar_one()),
+                         aware(datetime.fromisoformat(last)) if last else None)
+
+
+def mark_purged(store: Store, at: datetime) -> None:
+    """Remember that the purge ran to the end at `at`; a clock that went back keeps the later time."""
+    with store.transaction() as tx:
+        last = tx.housekeeping(PURGE_LAST_RUN)
+        if last is None or aware(datetime.fromisoformat(last)) < at:
+            tx.set_housekeeping(PURGE_LAST_RUN, at.isoformat())
+
+
+def purge(store: Store, older_than_days: int, dry_run: bool = False, batch: int = JOB_BATCH,
+          pause: float = JOB_PAUSE, at: datetime | None = None) -> list[str]:
+    """Delete cases (with answers, notes and message ids) whose last activity is older than the limit.
+
+    `batch` cases per transaction (purge_batch), `pause` seconds between two, then a WAL
+    checkpoint; `at` is the moment the limit counts from (default: now). The monthly counts stay:
+    they were added when each case completed. Whether the purge may run at all is for the caller
+    to decide (dialogs.app.admin: the clock-jump guard).
     """
+    at = at or now()
     if dry_run:
         with store.reading() as conn:
-            return [r.code for r in conn.execute(_due_for_purge(older_than_days))]
+            return [r.code for r in conn.execute(_due_for_purge(older_than_days, at))]
     codes: list[str] = []
     while True:
-        done = purge_batch(store, older_than_days, batch)
+        done = purge_batch(store, older_than_days, batch, at)
         codes += done
         if len(done) < batch:
-            return codes
+            break
         time.sleep(pause)
+    store.checkpoint()
+    return codes
 
 
-def purge_batch(store: Store, older_than_days: int, batch: int = JOB_BATCH) -> list[str]:
+def purge_batch(store: Store, older_than_days: int, batch: int = JOB_BATCH, at: datetime | None = None) -> list[str]:
     """Delete up to `batch` due cases in one transaction with their audit rows; their codes.
 
-    Fewer than `batch` codes: nothing more is due. A case touched meanwhile is no longer due and stays.
+    Fewer than `batch` codes: nothing more is due. A case touched meanwhile is no longer due and
+    stays. The codes leave the audit log in the same transaction (their keyed hashes stay).
     """
+    at = at or now()
     detail = f"inactive > {older_than_days} days"
     with store.transaction() as tx:
         # Several instances may run this job: on PostgreSQL each row goes to one of them only.
-        due = _due_for_purge(older_than_days).limit(batch).with_for_update(of=Case, skip_locked=True)
+        due = _due_for_purge(older_than_days, at).limit(batch).with_for_update(of=Case, skip_locked=True)
         rows = tx.conn.execute(due).all()
         if rows:
             tx.conn.execute(delete(Case).where(Case.id.in_([r.id for r in rows])))
-            at = now()
-            tx.conn.execute(insert(AuditEntry), [audit_values("retention", "purge", r.code, detail, at)
+            key = store.audit_key(tx)
+            hashes = {r.code: audit_hash(key, r.code) for r in rows}
+            tx.forget_codes(hashes)
+            stamp = now()
+            tx.conn.execute(insert(AuditEntry), [audit_values("retention", "purge", hashes[r.code], detail, stamp)
                                                  for r in rows])
     return [r.code for r in rows]
 
 
-def _due_for_purge(older_than_days: int) -> Select[tuple[int, str]]:
-    limit = now() - timedelta(days=older_than_days)
+def _due_for_purge(older_than_days: int, at: datetime) -> Select[tuple[int, str]]:
+    limit = at - timedelta(days=older_than_days)
     return select(Case.id, Case.code).where(Case.updated_at < limit)   # ix_cases_updated_at
 
 

@@ -9,6 +9,8 @@ reaches the caller as StorageUnavailable (a unique-key collision as its subclass
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import sqlite3
@@ -24,8 +26,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from storage import migrate
-from storage.db import is_sqlite, make_engine
-from storage.models import Answer, AnswerLog, AuditEntry, Case, LensVersion, Note, ProcessedUpdate, StatsCount, User
+from storage.db import checkpoint, is_sqlite, make_engine
+from storage.models import (
+    Answer,
+    AnswerLog,
+    AuditEntry,
+    Case,
+    CaseMessage,
+    Housekeeping,
+    LensVersion,
+    Note,
+    ProcessedUpdate,
+    StatsCount,
+    User,
+)
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and retyped
 
@@ -374,8 +388,61 @@ class Tx:
         self.conn.execute(insert(AuditEntry), [audit_values(actor, action, case_code, detail)])
 
     def delete_case(self, case_id: int) -> bool:
-        """Delete a case with its answers, log and notes (foreign keys cascade); False if it was gone."""
+        """Delete a case with its answers, log, notes and message ids (foreign keys cascade); False if it was gone."""
         return bool(self.conn.execute(delete(Case).where(Case.id == case_id)).rowcount)
+
+    def case_messages(self, case_ids: list[int]) -> list[MessageRef]:
+        """The messages channels recorded for these cases (each once), oldest first."""
+        if not case_ids:
+            return []
+        rows = self.conn.execute(
+            select(CaseMessage.chat_id, CaseMessage.message_id, func.min(CaseMessage.kind),
+                   func.min(CaseMessage.sent_at))
+            .where(CaseMessage.case_id.in_(case_ids))
+            .group_by(CaseMessage.chat_id, CaseMessage.message_id)
+            .order_by(CaseMessage.message_id)).all()
+        return [MessageRef(chat, int(mid), kind, aware(at)) for chat, mid, kind, at in rows]
+
+    def forget_codes(self, codes: dict[str, str]) -> None:
+        """Replace case codes in the audit log by their keyed hashes ({code: hash}), in this transaction."""
+        if codes:
+            self.conn.execute(update(AuditEntry).where(AuditEntry.case_code == bindparam("b_code"))
+                              .values(case_code=bindparam("b_hash")),
+                              [{"b_code": c, "b_hash": h} for c, h in codes.items()])
+
+    def forget_user_cases(self, channel: str, external_id: str, key: bytes) -> None:
+        """Before a user is deleted (their cases cascade): their case codes leave the audit log."""
+        codes = self.conn.execute(select(Case.code).join(User, User.id == Case.user_id).where(
+            User.channel == channel, User.external_id == str(external_id))).scalars().all()
+        self.forget_codes({c: audit_hash(key, c) for c in codes})
+
+    def housekeeping(self, key: str) -> str | None:
+        row = self.conn.execute(select(Housekeeping.value).where(Housekeeping.key == key)).first()
+        return None if row is None else row.value
+
+    def set_housekeeping(self, key: str, value: str) -> None:
+        ins = self._dialect.insert(Housekeeping).values(key=key, value=value)
+        self.conn.execute(ins.on_conflict_do_update(index_elements=["key"], set_={"value": ins.excluded.value}))
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A message a channel sent (or received) for a case: where, which, when."""
+
+    chat_id: str
+    message_id: int
+    kind: str          # "chat" (the bot's), "note" (the user's own note), "export" (a file of several cases)
+    sent_at: datetime
+
+
+AUDIT_KEY = "audit.key"   # housekeeping key of the derived audit key (when LENSBOT_AUDIT_KEY is not set)
+HASH_PREFIX = "h:"        # an erased case's code in the audit log: "h:" and 14 hex digits (56 bits)
+
+
+def audit_hash(key: bytes, code: str) -> str:
+    """The keyed hash that stands for an erased case's code in the audit log (fits its 16 characters)."""
+    digest = hmac.new(key, normalise_code(code).encode(), hashlib.sha256).hexdigest()
+    return HASH_PREFIX + digest[:16 - len(HASH_PREFIX)]
 
 
 def audit_values(actor: str, action: str, case_code: str | None = None, detail: str | None = None,
@@ -424,8 +491,10 @@ def _cache_scope(engine: Engine) -> str:
 class Store:
     """Entry point of storage; create one per process and share it."""
 
-    def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
+    def __init__(self, url: str | None = None, engine: Engine | None = None, audit_key: str | None = None) -> None:
         self.engine = engine or make_engine(url)
+        # LENSBOT_AUDIT_KEY when set; otherwise drawn once and kept in the database (audit_key())
+        self._audit_key: bytes | None = audit_key.encode() if audit_key else None
         self._sqlite = is_sqlite(self.engine)
         self._scope = _cache_scope(self.engine)
 
@@ -614,12 +683,70 @@ class Store:
         return [(r.item_id, r.value) for r in rows]
 
     def delete_case(self, case_id: int, actor: str | None = None, code: str | None = None) -> bool:
-        """Delete a case; with `actor`, its "delete" audit row is written in the same transaction."""
+        """Erase a case (erase_case); with `actor`, its "delete" audit row is written in the same transaction."""
+        return self.erase_case(case_id, actor, code) is not None
+
+    def erase_case(self, case_id: int, actor: str | None = None, code: str | None = None) -> list[MessageRef] | None:
+        """Delete a case and every copy kept of it; the messages channels recorded for it, or None if it was gone.
+
+        In one transaction: the case with its answers, answer log, notes and message ids (the
+        foreign keys cascade), its code in the audit log replaced by the keyed hash, and (with
+        `actor`) the "delete" audit row, naming the hash. Then, on SQLite, a WAL checkpoint: with
+        secure_delete (storage/db.py) the note is then in neither the database nor the -wal file.
+        """
         with self.transaction() as tx:
-            deleted = tx.delete_case(case_id)
-            if actor is not None and deleted:
-                tx.audit(actor, "delete", code)
-        return deleted
+            row = tx.conn.execute(select(Case.code).where(Case.id == case_id)).first()
+            if row is None:
+                return None
+            messages = tx.case_messages([case_id])
+            tx.delete_case(case_id)
+            hashed = audit_hash(self.audit_key(tx), row.code)
+            tx.forget_codes({row.code: hashed})
+            if actor is not None:
+                tx.audit(actor, "delete", hashed)
+        self.checkpoint()
+        return messages
+
+    def record_messages(self, codes: list[str], chat_id: str, message_ids: list[int], at: datetime,
+                        kind: str = "chat") -> None:
+        """Remember messages a channel sent (or received) for these cases, so erasing a case reaches them."""
+        if not codes or not message_ids:
+            return
+        with self.transaction() as tx:
+            wanted = [normalise_code(c) for c in codes]
+            ids = [r.id for r in tx.conn.execute(select(Case.id).where(Case.code.in_(wanted)))]
+            rows = [{"case_id": c, "chat_id": str(chat_id), "message_id": m, "kind": kind, "sent_at": at}
+                    for c in ids for m in message_ids]
+            if rows:
+                tx.conn.execute(insert(CaseMessage), rows)
+
+    def audit_key(self, tx: Tx | None = None) -> bytes:
+        """The key of the audit log's hashes: LENSBOT_AUDIT_KEY, or one drawn once and kept in the database.
+
+        The stored key needs no configuration and is the same for every instance, but whoever
+        holds the database (or a backup) holds it too and can hash all ~10^9 codes; a key kept
+        outside the database (LENSBOT_AUDIT_KEY) does not travel with it. See SECURITY.md.
+        Inside a transaction pass its `tx` (on SQLite a second one would wait for the first).
+        """
+        if self._audit_key is None:
+            if tx is None:
+                with self.transaction() as own:
+                    return self.audit_key(own)
+            stored = tx.housekeeping(AUDIT_KEY)
+            if stored is None:
+                tx.conn.execute(self._insert(Housekeeping).values(key=AUDIT_KEY, value=secrets.token_hex(32))
+                                .on_conflict_do_nothing(index_elements=["key"]))
+                stored = tx.housekeeping(AUDIT_KEY)   # another instance may have drawn it first
+            assert stored is not None
+            self._audit_key = bytes.fromhex(stored)
+        return self._audit_key
+
+    def checkpoint(self) -> bool:
+        """See storage.db.checkpoint; any database error is StorageUnavailable."""
+        try:
+            return checkpoint(self.engine)
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            raise StorageUnavailable(str(exc)) from exc
 
     def claim_update(self, channel: str, update_id: int) -> bool:
         with self.transaction() as tx:

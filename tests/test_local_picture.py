@@ -20,7 +20,7 @@ from dialogs.service import IntakeService
 from matrix.lens import Lens
 from storage import accounts, records
 from storage.models import Case
-from storage.repo import Store, now
+from storage.repo import Store, audit_hash, now
 from tests.support.generate import run_case
 
 LENSBOT = Path(sys.executable).with_name("lensbot")
@@ -91,7 +91,9 @@ def test_purge_removes_old_cases_but_keeps_the_local_picture(big: tuple[str, dic
     dry = lensbot(dict(env, LENSBOT_RETENTION_DAYS="30"), "purge", "--dry-run")
     assert f"would delete {total} case(s)" in dry.stdout
     assert records.count_cases(store) == total
-    done = lensbot(dict(env, LENSBOT_RETENTION_DAYS="30"), "purge")
+    refused = lensbot(dict(env, LENSBOT_RETENTION_DAYS="30"), "purge")   # every case: the guard asks first
+    assert refused.returncode == 1 and "--confirm" in refused.stderr and records.count_cases(store) == total
+    done = lensbot(dict(env, LENSBOT_RETENTION_DAYS="30"), "purge", "--confirm")
     assert done.returncode == 0 and f"deleted {total} case(s)" in done.stdout
     assert records.count_cases(store) == 0
     after = json.loads(lensbot(env, "stats", "--format", "json").stdout)
@@ -121,11 +123,12 @@ def test_reports_are_only_for_the_owner_and_every_access_is_audited(store: Store
     accounts.set_role(store, "telegram", "77", "professional", actor="console:admin")
     assert service.delete(ann, code)
     log = [(r.actor, r.action, r.case_code) for r in records.read_audit(store)]
-    assert ("console:ann", "export", code) in log
-    assert ("console:ann", "view", code) in log
-    assert ("console:ann", "delete", code) in log
+    gone = audit_hash(store.audit_key(), code)   # the deleted case's code left the audit log
+    assert ("console:ann", "export", gone) in log
+    assert ("console:ann", "view", gone) in log
+    assert ("console:ann", "delete", gone) in log
     assert ("console:admin", "invite", None) in log and ("console:admin", "role", None) in log
-    assert not any(actor == "console:bob" and c == code for actor, _, c in log)   # refused: nothing seen
+    assert not any(actor == "console:bob" and c in (code, gone) for actor, _, c in log)   # refused: nothing seen
     for row in records.read_audit(store):                                          # no answer content
         assert "yes" not in (row.detail or "") and "ja" not in (row.detail or "").split()
 

@@ -121,15 +121,22 @@ async def _forget_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _purge(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The daily retention purge (LENSBOT_RETENTION_DAYS); the local picture's counts stay."""
+    """The daily retention purge (LENSBOT_RETENTION_DAYS); the local picture's counts stay.
+
+    It waits for an admin (`lensbot purge --confirm`) after a clock jump or when it would delete
+    too large a share of all cases; dialogs.app.admin.Admin.purge_check decides and logs."""
     rt: Runtime = context.bot_data["rt"]
+    check = await rt.db(rt.door.admin.purge_check)
+    if not check.allowed:
+        return
     codes: list[str] = []
     while True:   # batch by batch through the database thread, so the chats' own work runs in between
-        done = await rt.db(rt.door.admin.purge_batch)
+        done = await rt.db(rt.door.admin.purge_batch, check.plan.at)
         codes += done
         if len(done) < JOB_BATCH:
             break
         await asyncio.sleep(JOB_PAUSE)
+    await rt.db(rt.door.admin.purge_finished, check)
     if codes:
         log.info("retention purge removed %d case(s)", len(codes))
 

@@ -13,11 +13,13 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
 
 from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
 from dialogs.app import Action, Block, File, Mode, Reply
+from dialogs.app.cases import Erased
 
 HTML = ParseMode.HTML
 log = logging.getLogger("lensbot.telegram")
@@ -41,7 +43,7 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
         closed = (message.text_html or "") + (f"\n\n<i>✓ {escape(label, quote=False)}</i>" if label else "")
         await ctx.rt.call(lambda: bot.edit_message_text(closed, ctx.chat_id, message.message_id, parse_mode=HTML))
     await _retire_live_prompt(ctx, keep=message.message_id if message is not None else None)
-    await send_blocks(ctx, reply.blocks)
+    ids = await send_blocks(ctx, reply.blocks)
     if "lens_picture" in reply.attachments:
         try:
             await send_report(ctx, reply.case_code, "png")
@@ -51,6 +53,21 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
         sent = await ctx.send(prompt_html(prompt), parse_mode=HTML, reply_markup=markup)
         if sent is not None and markup is not None:
             ctx.rt.live_prompts[ctx.chat_id] = sent.message_id
+        ids += [sent.message_id] if sent is not None else []
+    await remember(ctx, [reply.case_code], ids)
+
+
+async def remember(ctx: Ctx, codes: list[str], message_ids: list[int], kind: str = "chat") -> None:
+    """Record the messages sent (or received) for these cases, so /verwijder can delete them too.
+
+    A failure is logged and the chat goes on: the message is out already, and SECURITY.md says
+    that a message the bot could not record is one the user removes themselves."""
+    if not codes or not message_ids:
+        return
+    try:
+        await ctx.rt.db(ctx.rt.door.cases.sent, codes, ctx.chat_id, message_ids, kind)
+    except Exception as exc:
+        log.warning("could not record %d message id(s) of a case: %s", len(message_ids), type(exc).__name__)
 
 
 async def _retire_live_prompt(ctx: Ctx, keep: int | None) -> None:
@@ -64,19 +81,25 @@ async def _retire_live_prompt(ctx: Ctx, keep: int | None) -> None:
             log.info("could not remove an old keyboard: %s", type(exc).__name__)
 
 
-async def send_blocks(ctx: Ctx, blocks: tuple[Block, ...] | list[Block]) -> None:
+async def send_blocks(ctx: Ctx, blocks: tuple[Block, ...] | list[Block]) -> list[int]:
+    """Send the blocks; the ids of the messages sent."""
+    ids = []
     for html in blocks_messages(blocks):
-        await ctx.send(html, parse_mode=HTML)
+        sent = await ctx.send(html, parse_mode=HTML)
+        if sent is not None:
+            ids.append(sent.message_id)
+    return ids
 
 
-async def send_file(ctx: Ctx, file: File, caption: str) -> None:
-    """A picture as a photo, anything else as a document."""
+async def send_file(ctx: Ctx, file: File, caption: str) -> int | None:
+    """A picture as a photo, anything else as a document; the id of the message sent."""
     bot, chat = ctx.context.bot, ctx.chat_id
     upload = InputFile(file.data, filename=file.name)
     if file.picture:
-        await ctx.rt.call(lambda: bot.send_photo(chat, upload, caption=caption))
+        sent = await ctx.rt.call(lambda: bot.send_photo(chat, upload, caption=caption))
     else:
-        await ctx.rt.call(lambda: bot.send_document(chat, upload, caption=caption))
+        sent = await ctx.rt.call(lambda: bot.send_document(chat, upload, caption=caption))
+    return sent.message_id if sent is not None else None
 
 
 def _args(ctx: Ctx) -> list[str]:
@@ -178,7 +201,7 @@ async def summary(ctx: Ctx) -> None:
     if blocks is None:
         await _not_found(ctx, code)
         return
-    await send_blocks(ctx, blocks)
+    await remember(ctx, [code], await send_blocks(ctx, blocks))
 
 
 async def delete(ctx: Ctx) -> None:
@@ -227,7 +250,8 @@ async def send_report(ctx: Ctx, code: str, fmt: str) -> bool:
     if file is None:
         return False
     code = ctx.rt.door.cases.normalise_code(code)   # as typed ("k7qx3m") -> as the case is named (K7-QX3M)
-    await send_file(ctx, file, ctx.t(CAPTIONS[file.mime], code=code))
+    sent = await send_file(ctx, file, ctx.t(CAPTIONS[file.mime], code=code))
+    await remember(ctx, [code], [sent] if sent is not None else [])
     return True
 
 
@@ -243,7 +267,9 @@ async def export(ctx: Ctx) -> None:
     if file is None:
         await ctx.send(ctx.t("cases_none"))
         return
-    await send_file(ctx, file, ctx.t("export_caption"))
+    sent = await send_file(ctx, file, ctx.t("export_caption"))
+    if sent is not None:   # a copy of every case in it: erasing any one of them deletes it too
+        await remember(ctx, await ctx.rt.db(ctx.rt.door.cases.codes, ctx.user), [sent], "export")
 
 
 async def stats(ctx: Ctx) -> None:
@@ -307,8 +333,11 @@ async def on_callback(ctx: Ctx) -> None:
     elif cb.kind == "d":
         assert cb.code is not None
         if cb.option == "y":
-            done = await ctx.rt.db(cases.delete, ctx.user, cb.code)
-            text = ctx.t("deleted", code=cb.code) if done else cases.not_found(cb.code, ctx.lang)
+            erased = await ctx.rt.db(cases.delete, ctx.user, cb.code)
+            if erased is None:
+                text = cases.not_found(cb.code, ctx.lang)
+            else:
+                text = await _erase_messages(ctx, erased, keep=message.message_id if message is not None else None)
         else:
             text = ctx.t("delete_cancelled")
         await _answer_in_place(ctx, message, text)
@@ -317,6 +346,37 @@ async def on_callback(ctx: Ctx) -> None:
         await ctx.rt.db(cases.set_language, ctx.user, cb.option)
         ctx.lang = cb.option
         await _answer_in_place(ctx, message, ctx.t("lang_set"))
+
+
+async def _erase_messages(ctx: Ctx, erased: Erased, keep: int | None) -> str:
+    """Delete the messages that held an erased case; what to tell the user about them.
+
+    Telegram lets a bot delete a message for 48 hours: older ones are not attempted, and the user
+    is asked to clear them. `keep` is the confirmation message, which becomes the answer."""
+    bot = ctx.context.bot
+    deleted, failed = 0, 0
+    for ref in erased.deletable():
+        if ref.message_id == keep and str(ref.chat_id) == str(ctx.chat_id):
+            continue
+        try:
+            await ctx.rt.call(lambda ref=ref: bot.delete_message(int(ref.chat_id), ref.message_id))
+            deleted += 1
+        except BadRequest as exc:
+            if "not found" in exc.message.lower():   # gone already (the user deleted it, or another case's erasure)
+                continue
+            failed += 1
+        except TelegramError as exc:
+            log.warning("could not delete a message of an erased case: %s", type(exc).__name__)
+            failed += 1
+    old = erased.too_old()
+    lines = [ctx.t("deleted", code=erased.code)]
+    if deleted:
+        lines.append(ctx.t("deleted_messages", count=deleted))
+    if old or failed:
+        lines.append(ctx.t("deleted_messages_left", count=len(old) + failed))
+    if any(m.kind == "export" for m in old):
+        lines.append(ctx.t("deleted_export_left"))
+    return "\n\n".join(lines)
 
 
 async def _answer_in_place(ctx: Ctx, message: Message | None, text: str) -> None:
@@ -338,6 +398,8 @@ async def on_text(ctx: Ctx) -> None:
     if result.kind == "no_case":
         await ctx.send(ctx.t("no_open_case"))
     elif result.kind == "reply" and result.reply is not None:
+        # the user's own message holds the note: in a private chat the bot may delete it with the case
+        await remember(ctx, [result.reply.case_code], [ctx.update.effective_message.message_id], "note")
         await show(ctx, result.reply)
     elif result.kind == "refused" and result.reply is not None:
         await ctx.send(result.notice or ctx.t("reminder"))

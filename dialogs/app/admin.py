@@ -7,6 +7,8 @@ them the same way whatever the channel (`actor`).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +27,13 @@ INVITE_DAYS = 7
 UPDATE_MEMORY = timedelta(days=7)   # how long a handled update id is remembered (redeliveries)
 REMIND_AFTER = timedelta(days=3)
 NUMERIC_IDS = {"telegram"}   # channels whose user ids are numbers
+# The purge guard: a run waits for an admin (`lensbot purge --confirm`) when the clock moved more
+# than PURGE_MAX_GAP since the purge last ran (the daily job's day plus a day), or when it would
+# delete more than LENSBOT_PURGE_MAX_SHARE of all cases and more than PURGE_FREE_CASES of them.
+PURGE_MAX_GAP = timedelta(days=2)
+PURGE_FREE_CASES = 20
+
+log = logging.getLogger("lensbot.purge")
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,19 @@ class Purged:
     codes: list[str]
     days: int
     dry_run: bool
+    refused: tuple[str, ...] = ()   # why the purge waits for `--confirm`; nothing was deleted then
+
+
+@dataclass(frozen=True)
+class PurgeCheck:
+    """Whether the retention purge may run now without an admin's confirmation, and why not."""
+
+    plan: records.PurgePlan
+    reasons: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reasons
 
 
 def actor_of(user: UserRow | None) -> str:
@@ -56,8 +78,12 @@ def check_role(role: str) -> str:
 
 
 class Admin:
-    def __init__(self, store: Store, admin_ids: frozenset[str], retention_days: int) -> None:
+    """`clock` is what the retention purge takes for now (Settings.clock_offset_days shifts it in drills)."""
+
+    def __init__(self, store: Store, admin_ids: frozenset[str], retention_days: int, purge_max_share: float = 0.2,
+                 clock: Callable[[], datetime] = now) -> None:
         self.store, self.admin_ids, self.retention_days = store, admin_ids, retention_days
+        self.purge_max_share, self.clock = purge_max_share, clock
 
     # -- users of any channel ------------------------------------------------------------------
     @shielded
@@ -97,9 +123,44 @@ class Admin:
 
     # -- retention, audit, housekeeping ----------------------------------------------------------
     @shielded
-    def purge(self, dry_run: bool = False) -> Purged:
-        """Delete cases inactive for LENSBOT_RETENTION_DAYS; the local picture's counts stay."""
-        return Purged(records.purge(self.store, self.retention_days, dry_run=dry_run), self.retention_days, dry_run)
+    def purge(self, dry_run: bool = False, confirm: bool = False) -> Purged:
+        """Delete cases inactive for LENSBOT_RETENTION_DAYS; the local picture's counts stay.
+
+        Refused (nothing deleted, `refused` says why) after a clock jump or when it would delete
+        too large a share of all cases (purge_check), unless an admin confirms."""
+        check = self.purge_check(confirmed=confirm)
+        if dry_run:
+            codes = records.purge(self.store, self.retention_days, dry_run=True, at=check.plan.at)
+            return Purged(codes, self.retention_days, True, check.reasons)
+        if not check.allowed and not confirm:
+            return Purged([], self.retention_days, False, check.reasons)
+        codes = records.purge(self.store, self.retention_days, at=check.plan.at)
+        records.mark_purged(self.store, check.plan.at)
+        return Purged(codes, self.retention_days, False)
+
+    @shielded
+    def purge_check(self, confirmed: bool = False) -> PurgeCheck:
+        """Whether the purge may run now; a refusal is logged at WARNING (counts only, never a case code)."""
+        plan = records.purge_plan(self.store, self.retention_days, self.clock())
+        reasons: list[str] = []
+        if plan.last_run is not None and plan.at - plan.last_run > PURGE_MAX_GAP:
+            days = (plan.at - plan.last_run).total_seconds() / 86400
+            reasons.append(f"the clock moved {days:.1f} days forward since the purge last ran "
+                           f"(at most {PURGE_MAX_GAP.days} expected)")
+        if plan.due > max(PURGE_FREE_CASES, int(self.purge_max_share * plan.total)):
+            reasons.append(f"it would delete {plan.due} of {plan.total} cases "
+                           f"(more than LENSBOT_PURGE_MAX_SHARE={self.purge_max_share:g})")
+        if reasons and confirmed:
+            log.warning("retention purge confirmed by an admin although %s", "; and ".join(reasons))
+        elif reasons:
+            log.warning("RETENTION PURGE REFUSED, nothing deleted: %s. Check the server clock; if the purge is "
+                        "right, run `lensbot purge --confirm`", "; and ".join(reasons))
+        return PurgeCheck(plan, tuple(reasons))
+
+    def purge_finished(self, check: PurgeCheck) -> None:
+        """The batches of an allowed purge are done: remember the run, and checkpoint SQLite's WAL."""
+        records.mark_purged(self.store, check.plan.at)
+        self.store.checkpoint()
 
     @shielded
     def audit(self, since: str | None = None) -> list[AuditRow]:
@@ -112,13 +173,14 @@ class Admin:
                 raise BadInput(f"'{since}' is not a date (YYYY-MM-DD)") from None
         return records.read_audit(self.store, start)
 
-    def purge_batch(self) -> list[str]:
+    def purge_batch(self, at: datetime | None = None) -> list[str]:
         """One batch of the retention purge (at most JOB_BATCH cases, one short transaction).
 
         A channel whose one database thread also serves every chat (Telegram on SQLite) runs the
-        purge batch by batch through that thread, so the chats' own work is queued in between.
+        purge batch by batch through that thread, so the chats' own work is queued in between:
+        purge_check first (nothing when refused), then batches at its `plan.at`, then purge_finished.
         """
-        return records.purge_batch(self.store, self.retention_days)
+        return records.purge_batch(self.store, self.retention_days, at=at or self.clock())
 
     def due_reminders(self, channel: str, idle: timedelta = REMIND_AFTER) -> list[Reminder]:
         """Open real cases left for `idle` whose owner wants a reminder; each is marked reminded."""

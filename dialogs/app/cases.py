@@ -8,19 +8,21 @@ typed text is the closing note, open-or-start for practice) lives here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from dialogs.access import Access
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
 from dialogs.output import Block, Reply
 from dialogs.render import option_event
-from dialogs.service import IntakeService
+from dialogs.service import IntakeService, actor
 from dialogs.summary import progress_blocks, red_flag_block
 from dialogs.texts import dialog_texts
 from storage import records
-from storage.repo import CaseSummary, Store, UserRow, normalise_code
+from storage.repo import CaseSummary, MessageRef, Store, UserRow, normalise_code, now
 
 RESUME_LIMIT = 10   # open cases offered to resume
 LIST_LIMIT = 50     # cases in a chat's case list
@@ -28,6 +30,29 @@ REMINDER_WORDS = {"aan": True, "on": True, "uit": False, "off": False}
 CODE_LENGTHS = range(6, 9)   # K7QX3M, K7-QX3M, with a stray space: what a typed code may look like
 
 Update = tuple[str, int] | None   # (channel, update id): a redelivered update changes nothing
+# Telegram lets a bot delete a message for 48 hours after it was sent; a little margin for the
+# time the deletion itself takes. Older messages are not attempted: the user is asked to.
+DELETE_WINDOW = timedelta(hours=48) - timedelta(minutes=10)
+
+log = logging.getLogger("lensbot.cases")
+
+
+@dataclass(frozen=True)
+class Erased:
+    """A case that is gone from the database; `messages` are the channel's messages that held it."""
+
+    code: str
+    messages: list[MessageRef]
+
+    def deletable(self, at: datetime | None = None) -> list[MessageRef]:
+        """The messages the channel may still delete (sent within DELETE_WINDOW)."""
+        at = at or now()
+        return [m for m in self.messages if at - m.sent_at < DELETE_WINDOW]
+
+    def too_old(self, at: datetime | None = None) -> list[MessageRef]:
+        """The messages only the user can remove now: they were sent too long ago."""
+        at = at or now()
+        return [m for m in self.messages if at - m.sent_at >= DELETE_WINDOW]
 
 
 @dataclass(frozen=True)
@@ -147,8 +172,25 @@ class Cases:
         view = self.service.view(user, code)
         return None if view is None else view.case.code
 
-    def delete(self, user: UserRow, code: str) -> bool:
-        return self.service.delete(user, code)
+    def delete(self, user: UserRow, code: str) -> Erased | None:
+        """Erase one of the user's cases and every copy lensbot kept (storage: Store.erase_case);
+        None when it is not theirs (or already gone). The channel then deletes `messages`."""
+        view = self.service.view(user, code)
+        if view is None:
+            return None
+        messages = self.store.erase_case(view.case.id, actor=actor(user), code=view.case.code)
+        if messages is None:
+            return None
+        log.info("case erased with %d recorded message(s)", len(messages))   # never the code
+        return Erased(view.case.code, messages)
+
+    def sent(self, codes: list[str], chat_id: int | str, message_ids: list[int], kind: str = "chat") -> None:
+        """A channel sent (or received) these messages about these cases: remember them for erasure."""
+        self.store.record_messages(codes, str(chat_id), message_ids, now(), kind)
+
+    def codes(self, user: UserRow) -> list[str]:
+        """The codes of all of the user's real cases (what an export holds)."""
+        return [c.code for c in self.store.list_cases(user.id)]
 
     # -- the user's own settings ------------------------------------------------------------
     def set_language(self, user: UserRow, lang: str) -> None:

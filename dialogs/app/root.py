@@ -9,6 +9,7 @@ before the database is touched (a broken lens stops the bot before it opens anyt
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from dialogs.access import Access
@@ -22,14 +23,15 @@ from dialogs.service import IntakeService
 from matrix.lens import Lens
 from matrix.loader import load_lens
 from storage.db import is_sqlite, make_engine
-from storage.repo import Store, UserRow
+from storage.repo import Store, UserRow, now
 
 log = logging.getLogger(__name__)
 
 
 def open_store(settings: Settings, migrate: bool = False) -> Store:
     """The database the settings name; SQLite is migrated on the spot, PostgreSQL only on purpose."""
-    store = Store(engine=make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms))
+    store = Store(engine=make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms),
+                  audit_key=settings.audit_key)
     if not migrate:
         store.ensure_schema(auto_upgrade=False)
     return store
@@ -91,7 +93,12 @@ class Door:
 
     @cached_property
     def admin(self) -> Admin:
-        return Admin(self.store, self.settings.admin_ids, self.settings.retention_days)
+        return Admin(self.store, self.settings.admin_ids, self.settings.retention_days,
+                     self.settings.purge_max_share, self.clock)
+
+    def clock(self) -> datetime:
+        """Now, as the housekeeping jobs read it (LENSBOT_CLOCK_OFFSET_DAYS shifts it in drills)."""
+        return now() + timedelta(days=self.settings.clock_offset_days)
 
     @cached_property
     def tools(self) -> Tools:

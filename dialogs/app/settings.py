@@ -21,6 +21,7 @@ TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
 DEFAULT_DATABASE_URL = "sqlite:///lensbot.db"
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000
+DEFAULT_PURGE_MAX_SHARE = 0.2
 
 
 class ConfigError(ValueError):
@@ -49,6 +50,22 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
         validation_alias=AliasChoices("LENSBOT_SQLITE_BUSY_TIMEOUT_MS", "sqlite_busy_timeout_ms"))
+
+    # Erasure and the purge guard (SECURITY.md, "Erasure and retention")
+    audit_key: str | None = Field(None, validation_alias=AliasChoices("LENSBOT_AUDIT_KEY", "audit_key"), repr=False)
+    purge_max_share: float = Field(DEFAULT_PURGE_MAX_SHARE,
+                                   validation_alias=AliasChoices("LENSBOT_PURGE_MAX_SHARE", "purge_max_share"),
+                                   ge=0, le=1)
+    # Shifts the clock the retention purge reads, in days: for drills and tests of the purge guard only.
+    clock_offset_days: float = Field(0, validation_alias=AliasChoices("LENSBOT_CLOCK_OFFSET_DAYS",
+                                                                      "clock_offset_days"))
+
+    @field_validator("audit_key", mode="before")
+    @classmethod
+    def _audit_key(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() and len(value.strip()) < 16:
+            raise ValueError("LENSBOT_AUDIT_KEY must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return value.strip() or None if isinstance(value, str) else value
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
