@@ -232,8 +232,9 @@ def case_state(db_url: str, lens: Lens) -> tuple[Any, list[tuple[str, str]], lis
 
 # -- 1. configuration errors ---------------------------------------------------------------
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # A guard against a hang, not a speed check: on a loaded machine the start-up alone took over 15 s.
     return subprocess.run(
-        [str(LENSBOT), "telegram", *args], capture_output=True, text=True, timeout=WAIT, stdin=subprocess.DEVNULL,
+        [str(LENSBOT), "telegram", *args], capture_output=True, text=True, timeout=4 * WAIT, stdin=subprocess.DEVNULL,
         env=bot_env(LENSBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'lensbot.db'}", **env))
 
 
