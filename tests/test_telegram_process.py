@@ -230,10 +230,22 @@ def case_state(db_url: str, lens: Lens) -> tuple[Any, list[tuple[str, str]], lis
         store.dispose()
 
 
+async def open_age_question(server: FakeBotAPI, ann: FakeUser, bot: BotProcess) -> None:
+    """/nieuw and Begin, each followed by waiting for what it must show (not for a quiet chat:
+    on a loaded machine the bot can pause longer than any quiet time between two calls)."""
+    ann.send("/nieuw")
+    await server.wait_for(lambda: bot.alive() and ann.buttons() == [["Begin"]], timeout=WAIT, message="the intro")
+    ann.tap("Begin")
+    await server.wait_for(lambda: bot.alive() and ann.last_message is not None
+                          and ann.last_message.text.startswith("Leeftijd · 1/1\n\n"), timeout=WAIT,
+                          message="the age question")
+
+
 # -- 1. configuration errors ---------------------------------------------------------------
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # A guard against a hang, not a speed check: on a loaded machine the start-up alone took over 15 s.
     return subprocess.run(
-        [str(LENSBOT), "telegram", *args], capture_output=True, text=True, timeout=WAIT, stdin=subprocess.DEVNULL,
+        [str(LENSBOT), "telegram", *args], capture_output=True, text=True, timeout=4 * WAIT, stdin=subprocess.DEVNULL,
         env=bot_env(LENSBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'lensbot.db'}", **env))
 
 
@@ -294,9 +306,7 @@ async def test_sigkill_mid_intake_keeps_each_acknowledged_answer_once(lens: Lens
         # Process A: start, answer the age and the red flags and a few questions, then one more tap and SIGKILL.
         async with running_bot(server, sqlite_url, tmp_path) as a:
             await a.wait_polling()
-            await ann.send_and_wait("/nieuw", timeout=WAIT)
-            assert ann.buttons() == [["Begin"]], ann.transcript()
-            await ann.tap_and_wait("Begin", timeout=WAIT)
+            await open_age_question(server, ann, a)
             await intake.answer_age(a)
             for label in pattern:
                 await intake.answer(label, a)
@@ -462,8 +472,7 @@ async def test_logs_hold_no_answers_or_notes(lens: Lens, sqlite_url: str, tmp_pa
     async with FakeBotAPI(token=TOKEN) as server, running_bot(server, sqlite_url, tmp_path) as bot:
         ann = server.user(ADMIN)
         await bot.wait_polling()
-        await ann.send_and_wait("/nieuw", timeout=WAIT)
-        await ann.tap_and_wait("Begin", timeout=WAIT)
+        await open_age_question(server, ann, bot)
         await ann.tap_and_wait(AGE, timeout=WAIT)
         for label in ("Ja", "Nee", "Weet ik niet", *["Nee"] * (len(lens.red_flags) - 3)):    # the red flags
             await ann.tap_and_wait(label, timeout=WAIT)
