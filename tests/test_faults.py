@@ -330,12 +330,15 @@ class Player:
             assert a.message is not None
             changed = a.message.text != a.text_at
             progress = bool(toasts) or changed
-            if a.question is not None and (SAVED in toasts or changed):
+            # Acknowledged: the "saved" toast, or (the toast lost in a crash) the question moved on. A
+            # refused stale tap whose message an earlier tap's edit changed meanwhile is not an answer.
+            refused = any(t not in (None, SAVED) for t in toasts)
+            if a.question is not None and (SAVED in toasts or (changed and not refused)):
                 assert a.code is not None
                 value = answer_value(self.lens, a.question, a.label)
                 assert value is not None
                 self.acked.setdefault(a.code, []).append((a.question.item_id, value))
-            if any(t not in (None, SAVED) for t in toasts):      # a stale button: find the case again
+            if refused:      # a stale button: find the case again
                 self.stats["refused"] += 1
                 self.next_cmd = "/hervat"
         done = [m for m in self.user.messages if is_done(m)]
