@@ -102,7 +102,7 @@ class Redeemed:
     user: UserRow | None = None
 
 
-_refusals: dict[tuple[str, str], float] = {}
+_refusals: dict[tuple[str, str, str], float] = {}   # (database, who, what) -> when
 _refusals_lock = threading.Lock()
 
 
@@ -157,7 +157,7 @@ class Access:
         The first refusal per person and thing in REFUSAL_MEMORY seconds is written, so a flood
         of messages from a stranger is one row a minute, not one row a message. True when written."""
         who = f"{self.channel}:{external_id}"
-        key, moment = (who, what), time.monotonic()
+        key, moment = (str(self.store.engine.url), who, what), time.monotonic()
         with _refusals_lock:
             if moment - _refusals.get(key, -REFUSAL_MEMORY - 1) < REFUSAL_MEMORY:
                 return False
