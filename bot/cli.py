@@ -25,11 +25,13 @@ from dialogs.app import (
     File,
     LensError,
     Mode,
+    NotAllowed,
     SchemaOutdated,
     Settings,
     Unavailable,
     User,
 )
+from dialogs.app.admin import console_actor
 from dialogs.app.tools import check_lens
 
 CONSOLE_CHANNEL = "console"
@@ -48,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ConfigError, BadInput) as exc:
         print(f"lensbot: {exc}", file=sys.stderr)
+        return 2
+    except NotAllowed:
+        print("lensbot: your role does not allow this (see `lensbot users list --channel console`)",
+              file=sys.stderr)
         return 2
     except LensError as exc:
         print(f"lensbot: the lens is not valid ({len(exc.problems)} problems):", file=sys.stderr)
@@ -131,10 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("user_id", metavar="USER_ID")
     rm.set_defaults(func=cmd_users_remove)
 
-    inv = sub.add_parser("invite", help="create a single-use invitation code")
+    # `lensbot invite --role R` (no action) still creates one, as before the actions existed
+    inv = sub.add_parser("invite", help="single-use invitation codes: create (the default), list, revoke")
     inv.add_argument("--role", choices=list(ROLES), default="professional")
     inv.add_argument("--days", type=int, default=7, help="days before the code expires")
     inv.set_defaults(func=cmd_invite)
+    inv_sub = inv.add_subparsers(metavar="ACTION")
+    inv_create = inv_sub.add_parser("create", help="create a single-use invitation code (the default)")
+    inv_create.add_argument("--role", choices=list(ROLES), default="professional")
+    inv_create.add_argument("--days", type=int, default=7, help="days before the code expires")
+    inv_create.set_defaults(func=cmd_invite)
+    inv_list = inv_sub.add_parser("list", help="open invitations (--all: used, revoked and expired ones too)")
+    inv_list.add_argument("--all", action="store_true")
+    inv_list.set_defaults(func=cmd_invite_list)
+    inv_revoke = inv_sub.add_parser("revoke", help="revoke an open invitation")
+    inv_revoke.add_argument("code", metavar="CODE")
+    inv_revoke.set_defaults(func=cmd_invite_revoke)
 
     rep = sub.add_parser("report", help="a report of one of your cases: lens picture, PDF dossier, JSON or CSV")
     rep.add_argument("code")
@@ -319,9 +337,14 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     return 0
 
 
+def operator() -> str:
+    """Who runs this command, as the audit log names them: console:<OS login>."""
+    return console_actor(getpass.getuser())
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
-    user = door(args).admin.add_user(args.channel, args.user_id, args.role)
-    print(f"{user.channel} user {user.external_id}: {user.role}")
+    user = door(args).admin.add_user(args.channel, args.user_id, args.role, by=operator())
+    print(f"{user.channel} user {user.external_id}: {user.role} (given in the database)")
     return 0
 
 
@@ -329,28 +352,54 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     rows = door(args).admin.list_users(args.channel)
     for u in rows:
         if u.lang is None:
-            print(f"{u.external_id:>14}  {u.role:12}  -   (LENSBOT_ADMIN_IDS, not seen yet)")
+            print(f"{u.external_id:>14}  {'admin':12}  -   (LENSBOT_ADMIN_IDS, not seen yet)")
+            continue
+        if u.admin_by_config:
+            given = f"; {u.stored_role} in the database" if u.stored_role else ""
+            note = f" (admin via LENSBOT_ADMIN_IDS{given})"
+        elif u.role is None:
+            note = " (no role: was admin via LENSBOT_ADMIN_IDS only)"
         else:
-            note = " (admin via LENSBOT_ADMIN_IDS)" if u.admin_by_config else ""
-            print(f"{u.external_id:>14}  {u.role:12}  {u.lang}{note}")
+            note = ""
+        print(f"{u.external_id:>14}  {u.role or '-':12}  {u.lang}{note}")
     if not rows:
         print(f"no users yet: add one with `lensbot users add USER_ID --role professional --channel {args.channel}`")
     return 0
 
 
 def cmd_users_remove(args: argparse.Namespace) -> int:
-    if not door(args).admin.remove_user(args.channel, args.user_id):
+    if not door(args).admin.remove_user(args.channel, args.user_id, by=operator()):
         print(f"lensbot: no {args.channel} user {args.user_id}", file=sys.stderr)
         return 2
-    print(f"{args.channel} user {args.user_id} removed, with their cases")
+    print(f"{args.channel} user {args.user_id} removed, with their cases and open invitations")
     return 0
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    inv = door(args).admin.invite(args.role, days=args.days)
+    inv = door(args).admin.invite(args.role, by=operator(), days=args.days)
     print(f"invitation for role {inv.role}, valid until {inv.expires_at:%Y-%m-%d %H:%M} UTC, single use:")
     print(f"  code: {inv.code}")
     print(f"  send it as: /start {inv.code}   or the link https://t.me/<your_bot>?start={inv.code}")
+    return 0
+
+
+def cmd_invite_list(args: argparse.Namespace) -> int:
+    rows = door(args).admin.invites(by=operator(), everything=args.all)
+    if not rows:
+        print("no open invitations" if not args.all else "no invitations")
+        return 0
+    print(f"{'code':16}  {'role':12}  {'status':8}  {'made by':24}  {'created':16}  expires")
+    for i in rows:
+        print(f"{i.code:16}  {i.role:12}  {i.status:8}  {i.issuer:24}  {i.created_at:%Y-%m-%d %H:%M}  "
+              f"{i.expires_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def cmd_invite_revoke(args: argparse.Namespace) -> int:
+    if not door(args).admin.revoke_invite(args.code, by=operator()):
+        print(f"lensbot: no open invitation {args.code}", file=sys.stderr)
+        return 2
+    print(f"invitation {args.code} revoked")
     return 0
 
 

@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from dialogs.access import Access
-from dialogs.domain import REAL_MODES, TRAINING_MODES, Mode
+from dialogs.access import Access, NotAllowed, actor, confirm, live_user
+from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
 from dialogs.intake import DONE, INTRO, MODES, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
 from dialogs.output import Block, Line, Reply
 from dialogs.render import AGE_OPTION, age_band_at, effect_blocks, prompt, vignette_lines
@@ -24,8 +24,7 @@ from matrix.lens import AGE_PHASE, Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
 from matrix.training import TrainingResult, score_training
-from storage.records import audit
-from storage.repo import CaseRow, StorageUnavailable, Store, UserRow, normalise_code, now
+from storage.repo import CaseRow, StorageUnavailable, Store, Tx, UserRow, normalise_code, now
 
 log = logging.getLogger(__name__)
 EVENTS = ("begin", "answer", "back", "skip", "note", "no_note", "continue", "deepen", "finish", "vignette")
@@ -87,8 +86,9 @@ class IntakeService:
             if vignette not in lens.vignettes:
                 raise ValueError(f"unknown vignette {vignette!r}")
             script = list(lens.script_for(e.signal for e in lens.vignettes[vignette].expected))
+        needs = Action.TRAINING if mode == Mode.TRAINING else Action.INTAKE   # as stored now, in the same transaction
         case = self.store.create_case(user.id, lens.version, state, lang, mode, claim=update, script=script,
-                                      trail=trail, vignette=vignette)
+                                      trail=trail, vignette=vignette, check=lambda tx: confirm(tx, user, needs))
         if case is None:
             return Reply(case_code="", step=0, refused=True, duplicate=True)
         log.info("case started", extra={"case": case.code, "user_id": user.id, "mode": mode})
@@ -117,12 +117,11 @@ class IntakeService:
 
     def resume(self, user: UserRow, code: str, lang: str) -> Reply:
         """The current prompt of a case again, exactly where it stopped."""
-        view = self.view(user, code)
+        view = self.view(user, code, audit=("view", "resume"))   # audited in the reading transaction
         if view is None:
             return self._refusal(code, 0, "refuse.unknown_case", lang)
         dialog = self.dialog_for(view.case.lens_version)
         model = _model(view.case, view.answers)
-        audit(self.store, actor(user), "view", view.case.code, "resume")
         blocks = []
         if view.case.state == DONE:
             blocks.append(Block((Line(dialog_texts()("done.already", lang)),), "notice"))
@@ -137,20 +136,48 @@ class IntakeService:
         block = Block(tuple(vignette_lines(dialog, view.case.vignette, lang)), "info")
         return self._reply(dialog, _model(view.case, view.answers), view.case, lang, [block])
 
-    def view(self, user: UserRow, code: str) -> CaseView | None:
-        """The case if it exists and belongs to this user; None otherwise (no difference shown)."""
+    def view(self, user: UserRow, code: str, audit: tuple[str, str] | None = None,
+             refusal: str | None = None) -> CaseView | None:
+        """The case if it exists and belongs to this user; None otherwise (no difference shown).
+
+        With `audit` (action, detail) the read and its audit row are one transaction: no audit
+        row, nothing read. A code that is not theirs is audited as refused (`refusal`, or the
+        audit detail), without the code. NotAllowed: the case is theirs, but their role, as
+        stored now, no longer lets them open it."""
         with self.store.transaction() as tx:
-            case = tx.load_case(code)
-            if case is None or not _may_touch(user, case):
+            found = self.load_in(tx, user, code)
+            what = refusal or (f"{audit[0]} {audit[1]}" if audit else None)
+            if found is None:
+                if what:
+                    tx.audit(actor(user), "refused", None, f"{what}: case not found")
                 return None
-            answers = tx.answers(case.id)
+            case, answers = found
+            if audit:
+                tx.audit(actor(user), audit[0], case.code, audit[1])
         return CaseView(case, self.dialog_for(case.lens_version).lens, answers)
 
+    def load_in(self, tx: Tx, user: UserRow, code: str) -> tuple[CaseRow, dict[str, str]] | None:
+        """view() inside a transaction: the case and its answers, or None."""
+        case = self._owned(tx, user, code)
+        return None if case is None else (case, tx.answers(case.id))
+
+    @staticmethod
+    def _owned(tx: Tx, user: UserRow, code: str) -> CaseRow | None:
+        """The case if it is this user's and their role, as stored now, lets them touch it."""
+        found = tx.load_owned_case(code)
+        if found is None:
+            return None
+        case, role, source = found
+        if not _may_touch(user, case):   # not theirs, or never for the role they came with
+            return None
+        if not _may_touch(live_user(user, (role, source)), case):
+            raise NotAllowed(Action.CASES if case.mode in REAL_MODES else Action.TRAINING, user)
+        return case
+
     def summary(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
-        view = self.view(user, code)
+        view = self.view(user, code, audit=("view", "summary"))
         if view is None:
             return None
-        audit(self.store, actor(user), "view", view.case.code, "summary")
         return summary_blocks(view.lens, view.assessment(), lang, view.case.code)
 
     def open_case(self, user: UserRow, modes: tuple[str, ...] = MODES) -> str | None:
@@ -163,11 +190,15 @@ class IntakeService:
         return cases[0].code if cases else None
 
     def delete(self, user: UserRow, code: str) -> bool:
-        view = self.view(user, code)
-        if view is None:
-            return False
-        self.store.delete_case(view.case.id, actor=actor(user), code=view.case.code)   # audited in its transaction
-        log.info("case deleted", extra={"case": view.case.code, "user_id": user.id})
+        """Delete one of the user's cases: the check, the delete and its audit row are one transaction."""
+        with self.store.transaction() as tx:
+            case = self._owned(tx, user, code)
+            if case is None:
+                tx.audit(actor(user), "refused", None, "delete: case not found")
+                return False
+            tx.delete_case(case.id)
+            tx.audit(actor(user), "delete", case.code)
+        log.info("case deleted", extra={"case": case.code, "user_id": user.id})
         return True
 
     # -- one event -------------------------------------------------------------------------
@@ -186,8 +217,8 @@ class IntakeService:
             value = value.replace("\x00", "")
         at = now()
         with self.store.transaction() as tx:
-            case = tx.load_case(code)
-            if case is None or not _may_touch(user, case):
+            case = self._owned(tx, user, code)   # the owner's role as stored now: NotAllowed once taken away
+            if case is None:
                 return self._refusal(code, step or 0, "refuse.unknown_case", lang or user.lang)
             lang = lang or case.lang
             if step is not None and step != case.step:
@@ -231,14 +262,9 @@ class IntakeService:
         return Reply(case_code=normalise_code(code), step=step, refused=True, toast=text, reason=key)
 
 
-def actor(user: UserRow) -> str:
-    """How the audit log names a user: channel and external id, never a name."""
-    return f"{user.channel}:{user.external_id}"
-
-
-def _may_touch(user: UserRow, case: CaseRow) -> bool:
+def _may_touch(user: UserRow | None, case: CaseRow) -> bool:
     """Only the owner, and only kinds of case their role allows (a trainee: training cases)."""
-    return case.user_id == user.id and case.mode in Access.case_modes(user)
+    return user is not None and case.user_id == user.id and case.mode in Access.case_modes(user)
 
 
 def _model(case: CaseRow, answers: dict[str, str]) -> IntakeCase:
@@ -257,4 +283,4 @@ def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: 
     return "refuse.invalid"
 
 
-__all__ = ["CaseView", "IntakeService", "StorageUnavailable", "actor"]
+__all__ = ["CaseView", "IntakeService", "NotAllowed", "StorageUnavailable", "actor"]

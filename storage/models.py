@@ -25,6 +25,10 @@ class User(Base):
     channel: Mapped[str] = mapped_column(String(16))          # "console", "telegram"
     external_id: Mapped[str] = mapped_column(String(64))      # OS login or Telegram user id
     role: Mapped[str] = mapped_column(String(16), default="professional")
+    # "database": `role` was given in the database (lensbot users add, an invitation) and holds until
+    # changed there. "configuration": the row exists only because the id is in LENSBOT_ADMIN_IDS; it
+    # holds no role of its own, so the person has no access once the id leaves the setting.
+    role_source: Mapped[str] = mapped_column(String(16), default="database", server_default="database")
     lang: Mapped[str] = mapped_column(String(2), default="nl")
     reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -110,6 +114,9 @@ class Invite(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    issuer: Mapped[str | None] = mapped_column(String(80), nullable=True)       # the audit actor who made it
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class ProcessedUpdate(Base):

@@ -15,7 +15,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,6 +86,8 @@ class UserRow:
     external_id: str
     role: str
     lang: str
+    source: str = "database"     # users.role_source: "database" or "configuration" (LENSBOT_ADMIN_IDS)
+    configured: bool = False     # set by dialogs.access: the role is admin because of LENSBOT_ADMIN_IDS
 
 
 @dataclass
@@ -255,6 +257,12 @@ _HOT_LOAD_CASE = _Hot(_LOAD_CASE)
 _HOT_LOAD_CASE_LOCKED = _Hot(_LOAD_CASE_LOCKED)
 _HOT_ANSWERS = _Hot(_ANSWERS)
 _HOT_INSERT_LOG = _Hot(_INSERT_LOG, _LOG_KEYS)
+# The case with its owner's rights (dialogs/access.py checks them in the acting transaction).
+_LOAD_OWNED = (select(*_CASE_COLUMNS, User.role, User.role_source).join(User, User.id == Case.user_id)
+               .where(Case.code == bindparam("b_code")))
+_HOT_LOAD_OWNED = _Hot(_LOAD_OWNED)
+_HOT_LOAD_OWNED_LOCKED = _Hot(_LOAD_OWNED.with_for_update(of=Case))
+_HOT_RIGHTS = _Hot(select(User.role, User.role_source).where(User.id == bindparam("b_user")))
 
 # PostgreSQL: the answer's writes (upsert the current answers, append them to the log, save the
 # case) as one statement, one round trip instead of three. The changes travel as two arrays;
@@ -322,6 +330,23 @@ class Tx:
         rows = stmt.rows(self._conn, {"b_code": normalise_code(code)}, self._direct)
         return _case_row(rows[0]) if rows else None
 
+    def load_owned_case(self, code: str) -> tuple[CaseRow, str, str] | None:
+        """The case with its owner's stored role and role source, read in one statement: a use case
+        checks the owner's rights as they are now, in the transaction that acts (no extra round trip)."""
+        self.flush()
+        stmt = _HOT_LOAD_OWNED_LOCKED if self._lock else _HOT_LOAD_OWNED
+        rows = stmt.rows(self._conn, {"b_code": normalise_code(code)}, self._direct)
+        if not rows:
+            return None
+        *case, role, source = rows[0]
+        return _case_row(case), role, source
+
+    def rights(self, user_id: int) -> tuple[str, str] | None:
+        """(role, role source) of a user as stored now, or None when the user is gone."""
+        self.flush()
+        rows = _HOT_RIGHTS.rows(self._conn, {"b_user": user_id}, self._direct)
+        return (rows[0][0], rows[0][1]) if rows else None
+
     def answers(self, case_id: int) -> dict[str, str]:
         self.flush()
         # dict() over the rows as pairs, not r.item_id / r.value per row: for a case with all 93
@@ -387,6 +412,11 @@ class Tx:
         """An audit row, committed or rolled back with the action it records."""
         self.conn.execute(insert(AuditEntry), [audit_values(actor, action, case_code, detail)])
 
+    def list_cases(self, user_id: int, status: str | None = None,
+                   modes: tuple[str, ...] = ("full", "quick")) -> list[CaseSummary]:
+        """Store.list_cases, inside this transaction."""
+        return _list_cases(self.conn, user_id, status, modes)
+
     def delete_case(self, case_id: int) -> bool:
         """Delete a case with its answers, log, notes and message ids (foreign keys cascade); False if it was gone."""
         return bool(self.conn.execute(delete(Case).where(Case.id == case_id)).rowcount)
@@ -445,6 +475,23 @@ def audit_hash(key: bytes, code: str) -> str:
     return HASH_PREFIX + digest[:16 - len(HASH_PREFIX)]
 
 
+def _list_cases(conn: Connection, user_id: int, status: str | None, modes: tuple[str, ...]) -> list[CaseSummary]:
+    answers = (select(func.count()).select_from(Answer).where(Answer.case_id == Case.id)
+               .correlate(Case).scalar_subquery())
+    stmt = (
+        select(Case.code, Case.mode, Case.status, Case.state, Case.lens_version, Case.created_at,
+               Case.updated_at, answers.label("n"), Case.vignette)
+        .where(Case.user_id == user_id)
+        .order_by(Case.updated_at.desc())
+    )
+    if status:
+        stmt = stmt.where(Case.status == status)
+    stmt = stmt.where(Case.mode.in_(modes))
+    rows = conn.execute(stmt).all()
+    return [CaseSummary(r.code, r.mode, r.status, r.state, r.n, r.lens_version, aware(r.created_at),
+                        aware(r.updated_at), r.vignette) for r in rows]
+
+
 def audit_values(actor: str, action: str, case_code: str | None = None, detail: str | None = None,
                  at: datetime | None = None) -> dict[str, Any]:
     """The columns of one audit row; actor and detail cut to their column's length."""
@@ -458,14 +505,17 @@ def audit_values(actor: str, action: str, case_code: str | None = None, detail: 
 # per-answer work, plus a thread-pool hop. Known users are therefore kept in memory for
 # USER_CACHE_TTL seconds, keyed by database and (channel, external id): 2-5 µs a lookup, and the
 # Telegram guard skips the hop (dialogs/access.py, bot/telegram/guard.py).
-# - Changes made in this process take effect at once: every uncached read (`Store.user`, which
-#   accounts.set_role and accounts.redeem_invite end with) refreshes the entry, set_user_lang
-#   drops it, and the cache is shared by all Stores on the same database in this process.
-# - Changes made by another process (`lensbot users add/remove` on the command line, a second bot
-#   instance) are seen after at most USER_CACHE_TTL seconds. Unknown users are never cached, so
-#   someone just given access is let in at once; a removed user keeps the bot's attention for up
-#   to the TTL, but their cases are gone with them. (A read racing a change in this process can
-#   also leave the older row cached; that, too, lasts at most the TTL.)
+# - The cache holds the row as stored (role and its source), never a right it grants by itself:
+#   dialogs/access.py works out the role from it and from LENSBOT_ADMIN_IDS each time, and every
+#   privileged use case (start or answer a real case, see, list, report, export or delete cases,
+#   invite, the local picture) reads the user's role again inside its own transaction
+#   (Tx.rights, Tx.load_owned_case) and refuses when it was taken away. So a demotion or removal,
+#   made in this process, on the command line or on another instance, takes effect at the next
+#   action; the cache only decides what the guard lets reach a use case, and a refusal by a cached
+#   row is read again (someone just given a role is let in at once).
+# - Changes made in this process refresh the entry at once: every uncached read (`Store.user`,
+#   which accounts.set_role and accounts.redeem_invite end with) refreshes it, set_user_lang and
+#   forget_user drop it, and the cache is shared by all Stores on the same database in this process.
 USER_CACHE_TTL = 30.0
 _USER_CACHE_MAX = 50_000   # entries; expired ones are dropped when it grows past this
 _user_cache: dict[tuple[str, str, str], tuple[float, UserRow]] = {}
@@ -569,22 +619,25 @@ class Store:
         raise AssertionError("unreachable")
 
     # -- users -----------------------------------------------------------------------------
-    def user(self, channel: str, external_id: str, create_role: str | None = None) -> UserRow | None:
-        """Look a user up; with `create_role`, create them when they do not exist yet."""
+    def user(self, channel: str, external_id: str, create_role: str | None = None,
+             create_source: str = "database") -> UserRow | None:
+        """Look a user up (the row as stored: role and its source); with `create_role`, create them
+        when they do not exist yet."""
         with self.transaction() as tx:
-            stmt = select(User.id, User.channel, User.external_id, User.role, User.lang).where(
+            stmt = select(User.id, User.channel, User.external_id, User.role, User.lang, User.role_source).where(
                 User.channel == channel, User.external_id == str(external_id))
             row = tx.conn.execute(stmt).first()
             if row is None and create_role is not None:   # created at the same moment elsewhere: that one
                 tx.conn.execute(self._insert(User).values(
-                    channel=channel, external_id=str(external_id), role=create_role, lang="nl", created_at=now(),
+                    channel=channel, external_id=str(external_id), role=create_role, role_source=create_source,
+                    lang="nl", created_at=now(),
                 ).on_conflict_do_nothing(index_elements=["channel", "external_id"]))
                 row = tx.conn.execute(stmt).first()
         key = (self._scope, channel, str(external_id))
         if row is None:
             _user_cache.pop(key, None)
             return None
-        user = UserRow(row.id, row.channel, row.external_id, row.role, row.lang)
+        user = UserRow(row.id, row.channel, row.external_id, row.role, row.lang, row.role_source)
         if len(_user_cache) >= _USER_CACHE_MAX:
             _prune_user_cache()
         _user_cache[key] = (time.monotonic() + USER_CACHE_TTL, user)
@@ -596,6 +649,10 @@ class Store:
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
+
+    def forget_user(self, channel: str, external_id: str) -> None:
+        """Drop a user's cache entry: the next lookup reads the database."""
+        _user_cache.pop((self._scope, channel, str(external_id)), None)
 
     def set_user_lang(self, user_id: int, lang: str) -> None:
         with self.transaction() as tx:
@@ -624,13 +681,19 @@ class Store:
     # -- cases -----------------------------------------------------------------------------
     def create_case(self, user_id: int, lens_version: str, state: str, lang: str, mode: str = "full",
                     claim: tuple[str, int] | None = None, script: list[int] | None = None,
-                    trail: list[int] | None = None, vignette: str | None = None) -> CaseRow | None:
-        """A new case with a fresh code; None if `claim` shows the update was handled before."""
+                    trail: list[int] | None = None, vignette: str | None = None,
+                    check: Callable[[Tx], object] | None = None) -> CaseRow | None:
+        """A new case with a fresh code; None if `claim` shows the update was handled before.
+
+        `check(tx)` runs first in the same transaction (dialogs: may this user still start one?)
+        and stops everything by raising."""
         for _ in range(10):
             code = new_case_code()
             at = now()
             try:
                 with self.transaction() as tx:
+                    if check is not None:
+                        check(tx)
                     if claim is not None and not tx.claim_update(*claim):
                         return None
                     tx.conn.execute(insert(Case).values(
@@ -653,22 +716,9 @@ class Store:
         Runs on every typed message (the open case it belongs to): the user's cases come from
         ix_cases_user_status_updated and each one's answers are counted on the answers' primary
         key, so the cost follows this user's rows, never the size of the database
-        (bench/per_user_reads.py)."""
-        answers = (select(func.count()).select_from(Answer).where(Answer.case_id == Case.id)
-                   .correlate(Case).scalar_subquery())
-        stmt = (
-            select(Case.code, Case.mode, Case.status, Case.state, Case.lens_version, Case.created_at,
-                   Case.updated_at, answers.label("n"), Case.vignette)
-            .where(Case.user_id == user_id)
-            .order_by(Case.updated_at.desc())
-        )
-        if status:
-            stmt = stmt.where(Case.status == status)
-        stmt = stmt.where(Case.mode.in_(modes))
+        (bench/per_user_reads.py). `Tx.list_cases` is the same inside a transaction."""
         with self.reading() as conn:
-            rows = conn.execute(stmt).all()
-        return [CaseSummary(r.code, r.mode, r.status, r.state, r.n, r.lens_version, aware(r.created_at),
-                            aware(r.updated_at), r.vignette) for r in rows]
+            return _list_cases(conn, user_id, status, modes)
 
     def notes(self, case_id: int) -> list[str]:
         with self.reading() as conn:

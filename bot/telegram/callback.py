@@ -18,7 +18,9 @@ OPTION_CODES = {"yes": "y", "no": "n", "unknown": "u", "back": "b", "skip": "s",
                 "continue": "c", "finish": "f", "vignette": "v", **{f"deepen_{n}": str(n) for n in range(1, 10)},
                 **{f"age_{n}": "ABCDEFGHI"[n - 1] for n in range(1, 10)}}
 OPTION_IDS = {v: k for k, v in OPTION_CODES.items()}
-KINDS = {"q", "r", "d", "l"}   # question option, resume case, delete confirmation, language
+KINDS = {"q", "r", "d", "l", "i", "v"}   # question option, resume case, delete confirmation, language,
+#                                         accept a lower-role invitation (y/n), revoke an invitation
+_INVITE = r"[A-Za-z0-9_-]{8,32}"   # an invitation code (secrets.token_urlsafe)
 _CODE = f"[{CODE_ALPHABET}]{{6}}"
 _STEP = r"0|[1-9][0-9]{0,8}"   # ASCII digits as str(int) writes them
 _PATTERNS = {   # matched with fullmatch: no trailing newline, nothing around
@@ -26,6 +28,8 @@ _PATTERNS = {   # matched with fullmatch: no trailing newline, nothing around
     "r": re.compile(rf"r:({_CODE})"),
     "d": re.compile(rf"d:({_CODE}):([yn])"),
     "l": re.compile(r"l:(nl|en)"),
+    "i": re.compile(rf"i:({_INVITE}):([yn])"),
+    "v": re.compile(rf"v:({_INVITE})"),
 }
 
 
@@ -35,6 +39,7 @@ class Callback:
     code: str | None = None      # case code with its dash, e.g. K7-QX3M
     step: int | None = None
     option: str | None = None    # option id (yes, back, ...) or y/n for delete, or a language
+    invite: str | None = None    # an invitation code (kinds i and v)
 
     def encode(self) -> str:
         bare = self.code.replace("-", "") if self.code else ""
@@ -46,6 +51,10 @@ class Callback:
             data = f"d:{bare}:{self.option}"
         elif self.kind == "l":
             data = f"l:{self.option}"
+        elif self.kind == "i":
+            data = f"i:{self.invite}:{self.option}"
+        elif self.kind == "v":
+            data = f"v:{self.invite}"
         else:
             raise ValueError(f"unknown callback kind {self.kind!r}")
         if len(data.encode()) > MAX_BYTES:
@@ -64,6 +73,10 @@ def decode(data: str | None) -> Callback | None:
     kind = data[0]
     if kind == "l":
         return Callback("l", option=match.group(1))
+    if kind == "i":
+        return Callback("i", option=match.group(2), invite=match.group(1))
+    if kind == "v":
+        return Callback("v", invite=match.group(1))
     code = f"{match.group(1)[:2]}-{match.group(1)[2:]}"
     if kind == "q":
         return Callback("q", code, int(match.group(2)), OPTION_IDS[match.group(3)])

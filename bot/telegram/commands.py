@@ -62,6 +62,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("help",), None, handlers.help_),
     Command(("stop",), Action.USE, handlers.pause),                   # trainees pause practice cases too
     Command(("uitnodigen", "invite"), Action.INVITE, handlers.invite, menu=False),
+    Command(("uitnodigingen", "invites"), Action.INVITE, handlers.invites, menu=False),   # list and revoke
 )
 
 BY_NAME: dict[str, Command] = {name: c for c in COMMANDS for name in c.names}

@@ -18,12 +18,13 @@ from telegram.error import BadRequest, TelegramError
 from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
-from dialogs.app import Action, Block, File, Mode, Reply
+from dialogs.app import Action, Block, File, Mode, Redeemed, Reply
 from dialogs.app.cases import Erased
 
 HTML = ParseMode.HTML
 log = logging.getLogger("lensbot.telegram")
 CAPTIONS = {"image/png": "picture_caption", "application/pdf": "report_caption"}   # a case's report, by type
+INVITES_SHOWN = 20   # open invitations listed by /uitnodigingen, each with its revoke button
 
 
 # -- showing a reply ---------------------------------------------------------------------
@@ -123,10 +124,33 @@ async def start(ctx: Ctx) -> None:
     args = _args(ctx)
     if args:
         assert ctx.update.effective_user is not None
-        user = await ctx.rt.db(ctx.rt.door.access.redeem, args[0], ctx.update.effective_user.id)
-        await ctx.send(ctx.t("invite_ok", role=user.role) if user else ctx.t("invite_bad"))
+        result = await ctx.rt.db(ctx.rt.door.access.redeem, args[0], ctx.update.effective_user.id)
+        if result.outcome == "confirm":   # a lower role than one has: ask first
+            assert result.role is not None
+            text = ctx.t("invite_lower", current=result.current, role=result.role)
+            if result.open_cases:
+                text += "\n\n" + ctx.t("invite_lower_open", count=result.open_cases, role=result.role)
+            buttons = InlineKeyboardMarkup([[
+                InlineKeyboardButton(ctx.t("invite_continue"),
+                                     callback_data=Callback("i", option="y", invite=args[0].strip()).encode()),
+                InlineKeyboardButton(ctx.t("invite_keep"),
+                                     callback_data=Callback("i", option="n", invite=args[0].strip()).encode()),
+            ]])
+            await ctx.send(text, reply_markup=buttons)
+            return
+        await ctx.send(_redeemed_text(ctx, result))
         return
     await ctx.send(ctx.t("welcome") if ctx.user else ctx.t("no_access"))
+
+
+def _redeemed_text(ctx: Ctx, result: Redeemed) -> str:
+    if result.outcome == "ok" and result.user is not None:
+        return ctx.t("invite_ok", role=result.user.role)
+    if result.outcome == "same":
+        return ctx.t("invite_same", role=result.current)
+    if result.outcome == "open_cases":
+        return ctx.t("invite_open_cases", count=result.open_cases)
+    return ctx.t("invite_bad")
 
 
 async def help_(ctx: Ctx) -> None:
@@ -243,6 +267,22 @@ async def invite(ctx: Ctx) -> None:
                          expires=inv.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
 
 
+async def invites(ctx: Ctx) -> None:
+    """/uitnodigingen: the open invitations, each with a button that revokes it (admins)."""
+    assert ctx.user is not None
+    listed = await ctx.rt.db(ctx.rt.door.admin.invites, ctx.user)
+    if not listed:
+        await ctx.send(ctx.t("invites_none"))
+        return
+    shown = listed[:INVITES_SHOWN]
+    lines = [ctx.t("invites_title")] + [
+        ctx.t("invite_line", short=i.code[:6], role=i.role, issuer=i.issuer,
+              expires=i.expires_at.strftime("%Y-%m-%d %H:%M UTC")) for i in shown]
+    buttons = [[InlineKeyboardButton(ctx.t("invite_revoke_button", short=i.code[:6]),
+                                     callback_data=Callback("v", invite=i.code).encode())] for i in shown]
+    await ctx.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+
+
 async def send_report(ctx: Ctx, code: str, fmt: str) -> bool:
     """A report of one of the user's own cases: the lens picture (a photo) or the PDF dossier."""
     assert ctx.user is not None
@@ -306,6 +346,8 @@ async def on_callback(ctx: Ctx) -> None:
     assert query is not None
     cb = decode(query.data)
     if cb is None or ctx.user is None or (cb.kind != "l" and not ctx.rt.door.access.may(ctx.user, Action.USE)):
+        if ctx.user is None and ctx.update.effective_user is not None:   # a stranger: audited, no content
+            await ctx.rt.db(ctx.rt.door.access.refused, ctx.update.effective_user.id, "button")
         await ctx.toast(ctx.t("toast.invalid_button") if ctx.user else ctx.t("no_access"))
         return
     # a message the bot can no longer see (date 0: deleted, or too old) cannot be edited: answer below instead
@@ -346,6 +388,19 @@ async def on_callback(ctx: Ctx) -> None:
         await ctx.rt.db(cases.set_language, ctx.user, cb.option)
         ctx.lang = cb.option
         await _answer_in_place(ctx, message, ctx.t("lang_set"))
+    elif cb.kind == "i":   # the answer to "this invitation gives you a lower role: continue?"
+        assert cb.invite is not None
+        if cb.option == "y":
+            result = await ctx.rt.db(ctx.rt.door.access.redeem, cb.invite, ctx.user.external_id, confirmed=True)
+            text = _redeemed_text(ctx, result)
+        else:
+            text = ctx.t("invite_kept", role=ctx.user.role)
+        await _answer_in_place(ctx, message, text)
+    elif cb.kind == "v":   # revoke an invitation from /uitnodigingen (admins, as stored now)
+        assert cb.invite is not None
+        done = await ctx.rt.db(ctx.rt.door.admin.revoke_invite, cb.invite, ctx.user)
+        await _answer_in_place(ctx, None, ctx.t("invite_revoked" if done else "invite_not_open",
+                                                short=cb.invite[:6]))
 
 
 async def _erase_messages(ctx: Ctx, erased: Erased, keep: int | None) -> str:

@@ -16,7 +16,8 @@ files). Storage trouble arrives as `Unavailable`, bad arguments as `BadInput`, b
 
 from __future__ import annotations
 
-from dialogs.app.admin import UPDATE_MEMORY, Purged, UserListing
+from dialogs.access import NotAllowed, Redeemed
+from dialogs.app.admin import UPDATE_MEMORY, InviteListing, Purged, UserListing
 from dialogs.app.cases import TextResult
 from dialogs.app.errors import BadInput, ConfigError, LensError, SchemaOutdated, Unavailable
 from dialogs.app.reports import CASE_FORMAT_NAMES, STATS_FORMAT_NAMES
@@ -41,12 +42,15 @@ __all__ = [
            "ConfigError",
            "Door",
            "File",
+           "InviteListing",
            "LensError",
            "Line",
            "Mode",
+           "NotAllowed",
            "Option",
            "Prompt",
            "Purged",
+           "Redeemed",
            "Reply",
            "Role",
            "SchemaOutdated",

@@ -7,20 +7,21 @@ them the same way whatever the channel (`actor`).
 
 from __future__ import annotations
 
+import getpass
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from dialogs.access import ACTIONS_BY_ROLE, INVITE_CODE, Access, actor, confirm, effective_role, is_operator
 from dialogs.app.errors import BadInput, shielded
-from dialogs.domain import REAL_MODES, ROLES
-from dialogs.service import actor
+from dialogs.domain import REAL_MODES, ROLES, Action
 from storage import accounts, records
+from storage.accounts import DATABASE, InviteRow
 from storage.models import Invite
 from storage.records import AuditRow, Reminder
 from storage.repo import Store, UserRow, now
 
-OPERATOR = "console"        # the audit name of whoever runs `lensbot users/invite` on the server
 RETENTION_ACTOR = "retention"
 JOB_BATCH, JOB_PAUSE = records.JOB_BATCH, records.JOB_PAUSE   # for channels that run the jobs batch by batch
 INVITE_DAYS = 7
@@ -35,15 +36,30 @@ PURGE_FREE_CASES = 20
 
 log = logging.getLogger("lensbot.purge")
 
+By = UserRow | str | None   # who acts: a chat user, an explicit actor ("console:ann"), or the operator here
+
 
 @dataclass(frozen=True)
 class UserListing:
     """One line of `lensbot users list`."""
 
     external_id: str
-    role: str
+    role: str | None          # the role they have now; None: none (a former configuration admin)
     lang: str | None          # None: an admin by configuration who has not written yet
     admin_by_config: bool
+    stored_role: str | None = None   # the role given in the database, if any
+
+
+@dataclass(frozen=True)
+class InviteListing:
+    """One line of `lensbot invite list` or /uitnodigingen."""
+
+    code: str
+    role: str
+    issuer: str
+    created_at: datetime
+    expires_at: datetime
+    status: str     # open, used, revoked, expired, orphaned (its maker is no longer admin)
 
 
 @dataclass(frozen=True)
@@ -66,9 +82,21 @@ class PurgeCheck:
         return not self.reasons
 
 
-def actor_of(user: UserRow | None) -> str:
-    """The audit log's name for who acted: channel and external id, or the operator."""
-    return OPERATOR if user is None else actor(user)
+def console_actor(login: str | None = None) -> str:
+    """The audit name of whoever runs lensbot on the server: console:<their OS login>."""
+    return f"console:{login or getpass.getuser()}"
+
+
+def actor_of(user: By) -> str:
+    """The audit log's name for who acted: channel and external id, or the operator at the console."""
+    if isinstance(user, str):
+        return user
+    return console_actor() if user is None else actor(user)
+
+
+def _chat_user(by: By) -> UserRow | None:
+    """The chat user whose role must be confirmed in the transaction; None for the operator."""
+    return by if isinstance(by, UserRow) and not is_operator(by) else None
 
 
 def check_role(role: str) -> str:
@@ -91,28 +119,39 @@ class Admin:
         """Known users of `channel`, plus (on the admins' channel) configured admins not seen yet."""
         admins = self.admin_ids if channel == "telegram" else frozenset()
         rows = accounts.list_users(self.store, channel)
-        listed = [UserListing(u.external_id, u.role, u.lang, u.external_id in admins) for u in rows]
+        listed = []
+        for u in rows:
+            stored = u.role if u.source == DATABASE else None
+            now_role = effective_role(u.role, u.source, u.external_id in admins)
+            listed.append(UserListing(u.external_id, now_role, u.lang, u.external_id in admins, stored))
         seen = {u.external_id for u in rows}
         return listed + [UserListing(a, "admin", None, True) for a in sorted(admins - seen)]
 
     @shielded
-    def add_user(self, channel: str, external_id: str, role: str, by: UserRow | None = None) -> UserRow:
-        """Give a user of `channel` a role (created when new)."""
+    def add_user(self, channel: str, external_id: str, role: str, by: By = None) -> UserRow:
+        """Give a user of `channel` a role in the database (created when new); a role that may not
+        invite revokes the invitations they made."""
         external_id = str(external_id).strip()
         if not external_id or (channel in NUMERIC_IDS and not external_id.isdigit()):
             raise BadInput(f"'{external_id}' is not a {channel} user id")
-        return accounts.set_role(self.store, channel, external_id, check_role(role), actor=actor_of(by))
+        revoke = Action.INVITE not in ACTIONS_BY_ROLE.get(check_role(role), set())
+        return accounts.set_role(self.store, channel, external_id, role, actor=actor_of(by), revoke_invites=revoke)
 
     @shielded
-    def remove_user(self, channel: str, external_id: str, by: UserRow | None = None) -> bool:
-        """Remove a user with all of their cases."""
+    def remove_user(self, channel: str, external_id: str, by: By = None) -> bool:
+        """Remove a user with all of their cases; their open invitations are revoked."""
         return accounts.remove_user(self.store, channel, str(external_id), actor=actor_of(by))
 
     # -- invitations ---------------------------------------------------------------------------
-    def invite(self, role: str, by: UserRow | None = None, days: int = INVITE_DAYS) -> Invite:
-        """A single-use code that gives its redeemer `role`."""
-        return accounts.create_invite(self.store, check_role(role), by.id if by else None, timedelta(days=days),
-                                      actor=actor_of(by))
+    @shielded
+    def invite(self, role: str, by: By = None, days: int = INVITE_DAYS) -> Invite:
+        """A single-use code that gives its redeemer `role`; a chat user must be admin as stored now."""
+        if days < 1:
+            raise BadInput(f"--days must be 1 or more, not {days}")
+        chat_user = _chat_user(by)
+        check = (lambda tx: confirm(tx, chat_user, Action.INVITE)) if chat_user else None
+        return accounts.create_invite(self.store, check_role(role), chat_user.id if chat_user else None,
+                                      timedelta(days=days), actor=actor_of(by), check=check)
 
     def invite_words(self, words: list[str], by: UserRow) -> Invite | None:
         """An invitation from a chat command's words ([role], default professional); None when unusable."""
@@ -120,6 +159,43 @@ class Admin:
         if len(words) > 1 or role not in ROLES:
             return None
         return self.invite(role, by)
+
+    @shielded
+    def invites(self, by: By = None, everything: bool = False) -> list[InviteListing]:
+        """Open invitations (with `everything`: used, revoked and expired ones too), newest first;
+        the listing is audited in its transaction."""
+        chat_user, at = _chat_user(by), now()
+        with self.store.transaction() as tx:
+            if chat_user:
+                confirm(tx, chat_user, Action.INVITE)
+            rows = accounts.list_invites(tx, open_only=not everything)
+            tx.audit(actor_of(by), "invite", None, f"listed ({len(rows)})")
+        return [InviteListing(r.code, r.role, r.issuer or "console", r.created_at, r.expires_at,
+                              self._status(r, at)) for r in rows]
+
+    def _status(self, invite: InviteRow, at: datetime) -> str:
+        if invite.revoked_at is not None:
+            return "revoked"
+        if invite.used_at is not None:
+            return "used"
+        if invite.expires_at < at:
+            return "expired"
+        return "open" if self._access().issuer_is_admin(invite) else "orphaned"
+
+    @shielded
+    def revoke_invite(self, code: str, by: By = None) -> bool:
+        """Revoke an open invitation (audited with the change); False when there is no open one."""
+        chat_user = _chat_user(by)
+        code = code.strip()
+        if not INVITE_CODE.fullmatch(code):
+            return False
+        with self.store.transaction() as tx:
+            if chat_user:
+                confirm(tx, chat_user, Action.INVITE)
+            return accounts.revoke_invite(tx, code, actor_of(by)) is not None
+
+    def _access(self) -> Access:
+        return Access(self.store, "telegram", self.admin_ids)   # LENSBOT_ADMIN_IDS names Telegram users
 
     # -- retention, audit, housekeeping ----------------------------------------------------------
     @shielded

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from dialogs.access import Access
+from dialogs.access import Access, actor, confirm
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
 from dialogs.output import Block, Reply
 from dialogs.render import option_event
-from dialogs.service import IntakeService, actor
+from dialogs.service import IntakeService
 from dialogs.summary import progress_blocks, red_flag_block
 from dialogs.texts import dialog_texts
 from storage import records
@@ -146,14 +146,24 @@ class Cases:
         return self.service.resume(user, code, lang)
 
     def resume_choices(self, user: UserRow) -> list[CaseSummary]:
-        """The open cases a user may continue: real ones, or practice ones for a trainee."""
-        modes = REAL_MODES if Access.may(user, Action.CASES) else TRAINING_MODES
-        return self.store.list_cases(user.id, "open", modes)[:RESUME_LIMIT]
+        """The open cases a user may continue: real ones, or practice ones for a trainee.
+
+        The role as stored now decides, and the listing is audited in the same transaction."""
+        with self.store.transaction() as tx:
+            live = confirm(tx, user, Action.USE)
+            modes = REAL_MODES if Access.may(live, Action.CASES) else TRAINING_MODES
+            cases = tx.list_cases(user.id, "open", modes)[:RESUME_LIMIT]
+            tx.audit(actor(user), "list", None, f"open {'real' if modes == REAL_MODES else 'practice'} ({len(cases)})")
+        return cases
 
     def list(self, user: UserRow, limit: int | None = LIST_LIMIT) -> list[CaseSummary]:
-        """The user's real cases, newest first (all of them with limit=None)."""
-        cases = self.store.list_cases(user.id)
-        return cases if limit is None else cases[:limit]
+        """The user's real cases, newest first (all of them with limit=None); audited with the read."""
+        with self.store.transaction() as tx:
+            confirm(tx, user, Action.CASES)
+            cases = tx.list_cases(user.id)
+            cases = cases if limit is None else cases[:limit]
+            tx.audit(actor(user), "list", None, f"cases ({len(cases)})")
+        return cases
 
     def summary(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
         return self.service.summary(user, code, lang)
@@ -169,13 +179,13 @@ class Cases:
     # -- deleting ---------------------------------------------------------------------------
     def deletable(self, user: UserRow, code: str) -> str | None:
         """The case's code as it is named, when the user may delete it (ask to confirm); else None."""
-        view = self.service.view(user, code)
+        view = self.service.view(user, code, refusal="delete")
         return None if view is None else view.case.code
 
     def delete(self, user: UserRow, code: str) -> Erased | None:
         """Erase one of the user's cases and every copy lensbot kept (storage: Store.erase_case);
         None when it is not theirs (or already gone). The channel then deletes `messages`."""
-        view = self.service.view(user, code)
+        view = self.service.view(user, code, refusal="delete")   # rights as stored now; a foreign code audited
         if view is None:
             return None
         messages = self.store.erase_case(view.case.id, actor=actor(user), code=view.case.code)

@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from dialogs.access import confirm
+from dialogs.domain import Action
 from dialogs.output import Block
 from dialogs.reports.export import case_json, case_rows, cases_csv
 from dialogs.reports.model import CaseInfo, LocalPicture
 from dialogs.service import CaseView, IntakeService, actor
 from dialogs.stats import local_picture, stats_blocks, stats_csv, stats_json
 from matrix.lens import Lens
-from storage.records import audit, read_counts
+from storage.records import read_counts
 from storage.repo import UserRow
 
 ReportFormat = Literal["png", "pdf", "json", "csv"]
@@ -118,10 +120,9 @@ class Reports:
     def case_file(self, user: UserRow, code: str, fmt: str, lang: str) -> File | None:
         """The report of one of the user's own cases; None when there is no such case for them."""
         form = CASE_FORMATS[fmt]
-        view = self.service.view(user, code)
+        view = self.service.view(user, code, audit=(form.audit, fmt))   # read and audited in one transaction
         if view is None:
             return None
-        audit(self.store, actor(user), form.audit, view.case.code, fmt)
         data = form.render(view, lambda: self.store.notes(view.case.id), lang)
         return File(form.name.format(code=view.case.code), form.mime, data, form.binary)
 
@@ -132,26 +133,34 @@ class Reports:
 
     def export_file(self, user: UserRow) -> File:
         """All of the user's real cases as one CSV (training cases are not dossier material)."""
+        with self.store.transaction() as tx:   # the role as stored now, the read and its audit row together
+            confirm(tx, user, Action.CASES)
+            cases = tx.list_cases(user.id)
+            found = [self.service.load_in(tx, user, summary.code) for summary in cases]
+            tx.audit(actor(user), "export", None, f"all cases ({len(cases)})")
         rows: list[list[str]] = []
-        cases = self.store.list_cases(user.id)
-        for summary in cases:
-            view = self.service.view(user, summary.code)
-            if view is not None:
-                rows += case_rows(view.lens, case_info(view), view.case.status, view.answers)
-        audit(self.store, actor(user), "export", None, f"all cases ({len(cases)})")
+        for case, answers in filter(None, found):
+            view = CaseView(case, self.service.dialog_for(case.lens_version).lens, answers)
+            rows += case_rows(view.lens, case_info(view), view.case.status, view.answers)
         return File(*EXPORT_ALL, cases_csv(rows).encode(), False)
 
     def export_all(self, user: UserRow) -> bytes:
         return self.export_file(user).data
 
     def stats_result(self, fmt: str, lang: str, since: str | None = None, until: str | None = None,
-                     who: str = "console") -> File | list[Block]:
-        """The local picture as blocks (`text`) or as a file of STATS_FORMATS."""
+                     who: str = "console", user: UserRow | None = None) -> File | list[Block]:
+        """The local picture as blocks (`text`) or as a file of STATS_FORMATS.
+
+        The audit row comes first, in a transaction that confirms `user`'s role as stored now:
+        no audit row (or no admin any more), nothing is read."""
+        with self.store.transaction() as tx:
+            if user is not None:
+                confirm(tx, user, Action.INVITE)
+            tx.audit(who, "stats", None, f"{since or ''}..{until or ''} {fmt}")
         lens = self.service.lens
         # ids that left the lens are named in the words of the stored version they were counted under
         pic = local_picture(read_counts(self.store, since, until), since, until,
                             lenses=lambda version: self.service.dialog_for(version).lens)
-        audit(self.store, who, "stats", None, f"{since or ''}..{until or ''} {fmt}")
         if fmt == STATS_TEXT:
             return stats_blocks(lens, pic, lang)
         form = STATS_FORMATS[fmt]

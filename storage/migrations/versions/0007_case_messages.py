@@ -5,16 +5,16 @@ them too. housekeeping: when the retention purge last ran (the clock-jump guard)
 key derived when LENSBOT_AUDIT_KEY is not set. ix_audit_log_case_code: erasing a case rewrites
 its code in the audit log to a keyed hash, one indexed UPDATE per case.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-06 22:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
