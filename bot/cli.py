@@ -10,6 +10,7 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,7 @@ DEFAULT_USERS_CHANNEL = "telegram"
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    os.umask(0o077)   # every file lensbot creates (the SQLite database, its WAL, --out files) is 0600
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not hasattr(args, "func"):
         parser.print_help()
@@ -335,9 +337,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def write_output(file: File, out: str | None) -> int:
-    """Write a file to --out, or text to standard output; binary data needs --out."""
+    """Write a file to --out (mode 0600, never through a symlink), or text to standard output;
+    binary data needs --out."""
     if out:
-        Path(out).write_bytes(file.data)
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:   # ELOOP: --out is a symbolic link
+            why = "it is a symbolic link" if Path(out).is_symlink() else exc.strerror
+            print(f"lensbot: cannot write {out}: {why}", file=sys.stderr)
+            return 2
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)   # an existing file keeps no wider mode
+            f.write(file.data)
         print(f"written: {out} ({len(file.data)} bytes)", file=sys.stderr)
     elif file.binary:
         print("lensbot: this format is binary; give --out FILE", file=sys.stderr)
