@@ -138,9 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--lang", choices=["nl", "en"], default="nl")
     rep.set_defaults(func=cmd_report)
 
-    st = sub.add_parser("stats", help="the local picture over completed cases (counts below 5 shown as <5)")
-    st.add_argument("--since", metavar="DATE", help="first month, YYYY-MM or YYYY-MM-DD")
-    st.add_argument("--until", metavar="DATE", help="last month, YYYY-MM or YYYY-MM-DD")
+    st = sub.add_parser("stats", help="the local picture of a closed month or quarter (counts below 5 shown as <5)")
+    st.add_argument("--period", metavar="PERIOD",
+                    help="a month (YYYY-MM) or quarter (YYYY-Qn) that has ended; default: the last quarter that ended")
+    st.add_argument("--since", help=argparse.SUPPRESS)   # refused with a message: windows can be differenced
+    st.add_argument("--until", help=argparse.SUPPRESS)
     st.add_argument("--format", choices=list(STATS_FORMAT_NAMES), default="text")
     st.add_argument("--out", metavar="FILE")
     st.add_argument("--lang", choices=["nl", "en"], default="nl")
@@ -359,8 +361,13 @@ def write_output(file: File, out: str | None) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    if args.since or args.until:
+        print("lensbot: --since/--until are no longer offered: two windows could be subtracted to reveal a "
+              "small count. The local picture is published per closed month or quarter: "
+              "use --period YYYY-MM or --period YYYY-Qn.", file=sys.stderr)
+        return 2
     d = door(args)
-    result = d.reports.local_picture(console_user(d), args.format, args.lang, args.since, args.until)
+    result = d.reports.local_picture(console_user(d), args.format, args.lang, args.period)
     if isinstance(result, list):
         text = "\n".join(render_block(b) for b in result) + "\n"
         return write_output(File("lokaal-beeld.txt", "text/plain", text.encode(), False), args.out)
