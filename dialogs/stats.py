@@ -85,10 +85,12 @@ def _loader(lenses: LensOf) -> LensOf:
 
 
 def _ranked(pic: LocalPicture, metric: str) -> list[str]:
-    """Ids by published count, largest first, ties by id. A suppressed count sorts as if it were 0,
-    so the order itself never tells one suppressed count from another."""
+    """Ids by published count, largest first, ties by id; small ones are left out, because a row
+    that is there at all says "at least one" (0 and 1-4 must look the same). A hidden ("*") count
+    sorts as if it were 0, so the order never tells it apart."""
     counts: dict[str, int] = getattr(pic, TABLES[metric])
-    return sorted(counts, key=lambda k: (-counts[k] if pic.state(metric, k) == "shown" else 0, k))
+    listed = [k for k in counts if pic.state(metric, k) != "small"]
+    return sorted(listed, key=lambda k: (-counts[k] if pic.state(metric, k) == "shown" else 0, k))
 
 
 def _top(pic: LocalPicture, metric: str) -> list[str]:
@@ -101,7 +103,7 @@ def stats_blocks(lens: Lens, pic: LocalPicture, lang: str) -> list[Block]:
     period = pic.period or f"{pic.since or '…'} – {pic.until or '…'}"
     head = [Line(t("stats.title", lang, period=period), "title"),
             Line(t("stats.cases", lang, count=pic.show("cases", "all"))),
-            Line(t("stats.suppressed", lang), "muted")]
+            Line(t("stats.suppressed", lang), "muted"), Line(t("stats.closed_only", lang), "muted")]
     if set(pic.lens_versions) - {lens.version}:   # the counts span another lens: say which
         versions = ", ".join(f"{v} ({pic.show('lens_version', v)})" for v in sorted(pic.lens_versions))
         head.append(Line(t("stats.lens_versions", lang, versions=versions), "muted"))
@@ -112,8 +114,10 @@ def stats_blocks(lens: Lens, pic: LocalPicture, lang: str) -> list[Block]:
         body.append(Line(f"{lg.name.get(lang)}: {pic.show('leefgebied', lg.id)}", "item"))
         body += [Line(f"{ind.name.get(lang)}: {pic.show('indicator', ind.id)}", "subitem")
                  for ind in lg.indicators]
-    former_lg = [(k, n) for k, n in sorted(pic.leefgebieden.items()) if k not in lens.leefgebied_by_id]
-    former_ind = [(k, n) for k, n in sorted(pic.indicators.items()) if k not in lens.indicators]
+    former_lg = [(k, n) for k, n in sorted(pic.leefgebieden.items())
+                 if k not in lens.leefgebied_by_id and pic.state("leefgebied", k) != "small"]
+    former_ind = [(k, n) for k, n in sorted(pic.indicators.items())
+                  if k not in lens.indicators and pic.state("indicator", k) != "small"]
     if former_lg or former_ind:
         body.append(Line(t("stats.former", lang), "heading"))
         body += [Line(f"{labels.leefgebied(k, lang)}: {pic.show('leefgebied', k)}", "item") for k, _ in former_lg]
