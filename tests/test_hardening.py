@@ -121,7 +121,6 @@ async def test_a_whole_intake_at_debug_logs_no_note_answer_or_question(lens: Len
         with pytest.raises(StorageUnavailable), env.store.transaction() as tx:
             tx.conn.execute(text("INSERT INTO no_such_table VALUES (:secret)"), {"secret": "INVITE-SECRET-9f3a"})
 
-    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     names = {r.name.split(".")[0] for r in caplog.records if r.levelno == logging.DEBUG}
     assert {"telegram", "sqlalchemy", "httpcore"} <= names, names   # the loggers really were at DEBUG
     secrets = {NOTE, NAME, CYRILLIC, GREEK, ARABIC, "INVITE-SECRET-9f3a", *asked, *data}
