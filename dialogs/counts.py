@@ -77,9 +77,6 @@ class Period:
         q = (today.month - 1) // 3   # the current quarter's index 0..3; the one before it ended last
         return cls.parse(f"{today.year}-Q{q}" if q else f"{today.year - 1}-Q4")
 
-    def quarter(self) -> Period:
-        year, month = self.months[0].split("-")
-        return Period.parse(f"{year}-Q{(int(month) - 1) // 3 + 1}")
 
 
 def shown(count: int) -> str:
