@@ -10,6 +10,7 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,7 @@ DEFAULT_USERS_CHANNEL = "telegram"
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    os.umask(0o077)   # every file lensbot creates (the SQLite database, its WAL, --out files) is 0600
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not hasattr(args, "func"):
         parser.print_help()
@@ -161,9 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--lang", choices=["nl", "en"], default="nl")
     rep.set_defaults(func=cmd_report)
 
-    st = sub.add_parser("stats", help="the local picture over completed cases (counts below 5 shown as <5)")
-    st.add_argument("--since", metavar="DATE", help="first month, YYYY-MM or YYYY-MM-DD")
-    st.add_argument("--until", metavar="DATE", help="last month, YYYY-MM or YYYY-MM-DD")
+    st = sub.add_parser("stats", help="the local picture of a closed month or quarter (counts below 5 shown as <5)")
+    st.add_argument("--period", metavar="PERIOD",
+                    help="a month (YYYY-MM) or quarter (YYYY-Qn) that has ended; default: the last quarter that ended")
+    st.add_argument("--since", help=argparse.SUPPRESS)   # refused with a message: windows can be differenced
+    st.add_argument("--until", help=argparse.SUPPRESS)
     st.add_argument("--format", choices=list(STATS_FORMAT_NAMES), default="text")
     st.add_argument("--out", metavar="FILE")
     st.add_argument("--lang", choices=["nl", "en"], default="nl")
@@ -413,9 +417,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def write_output(file: File, out: str | None) -> int:
-    """Write a file to --out, or text to standard output; binary data needs --out."""
+    """Write a file to --out (mode 0600, never through a symlink), or text to standard output;
+    binary data needs --out."""
     if out:
-        Path(out).write_bytes(file.data)
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:   # ELOOP: --out is a symbolic link
+            why = "it is a symbolic link" if Path(out).is_symlink() else exc.strerror
+            print(f"lensbot: cannot write {out}: {why}", file=sys.stderr)
+            return 2
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)   # an existing file keeps no wider mode
+            f.write(file.data)
         print(f"written: {out} ({len(file.data)} bytes)", file=sys.stderr)
     elif file.binary:
         print("lensbot: this format is binary; give --out FILE", file=sys.stderr)
@@ -426,8 +439,13 @@ def write_output(file: File, out: str | None) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    if args.since or args.until:
+        print("lensbot: --since/--until are no longer offered: two windows could be subtracted to reveal a "
+              "small count. The local picture is published per closed month or quarter: "
+              "use --period YYYY-MM or --period YYYY-Qn.", file=sys.stderr)
+        return 2
     d = door(args)
-    result = d.reports.local_picture(console_user(d), args.format, args.lang, args.since, args.until)
+    result = d.reports.local_picture(console_user(d), args.format, args.lang, args.period)
     if isinstance(result, list):
         text = "\n".join(render_block(b) for b in result) + "\n"
         return write_output(File("lokaal-beeld.txt", "text/plain", text.encode(), False), args.out)

@@ -245,7 +245,7 @@ class IntakeService:
             tx.save_case(case, at, completed=completed)
             if completed and case.mode in REAL_MODES:   # the local picture; training never counts
                 result = assess(dialog.lens, model.answers)
-                tx.add_counts(at.strftime("%Y-%m"), completion_keys(result, model.answers))
+                tx.add_counts(at.strftime("%Y-%m"), completion_keys(result, model.answers), contributor=case.user_id)
         return self._reply(dialog, model, case, lang, [], saved=tuple(model.changes))
 
     # -- helpers ---------------------------------------------------------------------------

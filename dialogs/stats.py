@@ -1,8 +1,10 @@
 """The local picture (lokaal beeld): what completed real cases show together, anonymously.
 
 Counts are added per month when a case completes (`completion_keys`) and read back from the
-aggregate table, so the picture survives the retention purge. Every count below 5 is shown as
-"<5"; nothing finer than a month, no codes, notes or users ever reaches this module.
+aggregate table, so the picture survives the retention purge. It is published only for a closed
+month or quarter (`dialogs/counts.py`: `Period`, `seal`): every count below 5, or from fewer than 3
+professionals, is shown as "<5", and "*" where it would otherwise follow from other published
+counts; nothing finer than a month, no codes, notes or users ever reaches this module.
 
 Counts outlive lens edits: each case also counts the lens version it was completed under, and an
 id that left the current lens is named in the words of that version (`dialogs/labels.py`), never
@@ -18,7 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from dialogs.counts import LocalPicture, shown, shown_all
+from dialogs.counts import LEVELS, TABLES, LocalPicture, Period, Row, seal
 from dialogs.labels import LensLabels
 from dialogs.output import Block, Line
 from dialogs.texts import dialog_texts
@@ -26,7 +28,6 @@ from matrix.lens import Lens
 from matrix.scoring import Assessment
 
 TOP = 10
-LEVELS = ("not_assessed", "none", "attention", "possible_exploitation", "acute")
 LensOf = Callable[[str], Lens | None]   # a stored lens version by its version string
 
 
@@ -42,15 +43,21 @@ def completion_keys(result: Assessment, answers: dict[str, str]) -> list[tuple[s
     return keys
 
 
-def local_picture(rows: list[tuple[str, str, str, int]], since: str | None, until: str | None,
-                  lenses: LensOf | None = None) -> LocalPicture:
-    """The picture from (month, metric, key, count) rows; `lenses` loads the stored versions counted."""
-    pic = LocalPicture(since=since, until=until)
+def local_picture(rows: list[Row], period: Period | None = None, lenses: LensOf | None = None) -> LocalPicture:
+    """The picture of a closed `period` from (month, metric, key, count, professionals) rows, sealed
+    (`dialogs/counts.py`); `lenses` loads the stored versions counted. Without a period: every row,
+    with per-panel suppression only (for tests and tools, never published)."""
+    if period is not None:
+        rows = [r for r in rows if r[0] in period.months]
+    months = sorted({r[0] for r in rows})
+    pic = LocalPicture(since=period.months[0] if period else (months[0] if months else None),
+                       until=period.months[-1] if period else (months[-1] if months else None),
+                       period=period.label if period else None)
     target = {"indicator": pic.indicators, "leefgebied": pic.leefgebieden, "signal_yes": pic.signals_yes,
               "signal_unknown": pic.signals_unknown, "phenomenon": pic.phenomena, "concern": pic.concern,
               "lens_version": pic.lens_versions}
     last_month: dict[str, str] = {}
-    for month, metric, key, count in rows:
+    for month, metric, key, count, _professionals in rows:
         if metric == "cases":
             pic.per_month[month] = pic.per_month.get(month, 0) + count
             pic.cases += count
@@ -58,6 +65,10 @@ def local_picture(rows: list[tuple[str, str, str, int]], since: str | None, unti
             target[metric][key] = target[metric].get(key, 0) + count
             if metric == "lens_version":
                 last_month[key] = max(month, last_month.get(key, month))
+    if period is not None:
+        pic.states = seal(rows, period)[1]
+        for month in period.months:
+            pic.per_month.setdefault(month, 0)
     if lenses is not None:
         newest_first = sorted(pic.lens_versions, key=lambda v: (last_month[v], pic.lens_versions[v]), reverse=True)
         pic.lenses = tuple(lens for lens in map(_loader(lenses), newest_first) if lens is not None)
@@ -73,48 +84,61 @@ def _loader(lenses: LensOf) -> LensOf:
     return load
 
 
-def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+def _ranked(pic: LocalPicture, metric: str) -> list[str]:
+    """Ids by published count, largest first, ties by id; small ones are left out, because a row
+    that is there at all says "at least one" (0 and 1-4 must look the same). A hidden ("*") count
+    sorts as if it were 0, so the order never tells it apart."""
+    counts: dict[str, int] = getattr(pic, TABLES[metric])
+    listed = [k for k in counts if pic.state(metric, k) != "small"]
+    return sorted(listed, key=lambda k: (-counts[k] if pic.state(metric, k) == "shown" else 0, k))
+
+
+def _top(pic: LocalPicture, metric: str) -> list[str]:
+    return _ranked(pic, metric)[:TOP]
 
 
 def stats_blocks(lens: Lens, pic: LocalPicture, lang: str) -> list[Block]:
     t = dialog_texts()
     labels = LensLabels.of(lens, pic.lenses)
-    period = f"{pic.since or '…'} – {pic.until or '…'}"
+    period = pic.period or f"{pic.since or '…'} – {pic.until or '…'}"
     head = [Line(t("stats.title", lang, period=period), "title"),
-            Line(t("stats.cases", lang, count=shown(pic.cases))),
-            Line(t("stats.suppressed", lang), "muted")]
+            Line(t("stats.cases", lang, count=pic.show("cases", "all"))),
+            Line(t("stats.suppressed", lang), "muted"), Line(t("stats.closed_only", lang), "muted")]
     if set(pic.lens_versions) - {lens.version}:   # the counts span another lens: say which
-        versions = ", ".join(f"{v} ({shown(n)})" for v, n in sorted(pic.lens_versions.items()))
+        versions = ", ".join(f"{v} ({pic.show('lens_version', v)})" for v in sorted(pic.lens_versions))
         head.append(Line(t("stats.lens_versions", lang, versions=versions), "muted"))
-    if not pic.cases:
+    if pic.state("cases", "all") == "small":   # 0 and 1-4 cases (or too few professionals) look the same
         return [Block((*head, Line(t("stats.none", lang))), "summary")]
     body: list[Line] = [Line(t("stats.per_leefgebied", lang), "heading")]
     for lg in lens.leefgebieden:
-        body.append(Line(f"{lg.name.get(lang)}: {shown(pic.leefgebieden.get(lg.id, 0))}", "item"))
-        body += [Line(f"{ind.name.get(lang)}: {shown(pic.indicators.get(ind.id, 0))}", "subitem")
+        body.append(Line(f"{lg.name.get(lang)}: {pic.show('leefgebied', lg.id)}", "item"))
+        body += [Line(f"{ind.name.get(lang)}: {pic.show('indicator', ind.id)}", "subitem")
                  for ind in lg.indicators]
-    former_lg = [(k, n) for k, n in sorted(pic.leefgebieden.items()) if k not in lens.leefgebied_by_id]
-    former_ind = [(k, n) for k, n in sorted(pic.indicators.items()) if k not in lens.indicators]
+    former_lg = [(k, n) for k, n in sorted(pic.leefgebieden.items())
+                 if k not in lens.leefgebied_by_id and pic.state("leefgebied", k) != "small"]
+    former_ind = [(k, n) for k, n in sorted(pic.indicators.items())
+                  if k not in lens.indicators and pic.state("indicator", k) != "small"]
     if former_lg or former_ind:
         body.append(Line(t("stats.former", lang), "heading"))
-        body += [Line(f"{labels.leefgebied(k, lang)}: {shown(n)}", "item") for k, n in former_lg]
-        body += [Line(f"{labels.indicator(k, lang)}: {shown(n)}", "item") for k, n in former_ind]
+        body += [Line(f"{labels.leefgebied(k, lang)}: {pic.show('leefgebied', k)}", "item") for k, _ in former_lg]
+        body += [Line(f"{labels.indicator(k, lang)}: {pic.show('indicator', k)}", "item") for k, _ in former_ind]
     body.append(Line(t("stats.yes", lang), "heading"))
-    body += [Line(f"{labels.question(s, lang)} — {shown(n)}", "item") for s, n in _top(pic.signals_yes)]
+    body += [Line(f"{labels.question(s, lang)} — {pic.show('signal_yes', s)}", "item")
+             for s in _top(pic, "signal_yes")]
     body.append(Line(t("stats.unknown", lang), "heading"))
-    for s, n in _top(pic.signals_unknown):
-        body.append(Line(f"{labels.question(s, lang)} — {shown(n)}", "item"))
+    for s in _top(pic, "signal_unknown"):
+        body.append(Line(f"{labels.question(s, lang)} — {pic.show('signal_unknown', s)}", "item"))
         who = labels.seen_by(s, lang)
         if who:
             body.append(Line(t("stats.partners", lang, who=who), "subitem"))
     body.append(Line(t("stats.phenomena", lang), "heading"))
-    body += [Line(f"{labels.phenomenon(p, lang)}: {shown(n)}", "item") for p, n in _top(pic.phenomena)]
+    body += [Line(f"{labels.phenomenon(p, lang)}: {pic.show('phenomenon', p)}", "item")
+             for p in _top(pic, "phenomenon")]
     body.append(Line(t("stats.concern", lang), "heading"))
-    levels = shown_all({level: pic.concern.get(level, 0) for level in LEVELS})
+    levels = pic.panel("concern", LEVELS)
     body += [Line(f"{t(f'concern.{level}', lang)}: {levels[level]}", "item") for level in LEVELS]
     body.append(Line(t("stats.trend", lang), "heading"))
-    body += [Line(f"{month}: {n}", "item") for month, n in shown_all(dict(sorted(pic.per_month.items()))).items()]
+    body += [Line(f"{month}: {n}", "item") for month, n in pic.panel("per_month", sorted(pic.per_month)).items()]
     return [Block(tuple(head), "summary"), Block(tuple(body), "summary")]
 
 
@@ -122,18 +146,19 @@ def stats_dict(lens: Lens, pic: LocalPicture) -> dict[str, Any]:
     """JSON-ready, already suppressed: no consumer of this output ever sees a count below 5.
 
     Ids are the lens's own; `lens_versions` says which versions they were counted under."""
-    def table(counts: dict[str, int]) -> list[dict[str, str]]:
-        return [{"id": k, "count": shown(n)} for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    def table(metric: str) -> list[dict[str, str]]:
+        return [{"id": k, "count": pic.show(metric, k)} for k in _ranked(pic, metric)]
 
     return {
-        "since": pic.since, "until": pic.until, "lens_version": lens.version,
-        "lens_versions": [{"version": v, "count": shown(n)} for v, n in sorted(pic.lens_versions.items())],
-        "completed_cases": shown(pic.cases),
-        "per_month": [{"month": m, "count": n} for m, n in shown_all(dict(sorted(pic.per_month.items()))).items()],
-        "leefgebieden": table(pic.leefgebieden), "indicators": table(pic.indicators),
-        "signals_yes": table(pic.signals_yes), "signals_unknown": table(pic.signals_unknown),
-        "phenomena": table(pic.phenomena),
-        "concern": shown_all({level: pic.concern.get(level, 0) for level in LEVELS}),
+        "period": pic.period, "since": pic.since, "until": pic.until, "lens_version": lens.version,
+        "lens_versions": [{"version": v, "count": pic.show("lens_version", v)} for v in sorted(pic.lens_versions)],
+        "completed_cases": pic.show("cases", "all"),
+        "per_month": [{"month": m, "count": n} for m, n in pic.panel("per_month", sorted(pic.per_month)).items()],
+        "leefgebieden": table("leefgebied"), "indicators": table("indicator"),
+        "signals_yes": table("signal_yes"),
+        "signals_unknown": table("signal_unknown"),
+        "phenomena": table("phenomenon"),
+        "concern": pic.panel("concern", LEVELS),
     }
 
 

@@ -42,10 +42,10 @@ def make_engine(url: str | None = None, busy_timeout_ms: int | None = None, **kw
     full = normalise_url(database_url(url))
     if full.startswith("sqlite"):
         busy_ms = SQLITE_BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
-        engine = create_engine(full, connect_args={"timeout": busy_ms / 1000}, **kwargs)
+        engine = create_engine(full, connect_args={"timeout": busy_ms / 1000}, hide_parameters=True, **kwargs)
         _configure_sqlite(engine, busy_ms)
         return engine
-    engine = create_engine(full, isolation_level="AUTOCOMMIT", **kwargs)
+    engine = create_engine(full, isolation_level="AUTOCOMMIT", hide_parameters=True, **kwargs)
     _configure_postgresql(engine)
     return engine
 

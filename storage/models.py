@@ -142,6 +142,36 @@ class StatsCount(Base):
     metric: Mapped[str] = mapped_column(String(24), primary_key=True)    # cases, indicator, signal_yes, ...
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+    # How many distinct professionals added to this cell, counted up to 3 (the publication
+    # threshold) through `StatsContributor`; 0 for counts made before migration 0006 (unknown).
+    contributors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class StatsContributor(Base):
+    """Which cells of the *current* month a professional already added to, as a keyed hash.
+
+    Only so that `StatsCount.contributors` counts distinct professionals. The token is
+    sha256(month salt + user id), cut to 16 hex digits; the salt lives in `StatsSalt` for the open
+    month only. A cell's tokens are deleted as soon as it has 3 contributors, and every token and
+    salt of a month is deleted once the month has ended (storage/repo.py `Tx.add_counts`,
+    storage/records.py `seal_closed_months`): a closed month holds numbers only.
+    """
+
+    __tablename__ = "stats_contributors"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class StatsSalt(Base):
+    """The random salt of the contributor tokens of one open month; deleted when the month ends."""
+
+    __tablename__ = "stats_salts"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    salt: Mapped[str] = mapped_column(String(32))
 
 
 class AuditEntry(Base):

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, delete, func, insert, select, update
 
-from storage.models import AuditEntry, Case, StatsCount, User
+from storage.models import AuditEntry, Case, StatsContributor, StatsCount, StatsSalt, User
 from storage.repo import Store, audit_hash, audit_values, aware, now
 
 JOB_BATCH = 500    # cases per transaction of the purge and reminder jobs (bench/batch_jobs.py)
@@ -32,15 +32,27 @@ JOB_PAUSE = 0.1    # seconds between two batches: longer than the longest sleep 
 
 
 # -- the local picture (counts are added with Tx.add_counts, in the transaction of the answer) ---
-def read_counts(store: Store, since: str | None = None, until: str | None = None) -> list[tuple[str, str, str, int]]:
-    """(month, metric, key, count) between two months ("YYYY-MM"), both inclusive."""
-    stmt = select(StatsCount.month, StatsCount.metric, StatsCount.key, StatsCount.count)
+def read_counts(store: Store, since: str | None = None, until: str | None = None
+                ) -> list[tuple[str, str, str, int, int]]:
+    """(month, metric, key, count, distinct professionals up to 3) between two months ("YYYY-MM"),
+    both inclusive. Which months may be published is decided in dialogs/counts.py."""
+    stmt = select(StatsCount.month, StatsCount.metric, StatsCount.key, StatsCount.count, StatsCount.contributors)
     if since:
         stmt = stmt.where(StatsCount.month >= since)
     if until:
         stmt = stmt.where(StatsCount.month <= until)
     with store.reading() as conn:
-        return [(r.month, r.metric, r.key, r.count) for r in conn.execute(stmt.order_by(StatsCount.month))]
+        return [(r.month, r.metric, r.key, r.count, r.contributors)
+                for r in conn.execute(stmt.order_by(StatsCount.month))]
+
+
+def seal_closed_months(store: Store, current_month: str) -> None:
+    """Delete the contributor hashes and salts of every month before `current_month`: a closed
+    month keeps numbers only. (Tx.add_counts does the same at the next completion; this covers
+    a quiet month before a closed one is published.)"""
+    with store.transaction() as tx:
+        tx.conn.execute(delete(StatsContributor).where(StatsContributor.month < current_month))
+        tx.conn.execute(delete(StatsSalt).where(StatsSalt.month < current_month))
 
 
 # -- audit -------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
@@ -37,10 +38,13 @@ from storage.models import (
     LensVersion,
     Note,
     ProcessedUpdate,
+    StatsContributor,
     StatsCount,
+    StatsSalt,
     User,
 )
 
+CONTRIBUTORS_NEEDED = 3   # distinct professionals a cell of the local picture needs (dialogs/counts.py)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and retyped
 
 
@@ -398,8 +402,12 @@ class Tx:
         row = {"channel": channel, "update_id": update_id, "at": now()}
         return self._claim.write(self._conn, row, self._direct) == 1
 
-    def add_counts(self, month: str, keys: Iterable[tuple[str, str]]) -> None:
-        """Add 1 to each (metric, key) of `month` of the local picture, in this transaction."""
+    def add_counts(self, month: str, keys: Iterable[tuple[str, str]], contributor: int | None = None) -> None:
+        """Add 1 to each (metric, key) of `month` of the local picture, in this transaction.
+
+        `contributor` (the professional's user id) is counted once per cell, up to
+        CONTRIBUTORS_NEEDED, through a salted hash that is kept only while the cell needs it and
+        the month is open (models.StatsContributor); the id itself is never stored here."""
         rows = [{"month": month, "metric": m, "key": k, "count": 1} for m, k in dict.fromkeys(keys)]
         if not rows:
             return
@@ -407,6 +415,39 @@ class Tx:
         stmt = ins.on_conflict_do_update(index_elements=["month", "metric", "key"],
                                          set_={"count": StatsCount.count + 1})
         self.conn.execute(stmt, rows)
+        self.conn.execute(delete(StatsContributor).where(StatsContributor.month < month))   # ended months:
+        self.conn.execute(delete(StatsSalt).where(StatsSalt.month < month))                 # numbers only
+        if contributor is None:
+            return
+        open_cells = {(r.metric, r.key) for r in self.conn.execute(
+            select(StatsCount.metric, StatsCount.key).where(
+                StatsCount.month == month, StatsCount.contributors < CONTRIBUTORS_NEEDED))}
+        needed = [r for r in rows if (r["metric"], r["key"]) in open_cells]
+        if not needed:
+            return
+        self.conn.execute(self._dialect.insert(StatsSalt).on_conflict_do_nothing(),
+                          [{"month": month, "salt": secrets.token_hex(16)}])
+        salt = self.conn.execute(select(StatsSalt.salt).where(StatsSalt.month == month)).scalar_one()
+        token = hashlib.sha256(f"{salt}:{contributor}".encode()).hexdigest()[:16]
+        self.conn.execute(self._dialect.insert(StatsContributor).on_conflict_do_nothing(),
+                          [{"month": month, "metric": r["metric"], "key": r["key"], "token": token} for r in needed])
+        tokens = (select(func.count()).select_from(StatsContributor)
+                  .where(StatsContributor.month == bindparam("m"), StatsContributor.metric == bindparam("mt"),
+                         StatsContributor.key == bindparam("k")).scalar_subquery())
+        self.conn.execute(update(StatsCount).where(StatsCount.month == bindparam("m"),
+                                                   StatsCount.metric == bindparam("mt"),
+                                                   StatsCount.key == bindparam("k"))
+                          .values(contributors=sql_case((tokens >= CONTRIBUTORS_NEEDED, CONTRIBUTORS_NEEDED),
+                                                        else_=tokens)),
+                          [{"m": month, "mt": r["metric"], "k": r["key"]} for r in needed])
+        full = (select(StatsCount.metric, StatsCount.key)
+                .where(StatsCount.month == month, StatsCount.contributors >= CONTRIBUTORS_NEEDED))
+        done = [{"m": month, "mt": mt, "k": k} for mt, k in self.conn.execute(full)
+                if (mt, k) in open_cells]
+        if done:   # three distinct professionals: enough for good, the hashes are not needed any more
+            self.conn.execute(delete(StatsContributor).where(
+                StatsContributor.month == bindparam("m"), StatsContributor.metric == bindparam("mt"),
+                StatsContributor.key == bindparam("k")), done)
 
     def audit(self, actor: str, action: str, case_code: str | None = None, detail: str | None = None) -> None:
         """An audit row, committed or rolled back with the action it records."""

@@ -21,6 +21,7 @@ from matrix.lens import Lens
 from storage import accounts, records
 from storage.models import Case
 from storage.repo import Store, audit_hash, now
+from tests.support.closed import close_this_month, last_month
 from tests.support.generate import run_case
 
 LENSBOT = Path(sys.executable).with_name("lensbot")
@@ -53,6 +54,7 @@ def big(tmp_path_factory: pytest.TempPathFactory, lens: Lens) -> tuple[str, dict
     trainee = store.user("console", "trainee", create_role="trainee")
     for _ in range(3):
         run_case(service, trainee, rng, "training", p_yes=0.9)
+    close_this_month(store)   # the picture is published once the month has ended
     store.dispose()
     env = dict(os.environ, LENSBOT_DATABASE_URL=url)
     return url, env
@@ -61,30 +63,30 @@ def big(tmp_path_factory: pytest.TempPathFactory, lens: Lens) -> tuple[str, dict
 def test_stats_show_the_local_picture_with_small_counts_suppressed(big: tuple[str, dict[str, str]],
                                                                    lens: Lens) -> None:
     url, env = big
-    out = lensbot(env, "stats", "--format", "json")
+    out = lensbot(env, "stats", "--period", last_month(), "--format", "json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["completed_cases"] == "212"                 # training cases never count
     months = {row["month"] for row in data["per_month"]}
-    assert months == {now().strftime("%Y-%m")}
+    assert months == {last_month()}
     counts = [row["count"] for section in ("indicators", "signals_yes", "signals_unknown", "phenomena")
               for row in data[section]]
     assert "<5" in counts or all(int(c) >= 5 for c in counts)
     assert all(c == "<5" or int(c) >= 5 for c in counts)   # nothing between 1 and 4 is ever printed
-    text = lensbot(env, "stats").stdout
+    text = lensbot(env, "stats", "--period", last_month()).stdout
     assert "Afgeronde zaken: 212" in text
     assert "Blinde vlekken" in text and "partners om te betrekken" in text
     store = Store(url)
     codes = [c.code for u in range(5) for c in store.list_cases(store.user("console", f"u{u}").id)]  # type: ignore[union-attr]
     assert len(codes) == 212 and not any(code in text for code in codes)   # no case code in the picture
     store.dispose()
-    csv_out = lensbot(env, "stats", "--format", "csv").stdout
+    csv_out = lensbot(env, "stats", "--period", last_month(), "--format", "csv").stdout
     assert csv_out.splitlines()[0] == "section,id,count" and "completed_cases,,212" in csv_out
 
 
 def test_purge_removes_old_cases_but_keeps_the_local_picture(big: tuple[str, dict[str, str]]) -> None:
     url, env = big
-    before = json.loads(lensbot(env, "stats", "--format", "json").stdout)
+    before = json.loads(lensbot(env, "stats", "--period", last_month(), "--format", "json").stdout)
     store = Store(url)
     total = records.count_cases(store)
     age_cases(store, 40)
@@ -96,7 +98,7 @@ def test_purge_removes_old_cases_but_keeps_the_local_picture(big: tuple[str, dic
     done = lensbot(dict(env, LENSBOT_RETENTION_DAYS="30"), "purge", "--confirm")
     assert done.returncode == 0 and f"deleted {total} case(s)" in done.stdout
     assert records.count_cases(store) == 0
-    after = json.loads(lensbot(env, "stats", "--format", "json").stdout)
+    after = json.loads(lensbot(env, "stats", "--period", last_month(), "--format", "json").stdout)
     assert after == before
     assert any(r.action == "purge" for r in records.read_audit(store))
     bad = lensbot(dict(env, LENSBOT_RETENTION_DAYS="soon"), "purge")

@@ -306,7 +306,7 @@ def test_continue_asks_nothing_twice_and_ends_with_the_full_summary(store: Store
     log = [item for item, _ in store.answer_log(view.case.id)]
     assert len(log) == len(set(log)) == total + 2
     assert view.case.mode == "full" and view.case.status == "completed"
-    counts = [(m, k, n) for _, m, k, n in records.read_counts(store) if m == "cases"]
+    counts = [(m, k, n) for _, m, k, n, _people in records.read_counts(store) if m == "cases"]
     assert counts == [("cases", "all", 1)]
 
 
@@ -336,8 +336,8 @@ def test_klaar_finishes_and_counts_and_back_at_the_first_question_is_refused(sto
     (case,) = store.list_cases(user.id)
     assert (case.code, case.mode, case.status, case.answers) == (s.code, "quick", "completed", n + 1)
     rows = records.read_counts(store)
-    assert [(m, k, n) for _, m, k, n in rows if m == "cases"] == [("cases", "all", 1)]
-    assert ("concern", "none", 1) in [(m, k, n) for _, m, k, n in rows]
+    assert [(m, k, n) for _, m, k, n, _people in rows if m == "cases"] == [("cases", "all", 1)]
+    assert ("concern", "none", 1) in [(m, k, n) for _, m, k, n, _people in rows]
     assert s.event("continue").refused                   # a finished scan stays finished
 
 

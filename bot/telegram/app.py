@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.telegram import handlers
+from bot.telegram import handlers, logs
 from bot.telegram.commands import COMMANDS, menu
 from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.runtime import Runtime, telegram_texts
@@ -50,6 +50,7 @@ def build_application(settings: Settings, door: Door | IntakeService, store: obj
     `request` replaces PTB's HTTP transport and `rate_limiter` the default AIORateLimiter (30 messages
     a second overall, 3 retries on 429); bench/ uses both to measure lensbot's own cost in memory.
     """
+    logs.install()   # no note, answer or question text in any log, at any level (bot/telegram/logs.py)
     if isinstance(door, IntakeService):
         door = Door.around(door, settings, CHANNEL)
     builder = (

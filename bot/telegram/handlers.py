@@ -18,7 +18,7 @@ from telegram.error import BadRequest, TelegramError
 from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
-from dialogs.app import Action, Block, File, Mode, Redeemed, Reply
+from dialogs.app import Action, BadInput, Block, File, Mode, Redeemed, Reply
 from dialogs.app.cases import Erased
 
 HTML = ParseMode.HTML
@@ -313,12 +313,18 @@ async def export(ctx: Ctx) -> None:
 
 
 async def stats(ctx: Ctx) -> None:
-    """The local picture for admins: text with counts below 5 suppressed, and the chart."""
+    """The local picture for admins of a closed month or quarter (`/overzicht 2026-Q1`; default the
+    last quarter that ended): text with small counts suppressed, and the chart."""
     assert ctx.user is not None
-    blocks = await ctx.rt.render(ctx.rt.door.reports.local_picture, ctx.user, "text", ctx.lang)
+    period = (_args(ctx) or [None])[0]
+    try:
+        blocks = await ctx.rt.render(ctx.rt.door.reports.local_picture, ctx.user, "text", ctx.lang, period)
+    except BadInput:
+        await ctx.send(ctx.t("stats_usage"))
+        return
     assert isinstance(blocks, list)
     await send_blocks(ctx, blocks)
-    chart = await ctx.rt.render(ctx.rt.door.reports.local_picture, ctx.user, "png", ctx.lang)
+    chart = await ctx.rt.render(ctx.rt.door.reports.local_picture, ctx.user, "png", ctx.lang, period)
     assert isinstance(chart, File)
     await send_file(ctx, chart, ctx.t("stats_caption"))
 

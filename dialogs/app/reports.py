@@ -5,11 +5,12 @@ or blocks for the text form of the local picture; the format table is in dialogs
 
 from __future__ import annotations
 
-import re
+from datetime import UTC, date, datetime
 
 from dialogs.access import is_operator
 from dialogs.app.admin import actor_of
 from dialogs.app.errors import BadInput, shielded
+from dialogs.counts import Period
 from dialogs.output import Block
 from dialogs.reports.service import CASE_FORMATS, STATS_FORMATS, STATS_TEXT, File, Reports
 from storage.repo import UserRow
@@ -18,13 +19,23 @@ CASE_FORMAT_NAMES = tuple(CASE_FORMATS)
 STATS_FORMAT_NAMES = (STATS_TEXT, *STATS_FORMATS)
 
 
-def month(value: str | None) -> str | None:
-    """A month bound of the local picture: YYYY-MM or YYYY-MM-DD (the day is ignored)."""
+def closed_period(value: str | None, today: date | None = None) -> Period:
+    """The period of the local picture: a month (2026-01) or quarter (2026-Q1) that has ended;
+    without a value the last quarter that has ended. Open or arbitrary windows are refused: they
+    would let two pictures be subtracted (dialogs/counts.py)."""
+    today = today or datetime.now(UTC).date()
+    last = f"{Period.last_closed_month(today).label} or {Period.last_closed_quarter(today).label}"
     if value is None:
-        return None
-    if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", value):
-        raise BadInput(f"'{value}' is not a date (use YYYY-MM or YYYY-MM-DD)")
-    return value[:7]
+        return Period.last_closed_quarter(today)
+    try:
+        period = Period.parse(value)
+    except ValueError:
+        raise BadInput(f"'{value}' is not a period: use a month (YYYY-MM) or a quarter (YYYY-Qn), "
+                       f"for example {last}") from None
+    if not period.closed(today):
+        raise BadInput(f"{period.label} has not ended yet: the local picture is published only for months "
+                       f"and quarters that have ended (the latest: {last})")
+    return period
 
 
 class CaseReports:
@@ -43,8 +54,9 @@ class CaseReports:
         return self.reports.export_file(user)
 
     @shielded
-    def local_picture(self, user: UserRow | None, fmt: str, lang: str, since: str | None = None,
-                      until: str | None = None) -> File | list[Block]:
-        """The local picture over completed cases; counts below 5 are shown as <5."""
+    def local_picture(self, user: UserRow | None, fmt: str, lang: str, period: str | None = None
+                      ) -> File | list[Block]:
+        """The local picture of a closed month or quarter (`closed_period`; default the last
+        quarter that ended); counts below 5 or from fewer than 3 professionals are shown as <5."""
         checked = None if user is None or is_operator(user) else user   # a chat user must be admin, as stored now
-        return self.reports.stats_result(fmt, lang, month(since), month(until), who=actor_of(user), user=checked)
+        return self.reports.stats_result(fmt, lang, closed_period(period), who=actor_of(user), user=checked)

@@ -18,7 +18,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from dialogs.counts import SUPPRESS_BELOW, LocalPicture, protect, shown
+from dialogs.counts import SUPPRESS_BELOW, LocalPicture, protect
 from dialogs.reports.picture import RGB, drawable, font, hatched, png_bytes, report_texts, wrap
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
@@ -79,7 +79,7 @@ def months_of(picture: LocalPicture) -> list[tuple[str, int]]:
 
 
 def _label(count: int, state: str) -> str:
-    return "*" if state == "hidden" else shown(count)
+    return "*" if state == "hidden" else "<5" if state == "small" else str(count)
 
 
 def _nice_top(value: int) -> tuple[int, int]:
@@ -105,13 +105,13 @@ def _no_data(draw: ImageDraw.ImageDraw, top: int, height: int, lang: str) -> Non
               fill=MUTED, anchor="mm")
 
 
-def _trend(image: Image.Image, draw: ImageDraw.ImageDraw, months: list[tuple[str, int]], top: int, height: int,
-           lang: str) -> None:
+def _trend(image: Image.Image, draw: ImageDraw.ImageDraw, picture: LocalPicture, months: list[tuple[str, int]],
+           top: int, height: int, lang: str) -> None:
     if not months:
         _no_data(draw, top, height, lang)
         return
     tick_font, label_font = font(24), font(24)
-    states = protect([c for _, c in months])
+    states = picture.panel_states("per_month", [m for m, _ in months])   # as sealed with the period
     axis_top, step = _nice_top(max((c for (_, c), s in zip(months, states, strict=True) if s == "shown"),
                                    default=0))
     left, right = MARGIN + 64, WIDTH - MARGIN
@@ -157,7 +157,7 @@ def _concern(image: Image.Image, draw: ImageDraw.ImageDraw, picture: LocalPictur
     t = dialog_texts()
     name_font, value_font = font(28), font(28, bold=True)
     counts = [(level, picture.concern.get(level, 0)) for level in CONCERN_LEVELS]
-    states = protect([c for _, c in counts])
+    states = picture.panel_states("concern", list(CONCERN_LEVELS))
     axis_top, _ = _nice_top(max((c for (_, c), s in zip(counts, states, strict=True) if s == "shown"), default=0))
     left, right = MARGIN, WIDTH - MARGIN - 90
     y = top
@@ -203,7 +203,7 @@ def stats_chart(lens: Lens, picture: LocalPicture, lang: str = "nl") -> bytes:
 
     draw.text((MARGIN, y), drawable(rt("chart.trend", lang)), font=head_font, fill=INK)
     y += 44
-    _trend(image, draw, months, y, trend_h, lang)
+    _trend(image, draw, picture, months, y, trend_h, lang)
     y += trend_h + 30
 
     draw.text((MARGIN, y), drawable(rt("chart.concern", lang)), font=head_font, fill=INK)

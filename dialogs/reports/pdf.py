@@ -7,10 +7,12 @@ where an applied advice rule gives them (a minor, or an unknown age), the notes.
 It records signals, never a verdict, and says so on every page.
 
 reportlab's platypus lays out flowing text with page breaks and a footer per page without any
-system dependency. We stay with the standard Helvetica (WinAnsi/cp1252: ë, ï, é, –, ’, • are
-fine, nothing is embedded, files stay small); every text first goes through `plain_text`, which
-turns what cp1252 lacks (emoji such as ⚠️) into plain text, and then through `escape`, because
-Paragraph reads a small XML markup and lens texts and notes are data, not markup.
+system dependency. The text is set in DejaVu Sans, shipped in `dialogs/reports/fonts/` and embedded
+as a subset (`dialogs/reports/typeface.py`): a note may hold Łukasz, Cyrillic, Greek or Arabic, and
+Helvetica's cp1252 dropped them. Every text first goes through `plain_text`, which turns what the
+font lacks (emoji such as ⚠️) into plain text, then Arabic is shaped and put in visual order
+(`shaped_text`), then `escape`, because Paragraph reads a small XML markup and lens texts and notes
+are data, not markup.
 `invariant=1` pins the creation date and document id: the same case gives the same bytes.
 The metadata hold only generic words (title "lensbot dossier", author "lensbot"), no case data.
 """
@@ -32,6 +34,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from dialogs.output import Line
 from dialogs.reports.model import CaseInfo
 from dialogs.reports.picture import plain_text, report_texts
+from dialogs.reports.typeface import registered, shaped_text
 from dialogs.summary import advice_lines, age_line, kind_sections, open_lines, phenomenon_lines
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
@@ -39,7 +42,7 @@ from matrix.scoring import Assessment
 from matrix.view import AssessmentView
 
 MELDCODE_STEPS = 5
-FONT, BOLD = "Helvetica", "Helvetica-Bold"
+FONT, BOLD = registered()   # DejaVu Sans, regular and bold
 ACCENT = colors.Color(181 / 255, 74 / 255, 0)
 
 
@@ -67,7 +70,7 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 def markup(text: str) -> str:
     """Plain data -> safe Paragraph text: no emoji boxes, no markup, line breaks kept."""
-    return escape(plain_text(text)).replace("\n", "<br/>")
+    return escape(shaped_text(plain_text(text))).replace("\n", "<br/>")
 
 
 def meldcode_steps(lens: Lens, lang: str) -> list[str]:
@@ -103,7 +106,7 @@ def _footer(version: str, lang: str) -> Callable[[Canvas, SimpleDocTemplate], No
         canvas.saveState()
         canvas.setFont(FONT, 8)
         canvas.setFillColor(colors.Color(0.33, 0.33, 0.33))
-        text = plain_text(rt("pdf.footer", lang, version=version, page=canvas.getPageNumber()))
+        text = shaped_text(plain_text(rt("pdf.footer", lang, version=version, page=canvas.getPageNumber())))
         canvas.drawCentredString(A4[0] / 2, 12 * mm, text)
         canvas.restoreState()
 

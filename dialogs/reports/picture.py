@@ -7,10 +7,10 @@ and the colours (dark orange, amber, hatched light blue, white) differ in lightn
 so they survive colour blindness and greyscale printing.
 
 Fonts: Pillow's bundled Aileron (`ImageFont.load_default`) only covers ASCII and a few quotes, so
-"Financiën" would show a missing-glyph box. We use Bitstream Vera, which ships inside the
-reportlab package (a dependency of the PDF report anyway) and covers all of cp1252, so no system
-font is needed. Without reportlab we fall back to Aileron and fold text to ASCII ("Financien").
-Text goes through `plain_text` first, which also turns emoji into plain text.
+"Financiën" would show a missing-glyph box. We use DejaVu Sans, shipped in `dialogs/reports/fonts/`
+(`dialogs/reports/typeface.py`, the same files as the PDF): Latin Extended, Greek, Cyrillic and
+Arabic, so no system font is needed. Text goes through `plain_text` first, which also turns emoji
+into plain text, and a line holding Arabic is shaped and put in visual order (`typeface.shaped`).
 
 The same input always gives the same bytes: a fixed layout engine (BASIC, not raqm, whose
 presence varies per install), no timestamps, fixed PNG settings.
@@ -23,12 +23,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from dialogs.reports.model import CaseInfo
+from dialogs.reports.typeface import can_draw, font_path, shaped
 from dialogs.texts import Catalog, dialog_texts
 from matrix.lens import Lens
 from matrix.scoring import Assessment, Status
@@ -44,6 +44,7 @@ def report_texts() -> Catalog:
 
 
 # -- text and fonts, shared by the PNG renderers and the PDF ------------------------------------------
+FONT_CHARSET = "font"   # plain_text's default: what DejaVu Sans draws
 
 # Characters outside cp1252 that carry meaning: a plain-text stand-in rather than a missing-glyph box.
 _REPLACEMENTS = {
@@ -57,8 +58,10 @@ _ASCII = {"–": "-", "—": "-", "‘": "'", "’": "'", "‚": ",", "“": '"'
           "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O"}
 
 
-def plain_text(text: str, charset: str = "cp1252") -> str:
-    """`text` with every character the charset cannot show replaced, decomposed (ë -> e) or dropped."""
+def plain_text(text: str, charset: str = FONT_CHARSET) -> str:
+    """`text` with every character the charset cannot show replaced, decomposed (ë -> e) or dropped.
+
+    The default charset is what the shipped DejaVu Sans draws; "cp1252" and "ascii" are narrower."""
     out: list[str] = []
     dropped = False
     for ch in unicodedata.normalize("NFC", text):     # "e" + combining diaeresis -> "ë"
@@ -74,12 +77,9 @@ def plain_text(text: str, charset: str = "cp1252") -> str:
         if unicodedata.category(ch) in ("Cc", "Cf", "Mn", "Me", "Cs", "Co", "Cn"):
             dropped = True   # controls, zero-width joiners, variation selectors (the "️" of ⚠️)
             continue
-        try:
-            ch.encode(charset)
+        if _encodable(ch, charset):
             out.append(ch)
             continue
-        except UnicodeEncodeError:
-            pass
         folded = "".join(c for c in unicodedata.normalize("NFKD", ch) if _encodable(c, charset)
                          and not unicodedata.combining(c))
         out.append(folded)
@@ -91,6 +91,8 @@ def plain_text(text: str, charset: str = "cp1252") -> str:
 
 
 def _encodable(ch: str, charset: str) -> bool:
+    if charset == FONT_CHARSET:
+        return can_draw(ch)
     try:
         ch.encode(charset)
     except UnicodeEncodeError:
@@ -98,33 +100,15 @@ def _encodable(ch: str, charset: str) -> bool:
     return True
 
 
-def _vera_path(bold: bool) -> Path | None:
-    try:
-        path = resources.files("reportlab") / "fonts" / ("VeraBd.ttf" if bold else "Vera.ttf")
-    except ModuleNotFoundError:
-        return None
-    return Path(str(path)) if path.is_file() else None
-
-
 @cache
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    """Bitstream Vera from the reportlab package; Pillow's bundled font if that is missing."""
-    path = _vera_path(bold)
-    if path is not None:
-        return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
-    fallback = ImageFont.load_default(size=size)
-    assert isinstance(fallback, ImageFont.FreeTypeFont), "Pillow was built without FreeType"
-    return fallback
-
-
-@cache
-def font_charset() -> str:
-    return "cp1252" if _vera_path(False) is not None else "ascii"
+    """DejaVu Sans from `dialogs/reports/fonts/`, the same face as the PDF."""
+    return ImageFont.truetype(str(font_path(bold)), size, layout_engine=ImageFont.Layout.BASIC)
 
 
 def drawable(text: str) -> str:
-    """What the chosen font can draw of `text`, on one line."""
-    return plain_text(text, font_charset()).replace("\n", " ").replace("\t", " ")
+    """What the font can draw of `text`, on one line, Arabic shaped and in visual order."""
+    return shaped(plain_text(text).replace("\n", " ").replace("\t", " "))
 
 
 def wrap(text: str, fnt: ImageFont.FreeTypeFont, width: int) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dialogs.access import confirm
+from dialogs.counts import Period
 from dialogs.domain import Action
 from dialogs.output import Block
 from dialogs.reports.export import case_json, case_rows, cases_csv
@@ -20,8 +21,8 @@ from dialogs.reports.model import CaseInfo, LocalPicture
 from dialogs.service import CaseView, IntakeService, actor
 from dialogs.stats import local_picture, stats_blocks, stats_csv, stats_json
 from matrix.lens import Lens
-from storage.records import read_counts
-from storage.repo import UserRow
+from storage.records import read_counts, seal_closed_months
+from storage.repo import UserRow, now
 
 ReportFormat = Literal["png", "pdf", "json", "csv"]
 StatsFormat = Literal["text", "json", "csv", "png"]
@@ -147,26 +148,26 @@ class Reports:
     def export_all(self, user: UserRow) -> bytes:
         return self.export_file(user).data
 
-    def stats_result(self, fmt: str, lang: str, since: str | None = None, until: str | None = None,
-                     who: str = "console", user: UserRow | None = None) -> File | list[Block]:
-        """The local picture as blocks (`text`) or as a file of STATS_FORMATS.
+    def stats_result(self, fmt: str, lang: str, period: Period, who: str = "console",
+                     user: UserRow | None = None) -> File | list[Block]:
+        """The local picture of a closed period as blocks (`text`) or as a file of STATS_FORMATS.
 
         The audit row comes first, in a transaction that confirms `user`'s role as stored now:
         no audit row (or no admin any more), nothing is read."""
         with self.store.transaction() as tx:
             if user is not None:
                 confirm(tx, user, Action.INVITE)
-            tx.audit(who, "stats", None, f"{since or ''}..{until or ''} {fmt}")
+            tx.audit(who, "stats", None, f"{period.label} {fmt}")
         lens = self.service.lens
+        seal_closed_months(self.store, f"{now():%Y-%m}")
+        rows = read_counts(self.store, period.months[0], period.months[-1])
         # ids that left the lens are named in the words of the stored version they were counted under
-        pic = local_picture(read_counts(self.store, since, until), since, until,
-                            lenses=lambda version: self.service.dialog_for(version).lens)
+        pic = local_picture(rows, period, lenses=lambda version: self.service.dialog_for(version).lens)
         if fmt == STATS_TEXT:
             return stats_blocks(lens, pic, lang)
         form = STATS_FORMATS[fmt]
         return File(form.name, form.mime, form.render(lens, pic, lang), form.binary)
 
-    def stats(self, fmt: StatsFormat, lang: str, since: str | None = None, until: str | None = None,
-              who: str = "console") -> bytes | list[Block]:
-        result = self.stats_result(fmt, lang, since, until, who)
+    def stats(self, fmt: StatsFormat, lang: str, period: Period, who: str = "console") -> bytes | list[Block]:
+        result = self.stats_result(fmt, lang, period, who)
         return result.data if isinstance(result, File) else result
