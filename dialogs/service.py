@@ -196,9 +196,9 @@ class IntakeService:
             if case is None:
                 tx.audit(actor(user), "refused", None, "delete: case not found")
                 return False
-            tx.delete_case(case.id)
-            tx.audit(actor(user), "delete", case.code)
-        log.info("case deleted", extra={"case": case.code, "user_id": user.id})
+            tx.erase(case.id, case.code, actor(user), self.store.audit_key(tx))
+        self.store.checkpoint()   # SQLite: the erased note leaves the -wal file too
+        log.info("case erased")   # never the code
         return True
 
     # -- one event -------------------------------------------------------------------------

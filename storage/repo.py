@@ -474,6 +474,18 @@ class Tx:
             .order_by(CaseMessage.message_id)).all()
         return [MessageRef(chat, int(mid), kind, aware(at)) for chat, mid, kind, at in rows]
 
+    def erase(self, case_id: int, code: str, actor: str | None, key: bytes) -> list[MessageRef]:
+        """Erase a case in this transaction: its rows (the foreign keys cascade), its code in the audit
+        log replaced by the keyed hash, and (with `actor`) the "delete" row naming the hash. The
+        messages channels recorded for it are returned, for the channel to delete."""
+        messages = self.case_messages([case_id])
+        self.delete_case(case_id)
+        hashed = audit_hash(key, code)
+        self.forget_codes({code: hashed})
+        if actor is not None:
+            self.audit(actor, "delete", hashed)
+        return messages
+
     def forget_codes(self, codes: dict[str, str]) -> None:
         """Replace case codes in the audit log by their keyed hashes ({code: hash}), in this transaction."""
         if codes:
@@ -789,12 +801,7 @@ class Store:
             row = tx.conn.execute(select(Case.code).where(Case.id == case_id)).first()
             if row is None:
                 return None
-            messages = tx.case_messages([case_id])
-            tx.delete_case(case_id)
-            hashed = audit_hash(self.audit_key(tx), row.code)
-            tx.forget_codes({row.code: hashed})
-            if actor is not None:
-                tx.audit(actor, "delete", hashed)
+            messages = tx.erase(case_id, row.code, actor, self.audit_key(tx))
         self.checkpoint()
         return messages
 
