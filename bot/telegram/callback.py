@@ -3,7 +3,8 @@
 Telegram allows 64 bytes of callback data. An intake button carries the case code and the
 case's step counter, so a tap can be checked against the question the case is waiting for:
 `q:K7QX3M:12:y` (kind, code without the dash, step, option). Anything that does not parse
-exactly is treated as forged and refused.
+exactly is treated as forged and refused: that includes data that is not text, that cannot be
+encoded (lone surrogates arrive from JSON escapes such as "\ud800") or that is over-long.
 """
 
 from __future__ import annotations
@@ -54,8 +55,14 @@ class Callback:
 
 
 def decode(data: str | None) -> Callback | None:
-    """Parse callback data; None for anything we did not produce."""
-    if not data or len(data.encode()) > MAX_BYTES:
+    """Parse callback data; None for anything we did not produce (never an exception)."""
+    if not isinstance(data, str) or not data or len(data) > MAX_BYTES:
+        return None
+    try:
+        size = len(data.encode())   # lone surrogates cannot be encoded
+    except UnicodeEncodeError:
+        return None
+    if size > MAX_BYTES:
         return None
     pattern = _PATTERNS.get(data[:1])
     match = pattern.fullmatch(data) if pattern else None

@@ -3,6 +3,12 @@
 It does what every handler would otherwise repeat: refuse group chats (storing nothing), look
 up the user and their language, check the role, and turn storage trouble or an unexpected error
 into a short message to the user and a log line without any answer content.
+
+Strangers (users without access) cost almost nothing: their "no" is remembered for a few seconds
+(a negative cache can only refuse, so it is safe; an invitation code, /start CODE, is always
+looked up), and they are told at most once per STRANGER_QUIET seconds. 400 messages from one
+stranger then cost no database hop and one reply, instead of 400 of each, and a real user's
+taps are not held up behind them (tests/test_replies.py measures it).
 """
 
 from __future__ import annotations
@@ -21,8 +27,6 @@ from dialogs.app import Unavailable, User
 from dialogs.texts import normalise_lang
 
 log = logging.getLogger("lensbot.telegram")
-
-
 @dataclass
 class Ctx:
     """A handler's view of one update."""
@@ -47,12 +51,23 @@ class Ctx:
 
     async def send(self, text: str, **kwargs: object) -> Message | None:
         bot = self.context.bot
-        return await self.rt.call(lambda: bot.send_message(self.chat_id, text, **kwargs))  # type: ignore[arg-type]
+        return await self.rt.send(lambda: bot.send_message(self.chat_id, text, **kwargs))  # type: ignore[arg-type]
 
     async def toast(self, text: str | None = None) -> None:
+        """Answer the tap (a toast) in the background: the reply that follows never waits for it."""
         query = self.update.callback_query
         if query is not None:
-            await self.rt.call(lambda: query.answer(text[:200] if text else None))
+            # PTB tracks tasks made by create_task and awaits them when the application stops
+            self.context.application.create_task(
+                self.rt.toast(lambda timeout: query.answer(text[:200] if text else None, read_timeout=timeout)),
+                name="lensbot-toast")
+
+    async def refuse_stranger(self) -> None:
+        """"No access", said to a stranger at most once per STRANGER_QUIET seconds (a tap is always answered)."""
+        assert self.update.effective_user is not None
+        await self.toast(self.t("no_access"))
+        if self.update.callback_query is None and self.rt.strangers.may_tell(self.update.effective_user.id):
+            await self.send(self.t("no_access"))
 
 
 Handler = Callable[[Ctx], Awaitable[None]]
@@ -81,12 +96,20 @@ def guarded(action: str | None) -> Callable[[Handler], Callable[[Update, Context
                 # A cached user costs neither a read (~500-630 µs on SQLite, bench/hot_path.py) nor a
                 # hop to the database thread (150-370 µs, bench/update_cost.py); only a miss does.
                 access = rt.door.access
-                user = access.cached(sender.id) or await rt.db(access.user, sender.id)
+                user = access.cached(sender.id)
+                if user is None and not (rt.strangers.known_stranger(sender.id) and not _redeems(update)):
+                    user = await rt.db(access.user, sender.id)
+                    if user is None:
+                        rt.strangers.remember(sender.id)
+                    else:
+                        rt.strangers.forget(sender.id)
                 ctx = Ctx(rt, update, context, user, user.lang if user else lang)
                 if action is not None and not access.may(user, action):
-                    key = "no_access" if user is None else "admin_only"
-                    await ctx.toast(ctx.t(key))
-                    await ctx.send(ctx.t(key))
+                    if user is None:
+                        await ctx.refuse_stranger()
+                        return
+                    await ctx.toast(ctx.t("admin_only"))
+                    await ctx.send(ctx.t("admin_only"))
                     return
                 await handler(ctx)
             except Unavailable:
@@ -98,3 +121,9 @@ def guarded(action: str | None) -> Callable[[Handler], Callable[[Update, Context
         return wrapper
 
     return decorate
+
+
+def _redeems(update: Update) -> bool:
+    """/start with an argument: an invitation code, which must reach the database every time."""
+    text = update.message.text if update.message is not None else None
+    return bool(text and text.startswith("/start ") and len(text.split()) > 1)

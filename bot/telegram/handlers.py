@@ -74,9 +74,9 @@ async def send_file(ctx: Ctx, file: File, caption: str) -> None:
     bot, chat = ctx.context.bot, ctx.chat_id
     upload = InputFile(file.data, filename=file.name)
     if file.picture:
-        await ctx.rt.call(lambda: bot.send_photo(chat, upload, caption=caption))
+        await ctx.rt.send(lambda: bot.send_photo(chat, upload, caption=caption))
     else:
-        await ctx.rt.call(lambda: bot.send_document(chat, upload, caption=caption))
+        await ctx.rt.send(lambda: bot.send_document(chat, upload, caption=caption))
 
 
 def _args(ctx: Ctx) -> list[str]:
@@ -103,7 +103,10 @@ async def start(ctx: Ctx) -> None:
         user = await ctx.rt.db(ctx.rt.door.access.redeem, args[0], ctx.update.effective_user.id)
         await ctx.send(ctx.t("invite_ok", role=user.role) if user else ctx.t("invite_bad"))
         return
-    await ctx.send(ctx.t("welcome") if ctx.user else ctx.t("no_access"))
+    if ctx.user is None:
+        await ctx.refuse_stranger()
+        return
+    await ctx.send(ctx.t("welcome"))
 
 
 async def help_(ctx: Ctx) -> None:
@@ -347,4 +350,7 @@ async def on_text(ctx: Ctx) -> None:
 @guarded(None)
 async def on_other(ctx: Ctx) -> None:
     """Stickers, documents, photos: not stored, just a pointer to the buttons."""
-    await ctx.send(ctx.t("reminder") if ctx.user else ctx.t("no_access"))
+    if ctx.user is None:
+        await ctx.refuse_stranger()
+        return
+    await ctx.send(ctx.t("reminder"))

@@ -1,6 +1,15 @@
 """What every Telegram handler needs, built once: the door (dialogs.app), the database executor,
 texts, and a Telegram call wrapper that retries network errors and ignores "message is not modified".
 
+Retrying is only safe when a repeat changes nothing. Edits and toasts are idempotent and retried
+on any network error. A send (sendMessage, sendPhoto, sendDocument) is retried only when the
+request certainly did not reach Telegram (no connection was made, the pool was full) or Telegram
+answered with an error (5xx, 429): a read time-out after the request went out is ambiguous (PTB's
+TimedOut), Telegram may well have delivered it, and a blind retry would show the message twice. We
+choose "at most once" there: the send is given up and logged; the user's answer is stored anyway,
+and /hervat shows the question again. Toasts (answerCallbackQuery) run beside the reply, never
+before it: a slow or failing toast must not hold back the next question.
+
 Database work is synchronous (one short transaction per update, see storage/db.py) and runs in
 a small thread pool, one hop per transaction, so a database that waits on a lock never blocks
 the event loop that serves other chats.
@@ -17,14 +26,21 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.telegram.strangers import Strangers
+from bot.telegram.throttle import Throttle
 from dialogs.app import Door
 from dialogs.texts import Catalog
 
 log = logging.getLogger("lensbot.telegram")
 T = TypeVar("T")
 BACKOFF = (0.2, 0.5, 1.0, 2.0)
+TOAST_BACKOFF = (0.5, 1.0)   # a toast is retried twice in the background, never in the reply's way
+TOAST_TIMEOUT = 4.0          # seconds per toast attempt (PTB's read time-out otherwise: 5 s)
+# httpx errors raised before any byte of the request left: a send may be repeated after these
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @cache
@@ -46,6 +62,9 @@ class Runtime:
     # a new message, the old keyboard is removed so only one set of buttons is ever live.
     live_prompts: dict[int, int] = field(default_factory=dict)
     texts: Catalog = field(default_factory=telegram_texts)
+    strangers: Strangers = field(default_factory=Strangers)
+    # Messages the bot starts itself (reminders) pass here: at most 25 a second.
+    outbound: Throttle = field(default_factory=Throttle)
 
     @property
     def retention_days(self) -> int:
@@ -60,13 +79,15 @@ class Runtime:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.renderer or self.executor, partial(fn, *args, **kwargs))
 
-    async def call(self, make: Callable[[], Awaitable[T]]) -> T | None:
+    async def call(self, make: Callable[[], Awaitable[T]], *, resend: bool = True) -> T | None:
         """One Bot API call, retried on network errors with backoff.
 
-        RetryAfter (429) is already handled by PTB's AIORateLimiter; if it still surfaces here we
-        wait as told. "Message is not modified" means the screen already shows what we want; a
-        callback query that is too old (or answered before, as after a redelivery) can no longer
-        show a toast, which must not stop the reply that follows it.
+        `resend=False` for calls that are not idempotent (sends): then an ambiguous failure (a
+        time-out or a broken connection after the request went out) is not retried; see the
+        module docstring. RetryAfter (429) is already handled by PTB's AIORateLimiter; if it still
+        surfaces here we wait as told. "Message is not modified" means the screen already shows
+        what we want; a callback query that is too old (or answered before, as after a
+        redelivery) can no longer show a toast, which must not stop the reply that follows it.
         """
         for attempt, delay in enumerate((*BACKOFF, None)):
             try:
@@ -87,8 +108,50 @@ class Runtime:
                 log.info("user blocked the bot; message dropped")
                 return None
             except (TimedOut, NetworkError) as exc:
+                if not resend and _maybe_delivered(exc):
+                    log.warning("telegram send failed ambiguously (%s); not repeated, it may have arrived",
+                                type(exc).__name__)
+                    return None
                 if delay is None:
                     raise
                 log.warning("telegram call failed (%s), retry %d", type(exc).__name__, attempt + 1)
                 await asyncio.sleep(delay)
         return None
+
+    async def send(self, make: Callable[[], Awaitable[T]]) -> T | None:
+        """A call that shows something new (sendMessage, sendPhoto, ...): never repeated blindly."""
+        return await self.call(make, resend=False)
+
+    async def toast(self, answer: Callable[[float], Awaitable[object]]) -> None:
+        """Answer a callback query, a little persistently; never raises. Run it as a task beside
+        the reply (Ctx.toast does): `answer(timeout)` makes the call with that read time-out."""
+        for delay in (*TOAST_BACKOFF, None):
+            try:
+                await answer(TOAST_TIMEOUT)
+                return
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+                if delay is None or seconds > 5:
+                    log.info("toast dropped after 429")
+                    return
+                await asyncio.sleep(seconds)
+            except BadRequest:   # too old, or answered before (a redelivery): nothing left to show
+                log.info("callback query could not be answered; toast dropped")
+                return
+            except Exception as exc:   # a toast is a courtesy; the reply is what counts
+                if delay is None:
+                    log.info("toast failed (%s); dropped", type(exc).__name__)
+                    return
+                await asyncio.sleep(delay)
+
+
+def _maybe_delivered(exc: NetworkError) -> bool:
+    """Whether a failed request may still have been carried out by Telegram.
+
+    PTB raises NetworkError without a cause when Telegram answered with an error status (the
+    request was refused: not carried out) and with the httpx error as cause otherwise."""
+    cause = exc.__cause__
+    if cause is None:
+        return False
+    return not isinstance(cause, NOT_SENT)
