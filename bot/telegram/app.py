@@ -92,6 +92,8 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(handlers.on_callback))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private & filters.UpdateType.MESSAGE,
                                    handlers.on_text))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private & filters.UpdateType.EDITED_MESSAGE,
+                                   handlers.on_edited))
     app.add_handler(MessageHandler(~filters.COMMAND & filters.UpdateType.MESSAGES, handlers.on_other))
     app.add_error_handler(on_error)
 

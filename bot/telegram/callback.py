@@ -16,7 +16,8 @@ from dialogs.domain import CODE_ALPHABET
 
 MAX_BYTES = 64
 OPTION_CODES = {"yes": "y", "no": "n", "unknown": "u", "back": "b", "skip": "s", "begin": "g", "no_note": "x",
-                "continue": "c", "finish": "f", "vignette": "v", **{f"deepen_{n}": str(n) for n in range(1, 10)},
+                "continue": "c", "finish": "f", "vignette": "v", "save_note": "k",
+                **{f"deepen_{n}": str(n) for n in range(1, 10)},
                 **{f"age_{n}": "ABCDEFGHI"[n - 1] for n in range(1, 10)}}
 OPTION_IDS = {v: k for k, v in OPTION_CODES.items()}
 KINDS = {"q", "r", "d", "l"}   # question option, resume case, delete confirmation, language

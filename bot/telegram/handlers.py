@@ -9,6 +9,7 @@ command is declared in bot/telegram/commands.py, not here.
 from __future__ import annotations
 
 import logging
+import re
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
@@ -18,10 +19,12 @@ from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
 from dialogs.app import Action, Block, File, Mode, Reply
+from dialogs.domain import CODE_ALPHABET
 
 HTML = ParseMode.HTML
 log = logging.getLogger("lensbot.telegram")
 CAPTIONS = {"image/png": "picture_caption", "application/pdf": "report_caption"}   # a case's report, by type
+PROMPT_CODE = re.compile(rf"\b([{CODE_ALPHABET}]{{2}}-[{CODE_ALPHABET}]{{4}})\b")   # "zaak K7-QX3M" in a note prompt
 
 
 # -- showing a reply ---------------------------------------------------------------------
@@ -36,7 +39,10 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
     if in_place and prompt is not None and message is not None:
         await ctx.rt.call(lambda: bot.edit_message_text(
             prompt_html(prompt), ctx.chat_id, message.message_id, parse_mode=HTML, reply_markup=markup))
+        _note_prompt_shown(ctx, reply, message.message_id)
         return
+    if prompt is None:
+        ctx.rt.last_note_prompt.pop(ctx.chat_id, None)
     if message is not None:
         closed = (message.text_html or "") + (f"\n\n<i>✓ {escape(label, quote=False)}</i>" if label else "")
         await ctx.rt.call(lambda: bot.edit_message_text(closed, ctx.chat_id, message.message_id, parse_mode=HTML))
@@ -51,6 +57,17 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
         sent = await ctx.send(prompt_html(prompt), parse_mode=HTML, reply_markup=markup)
         if sent is not None and markup is not None:
             ctx.rt.live_prompts[ctx.chat_id] = sent.message_id
+        if sent is not None:
+            _note_prompt_shown(ctx, reply, sent.message_id)
+
+
+def _note_prompt_shown(ctx: Ctx, reply: Reply, message_id: int) -> None:
+    """Remember which case a prompt that takes typed text belongs to (a reply to it goes there)."""
+    if reply.prompt is not None and reply.prompt.accepts_text:
+        ctx.rt.note_prompts.remember(ctx.chat_id, message_id, reply.case_code)
+        ctx.rt.last_note_prompt[ctx.chat_id] = reply.case_code
+    else:   # the latest question takes buttons: typed text is no longer aimed at an earlier note prompt
+        ctx.rt.last_note_prompt.pop(ctx.chat_id, None)
 
 
 async def _retire_live_prompt(ctx: Ctx, keep: int | None) -> None:
@@ -334,17 +351,59 @@ async def _answer_in_place(ctx: Ctx, message: Message | None, text: str) -> None
 
 @guarded(Action.USE)
 async def on_text(ctx: Ctx) -> None:
-    """Typed text: the closing note when the case asks for one; otherwise a gentle reminder."""
-    assert ctx.user is not None and ctx.update.effective_message is not None
-    text = ctx.update.effective_message.text or ""
-    result = await ctx.rt.db(ctx.rt.door.cases.text, ctx.user, text, ctx.lang, ctx.update_key)
+    """Typed text: the closing note when the case asks for one; otherwise a gentle reminder.
+
+    A reply to a note prompt goes to that prompt's case (or nowhere); other text to the case whose
+    note prompt was sent last, else the most recently touched open case (dialogs decides)."""
+    message = ctx.update.effective_message
+    assert ctx.user is not None and message is not None
+    text = message.text or ""
+    code, replied = _replied_case(ctx, message)
+    if code is None:
+        code = ctx.rt.last_note_prompt.get(ctx.chat_id)
+    result = await ctx.rt.db(ctx.rt.door.cases.text, ctx.user, text, ctx.lang, ctx.update_key, code, replied)
     if result.kind == "no_case":
         await ctx.send(ctx.t("no_open_case"))
+    elif result.kind == "notice" and result.notice:
+        await ctx.send(result.notice)
     elif result.kind == "reply" and result.reply is not None:
+        ctx.rt.note_messages.remember(ctx.chat_id, message.message_id, result.reply.case_code)
         await show(ctx, result.reply)
     elif result.kind == "refused" and result.reply is not None:
         await ctx.send(result.notice or ctx.t("reminder"))
         await show(ctx, result.reply)
+
+
+def _replied_case(ctx: Ctx, message: Message) -> tuple[str | None, bool]:
+    """The case of the bot's note prompt this message replies to: (code, True); (None, False) if none."""
+    prompt = message.reply_to_message
+    if prompt is None or prompt.from_user is None or prompt.from_user.id != ctx.context.bot.id:
+        return None, False
+    code = ctx.rt.note_prompts.get((ctx.chat_id, prompt.message_id))
+    if code is None:   # after a restart: the prompt names its case
+        match = PROMPT_CODE.search(prompt.text or "")
+        code = match.group(1) if match else None
+    return code, code is not None
+
+
+@guarded(Action.USE)
+async def on_edited(ctx: Ctx) -> None:
+    """An edited message: when it was a note, the new text becomes the note (checked again);
+    otherwise the user is told plainly that nothing changed."""
+    message = ctx.update.edited_message
+    assert ctx.user is not None and message is not None
+    code = ctx.rt.note_messages.get((ctx.chat_id, message.message_id))
+    if code is None:
+        await ctx.send(ctx.t("edit_not_note"))
+        return
+    reply = await ctx.rt.db(ctx.rt.door.cases.edit_note, ctx.user, code, message.text or "", ctx.lang,
+                            ctx.update_key)
+    if reply.duplicate:
+        return
+    if reply.refused:
+        await ctx.send(reply.toast or ctx.t("edit_not_note"))
+        return
+    await show(ctx, reply)
 
 
 @guarded(None)

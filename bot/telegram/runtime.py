@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,6 +49,21 @@ def telegram_texts() -> Catalog:
     return Catalog.load(Path(__file__).with_name("texts.yaml"))
 
 
+class Recent(OrderedDict[tuple[int, int], str]):
+    """(chat, message id) -> case code for the most recent messages only (oldest forgotten first)."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        super().__init__()
+        self.size = size
+
+    def remember(self, chat: int, message_id: int, code: str) -> None:
+        key = (chat, message_id)
+        self.pop(key, None)
+        self[key] = code
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 @dataclass
 class Runtime:
     door: Door
@@ -61,6 +77,12 @@ class Runtime:
     # The message per chat that holds the live question keyboard; when a new question is sent as
     # a new message, the old keyboard is removed so only one set of buttons is ever live.
     live_prompts: dict[int, int] = field(default_factory=dict)
+    # Which case a note prompt belongs to, and which case a typed note went to, so that a reply to
+    # a prompt and an edited note reach their own case. In memory: after a restart a reply is
+    # matched by the case code in the prompt's text, and an edit is refused with a clear message.
+    note_prompts: Recent = field(default_factory=Recent)     # (chat, bot message) -> code
+    last_note_prompt: dict[int, str] = field(default_factory=dict)   # chat -> code of the latest
+    note_messages: Recent = field(default_factory=Recent)    # (chat, user's message) -> code
     texts: Catalog = field(default_factory=telegram_texts)
     strangers: Strangers = field(default_factory=Strangers)
     # Messages the bot starts itself (reminders) pass here: at most 25 a second.
