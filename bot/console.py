@@ -63,11 +63,11 @@ def interpret(line: str, prompt: Prompt) -> tuple[str, str | None] | None:
 
 class ConsoleChat:
     def __init__(self, cases: Cases, user: User, lang: str,
-                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+                 stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
         self.cases, self.user, self.lang = cases, user, lang
-        self.stdin, self.stdout = stdin, stdout
+        self.stdin, self.stdout = stdin or sys.stdin, stdout or sys.stdout   # looked up now: tests swap them
         self.t = console_texts()
-        self.interactive = bool(getattr(stdin, "isatty", lambda: False)())
+        self.interactive = bool(getattr(self.stdin, "isatty", lambda: False)())
 
     def say(self, text: str) -> None:
         self.stdout.write(text + "\n")
