@@ -54,7 +54,13 @@ class Ctx:
         return await self.rt.send(lambda: bot.send_message(self.chat_id, text, **kwargs))  # type: ignore[arg-type]
 
     async def toast(self, text: str | None = None) -> None:
-        """Answer the tap (a toast) in the background: the reply that follows never waits for it."""
+        """Answer the tap (a toast) when that is all there is to say: bounded, never raises."""
+        query = self.update.callback_query
+        if query is not None:
+            await self.rt.toast(lambda timeout: query.answer(text[:200] if text else None, read_timeout=timeout))
+
+    def toast_beside(self, text: str | None = None) -> None:
+        """Answer the tap in the background: the reply that follows never waits for the toast."""
         query = self.update.callback_query
         if query is not None:
             # PTB tracks tasks made by create_task and awaits them when the application stops
@@ -65,7 +71,7 @@ class Ctx:
     async def refuse_stranger(self) -> None:
         """"No access", said to a stranger at most once per STRANGER_QUIET seconds (a tap is always answered)."""
         assert self.update.effective_user is not None
-        await self.toast(self.t("no_access"))
+        self.toast_beside(self.t("no_access"))
         if self.update.callback_query is None and self.rt.strangers.may_tell(self.update.effective_user.id):
             await self.send(self.t("no_access"))
 
@@ -108,7 +114,7 @@ def guarded(action: str | None) -> Callable[[Handler], Callable[[Update, Context
                     if user is None:
                         await ctx.refuse_stranger()
                         return
-                    await ctx.toast(ctx.t("admin_only"))
+                    ctx.toast_beside(ctx.t("admin_only"))
                     await ctx.send(ctx.t("admin_only"))
                     return
                 await handler(ctx)

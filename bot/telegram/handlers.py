@@ -314,15 +314,18 @@ async def on_callback(ctx: Ctx) -> None:
         if reply.refused:
             await ctx.toast(reply.toast)
             return
-        await ctx.toast(ctx.t("toast.saved") if reply.saved or cases.is_answer(cb.option) else None)
+        # the toast goes beside the reply: a slow or failing answerCallbackQuery must not hold back the next question
+        ctx.toast_beside(ctx.t("toast.saved") if reply.saved or cases.is_answer(cb.option) else None)
         # "📄 Casus" is not an answer: the question is asked again below the text, without a tick.
         label = None if cb.option == "vignette" else _button_label(message, query.data)
         await show(ctx, reply, message, chosen=cb.option, label=label)
     elif cb.kind == "r":
         assert cb.code is not None
         reply = await ctx.rt.db(cases.resume, ctx.user, cb.code, ctx.lang)
-        await ctx.toast(reply.toast if reply.refused else None)
-        if not reply.refused:
+        if reply.refused:
+            await ctx.toast(reply.toast)
+        else:
+            ctx.toast_beside()
             await show(ctx, reply)
     elif cb.kind == "d":
         assert cb.code is not None
@@ -341,7 +344,7 @@ async def on_callback(ctx: Ctx) -> None:
 
 async def _answer_in_place(ctx: Ctx, message: Message | None, text: str) -> None:
     """Acknowledge the tap and replace the message that held the buttons (or answer below it)."""
-    await ctx.toast()
+    ctx.toast_beside()
     if message is not None:
         bot = ctx.context.bot
         await ctx.rt.call(lambda: bot.edit_message_text(text, ctx.chat_id, message.message_id))
