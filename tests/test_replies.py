@@ -201,14 +201,14 @@ async def test_reminders_go_out_at_most_25_a_second(env: TelegramEnv) -> None:
 
 
 async def test_replies_are_not_held_back_by_our_own_throttle(env: TelegramEnv) -> None:
-    """90 people ask for help at once: with a 30-a-second throttle of ours the last waits 2 s."""
-    users = [env.member(3200 + i) for i in range(90)]
+    """120 people ask for help at once: with a 30-a-second throttle of ours the last would wait 3 s."""
+    users = [env.member(3200 + i) for i in range(120)]
     start = time.monotonic()
     for user in users:
         user.send("/help")
     await env.server.wait_for(lambda: all(u.messages for u in users), timeout=10, message="every reply")
     took = time.monotonic() - start
-    assert took < 1.6, f"90 replies took {took:.2f} s"
+    assert took < 2.5, f"120 replies took {took:.2f} s"
 
 
 # -- 6. the webhook: capped and checked in constant time -------------------------------------------------
