@@ -18,6 +18,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from telegram.request import HTTPXRequest
 
 import tests.support.harness as harness
+from bot.telegram.strangers import STRANGER_BURST
 from tests.support.app import Lens, Store
 from tests.support.fake_bot_api import FakeBotAPI, FaultPlan
 from tests.support.telegram_env import TOKEN, TelegramEnv, progress, running_bot, start_intake
@@ -173,7 +174,7 @@ async def test_a_strangers_flood_does_not_slow_a_real_user(env: TelegramEnv,
         print(f"\ntap latency: {quiet * 1000:.0f} ms alone, {flooded * 1000:.0f} ms behind a stranger's 400 messages")
     assert flooded < 1.0, f"{flooded:.2f} s"
     refusals = [m for m in mallory.messages if NO_ACCESS in m.text]
-    assert 1 <= len(refusals) <= 2, len(refusals)
+    assert 1 <= len(refusals) <= STRANGER_BURST + 1, len(refusals)   # a handful, not 400
 
 
 async def test_an_invitation_reaches_a_stranger_who_was_just_refused(env: TelegramEnv) -> None:

@@ -6,9 +6,9 @@ into a short message to the user and a log line without any answer content.
 
 Strangers (users without access) cost almost nothing: their "no" is remembered for a few seconds
 (a negative cache can only refuse, so it is safe; an invitation code, /start CODE, is always
-looked up), and they are told at most once per STRANGER_QUIET seconds. 400 messages from one
-stranger then cost no database hop and one reply, instead of 400 of each, and a real user's
-taps are not held up behind them (tests/test_replies.py measures it).
+looked up), and a flood of their messages gets a handful of replies (bot/telegram/strangers.py):
+400 messages from one stranger then cost no database hop and a few replies instead of 400 of
+each, and a real user's taps are not held up behind them (tests/test_replies.py measures it).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
+from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.runtime import Runtime
 from dialogs.app import Unavailable, User
 from dialogs.texts import normalise_lang
@@ -69,10 +70,16 @@ class Ctx:
                 name="lensbot-toast")
 
     async def refuse_stranger(self) -> None:
-        """"No access", said to a stranger at most once per STRANGER_QUIET seconds (a tap is always answered)."""
+        """"No access" to a stranger (a tap is always answered). A stranger who sends one message at
+        a time is told every time; from a flood (more of their messages already waiting) only the
+        first few and the last are answered."""
         assert self.update.effective_user is not None
         self.toast_beside(self.t("no_access"))
-        if self.update.callback_query is None and self.rt.strangers.may_tell(self.update.effective_user.id):
+        if self.update.callback_query is not None:
+            return
+        processor = self.context.application.update_processor
+        behind = processor.waiting(self.chat_id) if isinstance(processor, PerChatUpdateProcessor) else 0
+        if behind == 0 or self.rt.strangers.may_tell(self.update.effective_user.id):
             await self.send(self.t("no_access"))
 
 

@@ -2,7 +2,9 @@
 
 A stranger who floods the bot must not slow real users down. Their negative lookup is cached
 briefly (safe: a negative cache can only refuse; an invitation code is always looked up, see
-bot/telegram/guard.py), and they are told "no access" at most once per STRANGER_QUIET seconds.
+bot/telegram/guard.py). Someone trying one command after another is answered every time; in a
+flood (more of their messages already waiting) the first STRANGER_BURST are answered, then at most
+one per STRANGER_QUIET seconds, and the last one.
 Memory is bounded: the oldest entries are forgotten first.
 """
 
@@ -12,7 +14,8 @@ import time
 from collections.abc import Callable
 
 STRANGER_TTL = 5.0      # seconds a "not a user" lookup is remembered
-STRANGER_QUIET = 10.0   # seconds between two refusals to the same stranger
+STRANGER_QUIET = 10.0   # seconds per refusal to the same stranger, once their burst is spent
+STRANGER_BURST = 5      # refusals a stranger gets in a row before the pace above applies
 STRANGER_MEMORY = 10_000   # strangers remembered at most (oldest forgotten first)
 
 
@@ -22,7 +25,7 @@ class Strangers:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._until: dict[int, float] = {}   # user id -> end of the negative cache
-        self._told: dict[int, float] = {}    # user id -> when we last refused them
+        self._told: dict[int, float] = {}    # user id -> when their refusal budget is empty again
 
     def known_stranger(self, user_id: int) -> bool:
         until = self._until.get(user_id)
@@ -40,12 +43,13 @@ class Strangers:
         self._until.pop(user_id, None)
 
     def may_tell(self, user_id: int) -> bool:
-        """True at most once per STRANGER_QUIET seconds per user (and then counts as told)."""
+        """True for the first STRANGER_BURST messages, then once per STRANGER_QUIET seconds (a
+        token bucket kept as the time it is full again: no timer, one float per stranger)."""
         now = self.clock()
-        last = self._told.get(user_id)
-        if last is not None and now - last < STRANGER_QUIET:
+        full_again = max(self._told.get(user_id, now), now)
+        if full_again - now > (STRANGER_BURST - 1) * STRANGER_QUIET:
             return False
-        _bounded(self._told, user_id, now)
+        _bounded(self._told, user_id, full_again + STRANGER_QUIET)
         return True
 
 
