@@ -411,8 +411,9 @@ async def on_edited(ctx: Ctx) -> None:
 
 @guarded(None)
 async def on_other(ctx: Ctx) -> None:
-    """Stickers, documents, photos: not stored, just a pointer to the buttons."""
+    """Stickers, documents, photos: not stored, just a pointer to the buttons (an edit that is not a
+    note's text: said plainly that nothing changed)."""
     if ctx.user is None:
         await ctx.refuse_stranger()
         return
-    await ctx.send(ctx.t("reminder"))
+    await ctx.send(ctx.t("edit_not_note" if ctx.update.edited_message is not None else "reminder"))
