@@ -38,7 +38,7 @@ from dialogs.texts import Catalog
 log = logging.getLogger("lensbot.telegram")
 T = TypeVar("T")
 BACKOFF = (0.2, 0.5, 1.0, 2.0)
-TOAST_BACKOFF = (0.5, 1.0)   # a toast is retried twice in the background, never in the reply's way
+TOAST_BACKOFF = BACKOFF     # a toast is retried as often as any call, but beside the reply, never in its way
 TOAST_TIMEOUT = 4.0          # seconds per toast attempt (PTB's read time-out otherwise: 5 s)
 # httpx errors raised before any byte of the request left: a send may be repeated after these
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
