@@ -201,15 +201,19 @@ async def test_reminders_go_out_at_most_25_a_second(env: TelegramEnv) -> None:
     assert took >= 25 / 25 * 0.95, f"26 reminders in {took:.2f} s"
 
 
-async def test_replies_are_not_held_back_by_our_own_throttle(env: TelegramEnv) -> None:
-    """120 people ask for help at once: with a 30-a-second throttle of ours the last would wait 3 s."""
-    users = [env.member(3200 + i) for i in range(120)]
+async def test_replies_are_not_held_back_by_our_own_throttle(env: TelegramEnv,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """150 people ask for help at once. With a throttle of ours of 30 a second (PTB's default
+    overall limit, a burst of 30 and then 30 a second) the last reply could not come before 4 s."""
+    users = [env.member(3200 + i) for i in range(150)]
     start = time.monotonic()
     for user in users:
         user.send("/help")
-    await env.server.wait_for(lambda: all(u.messages for u in users), timeout=10, message="every reply")
+    await env.server.wait_for(lambda: all(u.messages for u in users), timeout=15, message="every reply")
     took = time.monotonic() - start
-    assert took < 2.5, f"120 replies took {took:.2f} s"
+    with capsys.disabled():
+        print(f"\n150 replies at once: the last after {took:.2f} s")
+    assert took < 3.9, f"150 replies took {took:.2f} s"
 
 
 # -- 6. the webhook: capped and checked in constant time -------------------------------------------------
