@@ -40,6 +40,7 @@ T = TypeVar("T")
 BACKOFF = (0.2, 0.5, 1.0, 2.0)
 TOAST_BACKOFF = BACKOFF     # a toast is retried as often as any call, but beside the reply, never in its way
 TOAST_TIMEOUT = 4.0          # seconds per toast attempt (PTB's read time-out otherwise: 5 s)
+TOAST_BUDGET = 8.0           # seconds a toast may take in all (a shutdown waits for it at most this long)
 # httpx errors raised before any byte of the request left: a send may be repeated after these
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -145,8 +146,16 @@ class Runtime:
         return await self.call(make, resend=False)
 
     async def toast(self, answer: Callable[[float], Awaitable[object]]) -> None:
-        """Answer a callback query, a little persistently; never raises. Run it as a task beside
-        the reply (Ctx.toast does): `answer(timeout)` makes the call with that read time-out."""
+        """Answer a callback query, a little persistently, within TOAST_BUDGET; never raises.
+        Ctx.toast awaits it when the toast is the whole answer, Ctx.toast_beside runs it beside the
+        reply. `answer(timeout)` makes the call with that read time-out."""
+        try:
+            async with asyncio.timeout(TOAST_BUDGET):
+                await self._answer(answer)
+        except TimeoutError:
+            log.info("toast not answered within %.0f s; dropped", TOAST_BUDGET)
+
+    async def _answer(self, answer: Callable[[float], Awaitable[object]]) -> None:
         for delay in (*TOAST_BACKOFF, None):
             try:
                 await answer(TOAST_TIMEOUT)
