@@ -61,7 +61,7 @@ class Ctx:
             await self.rt.toast(lambda timeout: query.answer(text[:200] if text else None, read_timeout=timeout))
 
     def toast_beside(self, text: str | None = None) -> None:
-        """Answer the tap in the background: the reply that follows never waits for the toast."""
+        """Answer the tap in the background (after the reply): nothing waits for the toast."""
         query = self.update.callback_query
         if query is not None:
             # PTB tracks tasks made by create_task and awaits them when the application stops

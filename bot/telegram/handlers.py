@@ -314,19 +314,24 @@ async def on_callback(ctx: Ctx) -> None:
         if reply.refused:
             await ctx.toast(reply.toast)
             return
-        # the toast goes beside the reply: a slow or failing answerCallbackQuery must not hold back the next question
-        ctx.toast_beside(ctx.t("toast.saved") if reply.saved or cases.is_answer(cb.option) else None)
+        # The toast comes after the reply, in the background: a slow or failing answerCallbackQuery never
+        # holds back the next question, and the tap is answered even when showing the reply failed.
         # "📄 Casus" is not an answer: the question is asked again below the text, without a tick.
         label = None if cb.option == "vignette" else _button_label(message, query.data)
-        await show(ctx, reply, message, chosen=cb.option, label=label)
+        try:
+            await show(ctx, reply, message, chosen=cb.option, label=label)
+        finally:
+            ctx.toast_beside(ctx.t("toast.saved") if reply.saved or cases.is_answer(cb.option) else None)
     elif cb.kind == "r":
         assert cb.code is not None
         reply = await ctx.rt.db(cases.resume, ctx.user, cb.code, ctx.lang)
         if reply.refused:
             await ctx.toast(reply.toast)
-        else:
-            ctx.toast_beside()
+            return
+        try:
             await show(ctx, reply)
+        finally:
+            ctx.toast_beside()
     elif cb.kind == "d":
         assert cb.code is not None
         if cb.option == "y":
@@ -343,13 +348,15 @@ async def on_callback(ctx: Ctx) -> None:
 
 
 async def _answer_in_place(ctx: Ctx, message: Message | None, text: str) -> None:
-    """Acknowledge the tap and replace the message that held the buttons (or answer below it)."""
-    ctx.toast_beside()
-    if message is not None:
-        bot = ctx.context.bot
-        await ctx.rt.call(lambda: bot.edit_message_text(text, ctx.chat_id, message.message_id))
-    else:
-        await ctx.send(text)
+    """Replace the message that held the buttons (or answer below it), then acknowledge the tap."""
+    try:
+        if message is not None:
+            bot = ctx.context.bot
+            await ctx.rt.call(lambda: bot.edit_message_text(text, ctx.chat_id, message.message_id))
+        else:
+            await ctx.send(text)
+    finally:
+        ctx.toast_beside()
 
 
 @guarded(Action.USE)
