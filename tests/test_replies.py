@@ -54,6 +54,8 @@ async def test_next_question_comes_while_toasts_are_slow_or_failing(env: Telegra
     took = await timed(env, lambda: ann.tap("Nee"), lambda: question.text.startswith(progress(lens, 1)))
     assert took < 1.0, f"the next question took {took:.2f} s behind a 2 s toast"
 
+    await env.server.wait_for(lambda: not env.server.unanswered_callback_queries(), timeout=5,
+                              message="the slow toast, in the end")
     env.server.faults = None
     env.server.fail_next("answerCallbackQuery", "500", count=2)   # the toast fails twice, then works
     took = await timed(env, lambda: ann.tap("Nee"), lambda: question.text.startswith(progress(lens, 2)))

@@ -13,9 +13,11 @@ each, and a real user's taps are not held up behind them (tests/test_replies.py 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Message, Update
@@ -23,7 +25,7 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.telegram.processor import PerChatUpdateProcessor
-from bot.telegram.runtime import Runtime
+from bot.telegram.runtime import TOAST_WAIT, Runtime
 from dialogs.app import Unavailable, User
 from dialogs.texts import normalise_lang
 
@@ -60,22 +62,32 @@ class Ctx:
         if query is not None:
             await self.rt.toast(lambda timeout: query.answer(text[:200] if text else None, read_timeout=timeout))
 
-    def toast_beside(self, text: str | None = None) -> None:
-        """Answer the tap in the background (after the reply): nothing waits for the toast."""
+    @contextlib.asynccontextmanager
+    async def toasting(self, text: str | None = None) -> AsyncIterator[None]:
+        """Answer the tap beside the reply made in the block: the toast starts first and runs in the
+        background, so a slow or failing toast never holds back the reply; after the block it is
+        waited for TOAST_WAIT seconds at most (then it finishes on its own), so it does not hold up
+        the user's next tap for long either."""
         query = self.update.callback_query
-        if query is not None:
-            # PTB tracks tasks made by create_task and awaits them when the application stops
-            self.context.application.create_task(
-                self.rt.toast(lambda timeout: query.answer(text[:200] if text else None, read_timeout=timeout)),
-                name="lensbot-toast")
+        if query is None:
+            yield
+            return
+        # PTB tracks tasks made by create_task and awaits them when the application stops
+        task = self.context.application.create_task(
+            self.rt.toast(lambda timeout: query.answer(text[:200] if text else None, read_timeout=timeout)),
+            name="lensbot-toast")
+        try:
+            yield
+        finally:
+            await asyncio.wait({task}, timeout=TOAST_WAIT)
 
     async def refuse_stranger(self) -> None:
         """"No access" to a stranger (a tap is always answered). A stranger who sends one message at
         a time is told every time; from a flood (more of their messages already waiting) only the
         first few and the last are answered."""
         assert self.update.effective_user is not None
-        self.toast_beside(self.t("no_access"))
         if self.update.callback_query is not None:
+            await self.toast(self.t("no_access"))
             return
         processor = self.context.application.update_processor
         behind = processor.waiting(self.chat_id) if isinstance(processor, PerChatUpdateProcessor) else 0
@@ -121,7 +133,7 @@ def guarded(action: str | None) -> Callable[[Handler], Callable[[Update, Context
                     if user is None:
                         await ctx.refuse_stranger()
                         return
-                    ctx.toast_beside(ctx.t("admin_only"))
+                    await ctx.toast(ctx.t("admin_only"))
                     await ctx.send(ctx.t("admin_only"))
                     return
                 await handler(ctx)

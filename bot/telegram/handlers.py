@@ -314,24 +314,19 @@ async def on_callback(ctx: Ctx) -> None:
         if reply.refused:
             await ctx.toast(reply.toast)
             return
-        # The toast comes after the reply, in the background: a slow or failing answerCallbackQuery never
-        # holds back the next question, and the tap is answered even when showing the reply failed.
         # "📄 Casus" is not an answer: the question is asked again below the text, without a tick.
         label = None if cb.option == "vignette" else _button_label(message, query.data)
-        try:
+        # the toast runs beside the reply: a slow or failing answerCallbackQuery never holds back the next question
+        async with ctx.toasting(ctx.t("toast.saved") if reply.saved or cases.is_answer(cb.option) else None):
             await show(ctx, reply, message, chosen=cb.option, label=label)
-        finally:
-            ctx.toast_beside(ctx.t("toast.saved") if reply.saved or cases.is_answer(cb.option) else None)
     elif cb.kind == "r":
         assert cb.code is not None
         reply = await ctx.rt.db(cases.resume, ctx.user, cb.code, ctx.lang)
         if reply.refused:
             await ctx.toast(reply.toast)
             return
-        try:
+        async with ctx.toasting():
             await show(ctx, reply)
-        finally:
-            ctx.toast_beside()
     elif cb.kind == "d":
         assert cb.code is not None
         if cb.option == "y":
@@ -348,15 +343,13 @@ async def on_callback(ctx: Ctx) -> None:
 
 
 async def _answer_in_place(ctx: Ctx, message: Message | None, text: str) -> None:
-    """Replace the message that held the buttons (or answer below it), then acknowledge the tap."""
-    try:
+    """Acknowledge the tap and replace the message that held the buttons (or answer below it)."""
+    async with ctx.toasting():
         if message is not None:
             bot = ctx.context.bot
             await ctx.rt.call(lambda: bot.edit_message_text(text, ctx.chat_id, message.message_id))
         else:
             await ctx.send(text)
-    finally:
-        ctx.toast_beside()
 
 
 @guarded(Action.USE)

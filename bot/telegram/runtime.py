@@ -8,7 +8,8 @@ answered with an error (5xx, 429): a read time-out after the request went out is
 TimedOut), Telegram may well have delivered it, and a blind retry would show the message twice. We
 choose "at most once" there: the send is given up and logged; the user's answer is stored anyway,
 and /hervat shows the question again. Toasts (answerCallbackQuery) run beside the reply, never
-before it: a slow or failing toast must not hold back the next question.
+before it, and are waited for only briefly (TOAST_WAIT) before they finish in the background: a
+slow or failing toast holds back neither the next question nor the user's next tap for long.
 
 Database work is synchronous (one short transaction per update, see storage/db.py) and runs in
 a small thread pool, one hop per transaction, so a database that waits on a lock never blocks
@@ -40,6 +41,7 @@ T = TypeVar("T")
 BACKOFF = (0.2, 0.5, 1.0, 2.0)
 TOAST_BACKOFF = BACKOFF     # a toast is retried as often as any call, but beside the reply, never in its way
 TOAST_TIMEOUT = 4.0          # seconds per toast attempt (PTB's read time-out otherwise: 5 s)
+TOAST_WAIT = 0.5             # seconds a handler waits for its toast once the reply is out
 TOAST_BUDGET = 8.0           # seconds a toast may take in all (a shutdown waits for it at most this long)
 # httpx errors raised before any byte of the request left: a send may be repeated after these
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -147,8 +149,8 @@ class Runtime:
 
     async def toast(self, answer: Callable[[float], Awaitable[object]]) -> None:
         """Answer a callback query, a little persistently, within TOAST_BUDGET; never raises.
-        Ctx.toast awaits it when the toast is the whole answer, Ctx.toast_beside runs it beside the
-        reply. `answer(timeout)` makes the call with that read time-out."""
+        Ctx.toast awaits it when the toast is the whole answer; Ctx.toasting runs it beside the reply
+        and waits for it only briefly. `answer(timeout)` makes the call with that read time-out."""
         try:
             async with asyncio.timeout(TOAST_BUDGET):
                 await self._answer(answer)
