@@ -203,6 +203,7 @@ async def test_reminders_go_out_at_most_25_a_second(env: TelegramEnv) -> None:
     assert took >= 25 / 25 * 0.95, f"26 reminders in {took:.2f} s"
 
 
+@pytest.mark.slow
 async def test_replies_are_not_held_back_by_our_own_throttle(env: TelegramEnv,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """150 people ask for help at once. With a throttle of ours of 30 a second (PTB's default
@@ -253,6 +254,7 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow
 async def test_a_90_mb_webhook_post_is_refused_unread(sqlite_url: str, tmp_path: Path) -> None:
     from tests.test_telegram_process import ADMIN, TOKEN, WAIT, command_update, free_port, port_open
     from tests.test_telegram_process import running_bot as bot_process
