@@ -29,7 +29,9 @@ WORDS: dict[str, str] = {
     "doorgaan": "continue", "volledig": "continue", "continue": "continue", "full": "continue",
     "klaar": "finish", "done": "finish", "finish": "finish",
     "casus": "vignette", "case": "vignette", "tekst": "vignette",
+    "toch opslaan": "save_note", "opslaan": "save_note", "save anyway": "save_note", "save": "save_note",
 }
+SAVE_NOTE = "save_note"   # the prompt after a note with likely identifying data: save it anyway?
 STOP_WORDS = {"stop", "pauze", "quit", "exit", "q"}
 DELETE_WORDS = {"verwijder", "delete"}   # erase this case (asks first), as /verwijder does in Telegram
 YES_WORDS = {"j", "ja", "y", "yes"}
@@ -52,6 +54,8 @@ def interpret(line: str, prompt: Prompt) -> tuple[str, str | None] | None:
     word = WORDS.get(text.lower().rstrip("."))
     if word in ids:
         return word, None
+    if SAVE_NOTE in ids and word in ("yes", "no"):   # the y/n question: save the note with what was found?
+        return (SAVE_NOTE, None) if word == "yes" else ("retype", None)
     if word in ("yes", "no", "unknown") and "yes" in ids:
         return word, None
     if prompt.accepts_text and text:
@@ -61,11 +65,11 @@ def interpret(line: str, prompt: Prompt) -> tuple[str, str | None] | None:
 
 class ConsoleChat:
     def __init__(self, cases: Cases, user: User, lang: str,
-                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+                 stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
         self.cases, self.user, self.lang = cases, user, lang
-        self.stdin, self.stdout = stdin, stdout
+        self.stdin, self.stdout = stdin or sys.stdin, stdout or sys.stdout   # looked up now: tests swap them
         self.t = console_texts()
-        self.interactive = bool(getattr(stdin, "isatty", lambda: False)())
+        self.interactive = bool(getattr(self.stdin, "isatty", lambda: False)())
 
     def say(self, text: str) -> None:
         self.stdout.write(text + "\n")
@@ -76,6 +80,8 @@ class ConsoleChat:
             self.say(render_block(block))
         if reply.prompt:
             self.say(render_prompt(reply.prompt))
+            if any(o.id == SAVE_NOTE for o in reply.prompt.options):
+                self.say(self.t("console.save_note", self.lang))
 
     def run(self, code: str | None = None, mode: str = Mode.FULL, vignette: str | None = None) -> int:
         try:
@@ -138,6 +144,9 @@ class ConsoleChat:
                 self.say(self.t("console.not_understood", self.lang, hint=hint))
                 continue
             option, text = choice
+            if option == "retype":   # "n" to "save anyway?": nothing is stored; they type the note again
+                self.say(self.t("console.retype_note", self.lang))
+                continue
             try:
                 reply = self.cases.choose(self.user, code, option, step, self.lang, text=text)
             except Unavailable as exc:

@@ -69,7 +69,8 @@ MONTHS = ("januari|februari|maart|april|mei|juni|juli|augustus|september|oktober
           "january|february|march|may|june|july|august|october")
 DATE = re.compile(
     r"\b(?:(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4}|\d{2})"
-    rf"|(?P<d2>\d{{1,2}})\s+(?P<mn>{MONTHS})\.?\s+(?P<y2>\d{{4}}))\b",
+    rf"|(?P<d2>\d{{1,2}})\s+(?P<mn>{MONTHS})\.?\s+(?P<y2>\d{{4}})"
+    r"|(?P<y3>(?:19|20)\d{2})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2}))\b",   # ISO: 2009-04-03
     re.IGNORECASE)
 BIRTH_CUE = re.compile(r"\b(geboren|geb\.|geboortedatum|born|birth|dob|d\.o\.b\.)", re.IGNORECASE)
 WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
@@ -163,7 +164,7 @@ def _dates(text: str, today: date) -> list[Finding]:
     """
     result = []
     for m in DATE.finditer(text):
-        year_text = m.group("y") or m.group("y2")
+        year_text = m.group("y") or m.group("y2") or m.group("y3")
         year = int(year_text)
         if len(year_text) == 2:
             year += 2000 if year <= today.year % 100 else 1900
@@ -181,7 +182,7 @@ def _names(text: str) -> list[Finding]:
     for i, tok in enumerate(tokens):
         low = tok.group().lower().rstrip(".")
         follows_cue = low in words.cues
-        is_first_name = tok.group()[:1].isupper() and low in words.first_names
+        is_first_name = tok.group()[:1].isupper() and _first_name(low, words)
         if not (follows_cue or is_first_name):
             continue
         start = i + 1 if follows_cue else i
@@ -189,23 +190,32 @@ def _names(text: str) -> list[Finding]:
             # "naam: Jan", "heet Jan", "naam is Jan"
             while start < len(tokens) and tokens[start].group().lower() in ("is", "was", "van", "of"):
                 start += 1
-        end = _name_end(tokens, start, words)
+        end = _name_end(tokens, start, words, after_cue=follows_cue)
         # after a cue one capitalised word is a name; a first name needs a surname after it
         if end > start + (0 if follows_cue else 1):
             result.append(_span(text, tokens, start, end))
     return result
 
 
-def _name_end(tokens: list[re.Match[str]], start: int, words: _Words) -> int:
-    """The end (exclusive) of a run of capitalised words, particles allowed between them."""
+def _first_name(low: str, words: _Words) -> bool:
+    """A known first name, also as the first part of a double one (Jan-Willem, Anne-Marie)."""
+    return low in words.first_names or low.split("-")[0] in words.first_names
+
+
+def _name_end(tokens: list[re.Match[str]], start: int, words: _Words, after_cue: bool = False) -> int:
+    """The end (exclusive) of a run of capitalised words, particles allowed between them.
+
+    Right after a cue, particles may come first ("dhr. de Boer") and a known first name counts in
+    lower case too ("zijn naam is kevin")."""
     end = start
     j = start
     while j < len(tokens):
         word = tokens[j].group()
-        if word[:1].isupper() and word.lower() not in words.not_names:
+        capitalised = word[:1].isupper() and word.lower() not in words.not_names
+        if capitalised or (after_cue and j == start and _first_name(word.lower(), words)):
             j += 1
             end = j
-        elif word.lower() in words.particles and end > start:
+        elif word.lower() in words.particles and (end > start or after_cue):
             j += 1
         else:
             break

@@ -73,7 +73,7 @@ def prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignett
     if case.state == INTRO:
         return intro_prompt(dialog, case, lang, code, vignette)
     if case.state == NOTE:
-        return Prompt(t("note.prompt", lang), options(lang, "no_note", "back"), accepts_text=True)
+        return Prompt(t("note.prompt", lang, code=code), options(lang, "no_note", "back"), accepts_text=True)
     if case.state == QUICK_RESULT:
         lens = dialog.lens
         deepen = tuple(

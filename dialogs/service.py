@@ -4,6 +4,11 @@ Every channel goes through here, so the order "check owner and step, fire the ma
 commit, then reply" is written once. The reply is composed only after the commit: what a user
 sees acknowledged is stored. A case whose lens version is not the current one is driven by
 a machine built from the lens content stored with that version.
+
+Notes are checked for likely identifying data (dialogs/identifying.py) before they are stored:
+when something is found, nothing is stored and the reply shows what was found, with the same
+step, so the user can send a note without it or confirm ("save anyway", `confirmed=True`). The
+note of a completed case can be replaced (a channel's "edited message"), with the same check.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from datetime import datetime
 
 from dialogs.access import Access, NotAllowed, actor, confirm, live_user
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
-from dialogs.intake import DONE, INTRO, MODES, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
-from dialogs.output import Block, Line, Reply
-from dialogs.render import AGE_OPTION, age_band_at, effect_blocks, prompt, vignette_lines
+from dialogs.identifying import Finding, describe, find_identifying
+from dialogs.intake import DONE, INTRO, MODES, NOTE, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
+from dialogs.output import Block, Line, Prompt, Reply
+from dialogs.render import AGE_OPTION, age_band_at, effect_blocks, options, prompt, vignette_lines
 from dialogs.stats import completion_keys
 from dialogs.summary import summary_blocks
 from dialogs.texts import dialog_texts
@@ -28,6 +34,8 @@ from storage.repo import CaseRow, StorageUnavailable, Store, Tx, UserRow, normal
 
 log = logging.getLogger(__name__)
 EVENTS = ("begin", "answer", "back", "skip", "note", "no_note", "continue", "deepen", "finish", "vignette")
+IDENTIFYING = "identifying.found"   # Reply.reason when a note was held back for identifying data
+SAVE_NOTE = "save_note"             # the option that confirms such a note
 
 
 @dataclass(frozen=True)
@@ -203,11 +211,13 @@ class IntakeService:
 
     # -- one event -------------------------------------------------------------------------
     def handle(self, user: UserRow, code: str, event: str, value: str | None = None,
-               step: int | None = None, lang: str | None = None, update: tuple[str, int] | None = None) -> Reply:
+               step: int | None = None, lang: str | None = None, update: tuple[str, int] | None = None,
+               confirmed: bool = False) -> Reply:
         """Apply `event` to the case if `step` still matches; refuse without change otherwise.
 
         `update` is the channel's (name, update id): claimed in the same transaction, so a
-        redelivered update is recognised even when its step would still match.
+        redelivered update is recognised even when its step would still match. A note with likely
+        identifying data is held back (reason IDENTIFYING, nothing stored) unless `confirmed`.
         """
         if event not in EVENTS:
             return self._refusal(code, step or 0, "refuse.invalid", lang or user.lang)
@@ -231,6 +241,13 @@ class IntakeService:
                 value = next((lg.id for lg in dialog.lens.leefgebieden if str(lg.order) == value), None)
             elif event == "answer" and value and value.startswith(AGE_OPTION):   # age bands by their position
                 value = age_band_at(dialog.lens, value.removeprefix(AGE_OPTION))
+            elif event == "note" and value and not confirmed and dialog.accepts(model.state, "note") \
+                    and len(value.strip()) <= NOTE_MAX_CHARS:
+                findings = find_identifying(value)
+                if findings:   # nothing is stored: the user removes it or confirms
+                    log.info("note held back for identifying data",
+                             extra={"case": case.code, "kinds": _kinds(findings)})
+                    return self._identifying(case, findings, lang, edit=False)
             if not dialog.fire(model, event, value):
                 return self._refusal(case.code, case.step, _refusal_reason(dialog, model, event, value), lang)
             case.state, case.trail, case.skipped = model.state, model.trail, model.skipped
@@ -248,7 +265,52 @@ class IntakeService:
                 tx.add_counts(at.strftime("%Y-%m"), completion_keys(result, model.answers), contributor=case.user_id)
         return self._reply(dialog, model, case, lang, [], saved=tuple(model.changes))
 
+    def replace_note(self, user: UserRow, code: str, text: str, lang: str | None = None,
+                     update: tuple[str, int] | None = None, confirmed: bool = False) -> Reply:
+        """A new text for a case's note: the user edited the message that was (or was meant as) the note.
+
+        While the case still asks for its note, the text simply is the note (handle "note"); once
+        the case is completed, it replaces the stored note. A case in any other state refuses.
+        """
+        text = text.replace("\x00", "").strip()
+        view = self.view(user, code)
+        if view is None:
+            return self._refusal(code, 0, "refuse.unknown_case", lang or user.lang)
+        if view.case.state == NOTE:
+            return self.handle(user, code, "note", text, None, lang, update, confirmed)
+        with self.store.transaction() as tx:
+            case = tx.load_case(code)
+            if case is None or not _may_touch(user, case):
+                return self._refusal(code, 0, "refuse.unknown_case", lang or user.lang)
+            lang = lang or case.lang
+            if case.state != DONE:
+                return self._refusal(case.code, case.step, "refuse.note_closed", lang)
+            if not text:
+                return self._refusal(case.code, case.step, "refuse.invalid", lang)
+            if len(text) > NOTE_MAX_CHARS:
+                return self._refusal(case.code, case.step, "refuse.note_too_long", lang)
+            if update is not None and not tx.claim_update(*update):
+                return Reply(case_code=case.code, step=case.step, refused=True, duplicate=True)
+            findings = [] if confirmed else find_identifying(text)
+            if findings:
+                log.info("edited note held back for identifying data", extra={"case": case.code,
+                                                                               "kinds": _kinds(findings)})
+                return self._identifying(case, findings, lang, edit=True)
+            tx.replace_note(case.id, text, now())
+        log.info("note replaced", extra={"case": case.code, "user_id": user.id})
+        notice = Block((Line(dialog_texts()("note.updated", lang, code=case.code)),), "notice")
+        return Reply(case_code=case.code, step=case.step, blocks=(notice,), finished=True, mode=case.mode)
+
     # -- helpers ---------------------------------------------------------------------------
+    def _identifying(self, case: CaseRow, findings: list[Finding], lang: str, edit: bool) -> Reply:
+        """What was found, and the choice: remove it (send or edit again) or save anyway."""
+        t = dialog_texts()
+        found = Block((Line(t("identifying.found", lang, found=describe(findings, lang))),), "notice")
+        ask = Prompt(t("identifying.edit" if edit else "identifying.ask", lang, code=case.code),
+                     options(lang, SAVE_NOTE) if edit else options(lang, SAVE_NOTE, "no_note"), accepts_text=True)
+        return Reply(case_code=case.code, step=case.step, blocks=(found,), prompt=ask, reason=IDENTIFYING,
+                     mode=case.mode)
+
     def _reply(self, dialog: IntakeDialog, model: IntakeCase, case: CaseRow, lang: str,
                blocks: list[Block], saved: tuple[str, ...] = ()) -> Reply:
         blocks = blocks + effect_blocks(dialog, model, lang, case.code, case.vignette)
@@ -272,6 +334,11 @@ def _model(case: CaseRow, answers: dict[str, str]) -> IntakeCase:
                       trail=list(case.trail), skipped=list(case.skipped), answers=dict(answers))
 
 
+def _kinds(findings: list[Finding]) -> str:
+    """The kinds found, for the log (never the text itself)."""
+    return ",".join(sorted({f.kind for f in findings}))
+
+
 def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: str | None) -> str:
     if event == "back":
         return "refuse.no_back"
@@ -283,4 +350,4 @@ def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: 
     return "refuse.invalid"
 
 
-__all__ = ["CaseView", "IntakeService", "NotAllowed", "StorageUnavailable", "actor"]
+__all__ = ["IDENTIFYING", "SAVE_NOTE", "CaseView", "IntakeService", "NotAllowed", "StorageUnavailable", "actor"]

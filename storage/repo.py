@@ -390,6 +390,11 @@ class Tx:
     def add_note(self, case_id: int, text: str, at: datetime) -> None:
         self.conn.execute(insert(Note).values(case_id=case_id, text=text, created_at=at))
 
+    def replace_note(self, case_id: int, text: str, at: datetime) -> None:
+        """The case's note becomes `text` (the old text is deleted, not kept beside it)."""
+        self.conn.execute(delete(Note).where(Note.case_id == case_id))
+        self.add_note(case_id, text, at)
+
     def claim_update(self, channel: str, update_id: int) -> bool:
         """Remember an update id; False when it was handled before (a redelivery).
 

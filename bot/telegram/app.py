@@ -2,7 +2,12 @@
 webhook server. Settings come from dialogs.app.Settings (re-exported here as before).
 
 Run: `TELEGRAM_BOT_TOKEN=... lensbot telegram` (polling) or
-`lensbot telegram --webhook-url https://bot.example.org/telegram` (webhook, needs LENSBOT_WEBHOOK_SECRET).
+`lensbot telegram --webhook-url https://bot.example.org/telegram` (webhook, needs LENSBOT_WEBHOOK_SECRET;
+served by bot/telegram/webhook.py, which caps bodies and checks the secret in constant time).
+
+Rate limits: replies to a user's own tap or message are never held back by a throttle of ours
+(AIORateLimiter with the overall limit off still honours Telegram's 429 retry_after); messages the
+bot starts itself (reminders) go through bot/telegram/throttle.py, at most 25 a second.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.telegram import handlers, logs
+from bot.telegram import handlers, logs, webhook
 from bot.telegram.commands import COMMANDS, menu
 from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.runtime import Runtime, telegram_texts
+from bot.telegram.throttle import Throttle
 from dialogs.app import ConfigError, Door, Settings
 from dialogs.app.admin import JOB_BATCH, JOB_PAUSE, REMIND_AFTER, UPDATE_MEMORY
 from dialogs.service import IntakeService
@@ -47,8 +53,8 @@ def build_application(settings: Settings, door: Door | IntakeService, store: obj
     """The lensbot Application on `door` (or on a ready IntakeService, as tests and bench/ build one;
     `store` is then the service's own and not needed).
 
-    `request` replaces PTB's HTTP transport and `rate_limiter` the default AIORateLimiter (30 messages
-    a second overall, 3 retries on 429); bench/ uses both to measure lensbot's own cost in memory.
+    `request` replaces PTB's HTTP transport and `rate_limiter` the default AIORateLimiter (no overall
+    limit of our own, 3 retries on 429); bench/ uses both to measure lensbot's own cost in memory.
     """
     logs.install()   # no note, answer or question text in any log, at any level (bot/telegram/logs.py)
     if isinstance(door, IntakeService):
@@ -56,7 +62,7 @@ def build_application(settings: Settings, door: Door | IntakeService, store: obj
     builder = (
         ApplicationBuilder()
         .token(settings.token or settings.telegram_token())
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter or AIORateLimiter(overall_max_rate=0, max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(256))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -73,6 +79,7 @@ def build_application(settings: Settings, door: Door | IntakeService, store: obj
         door=door,
         executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lensbot-db"),
         renderer=ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensbot-render"),
+        outbound=Throttle(),
     )
     register(app)
     return app
@@ -86,6 +93,8 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(handlers.on_callback))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private & filters.UpdateType.MESSAGE,
                                    handlers.on_text))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private & filters.UpdateType.EDITED_MESSAGE,
+                                   handlers.on_edited))
     app.add_handler(MessageHandler(~filters.COMMAND & filters.UpdateType.MESSAGES, handlers.on_other))
     app.add_error_handler(on_error)
 
@@ -99,7 +108,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         rt: Runtime = context.bot_data["rt"]
         lang = "en" if update.effective_user and update.effective_user.language_code == "en" else "nl"
         chat_id = update.effective_chat.id
-        await rt.call(lambda: context.bot.send_message(chat_id, rt.texts("error", lang)))
+        await rt.send(lambda: context.bot.send_message(chat_id, rt.texts("error", lang)))
 
 
 async def _post_init(app: Application) -> None:
@@ -149,7 +158,8 @@ async def _remind(context: ContextTypes.DEFAULT_TYPE) -> None:
         batch = await rt.db(rt.door.admin.remind_batch, CHANNEL, REMIND_AFTER)
         for due in batch:
             text = rt.texts("reminder_case", due.lang, code=due.code)
-            await rt.call(lambda due=due, text=text: context.bot.send_message(int(due.external_id), text))
+            async with rt.outbound:   # the bot starts these itself: at most 25 a second
+                await rt.send(lambda due=due, text=text: context.bot.send_message(int(due.external_id), text))
         if len(batch) < JOB_BATCH:
             break
 
@@ -200,8 +210,8 @@ def run(settings: Settings, door: Door, webhook_url: str | None = None, listen: 
             raise ConfigError("LENSBOT_WEBHOOK_SECRET must be set for webhook mode")
         path = urlparse(webhook_url).path.lstrip("/")
         log.info("starting webhook server on %s:%d", listen, port)
-        app.run_webhook(listen=listen, port=port, url_path=path, webhook_url=webhook_url,
-                        secret_token=settings.webhook_secret, allowed_updates=allowed)
+        asyncio.run(webhook.serve(app, listen=listen, port=port, path=path, webhook_url=webhook_url,
+                                  secret=settings.webhook_secret, allowed_updates=allowed))
     else:
         log.info("starting long polling")
         app.run_polling(allowed_updates=allowed, poll_interval=0.0, timeout=30)

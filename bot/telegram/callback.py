@@ -3,7 +3,8 @@
 Telegram allows 64 bytes of callback data. An intake button carries the case code and the
 case's step counter, so a tap can be checked against the question the case is waiting for:
 `q:K7QX3M:12:y` (kind, code without the dash, step, option). Anything that does not parse
-exactly is treated as forged and refused.
+exactly is treated as forged and refused: that includes data that is not text, that cannot be
+encoded (lone surrogates arrive from JSON escapes such as "\ud800") or that is over-long.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dialogs.domain import CODE_ALPHABET
 
 MAX_BYTES = 64
 OPTION_CODES = {"yes": "y", "no": "n", "unknown": "u", "back": "b", "skip": "s", "begin": "g", "no_note": "x",
-                "continue": "c", "finish": "f", "vignette": "v", **{f"deepen_{n}": str(n) for n in range(1, 10)},
+                "continue": "c", "finish": "f", "vignette": "v", "save_note": "k",
+                **{f"deepen_{n}": str(n) for n in range(1, 10)},
                 **{f"age_{n}": "ABCDEFGHI"[n - 1] for n in range(1, 10)}}
 OPTION_IDS = {v: k for k, v in OPTION_CODES.items()}
 KINDS = {"q", "r", "d", "l", "i", "v"}   # question option, resume case, delete confirmation, language,
@@ -63,8 +65,14 @@ class Callback:
 
 
 def decode(data: str | None) -> Callback | None:
-    """Parse callback data; None for anything we did not produce."""
-    if not data or len(data.encode()) > MAX_BYTES:
+    """Parse callback data; None for anything we did not produce (never an exception)."""
+    if not isinstance(data, str) or not data or len(data) > MAX_BYTES:
+        return None
+    try:
+        size = len(data.encode())   # lone surrogates cannot be encoded
+    except UnicodeEncodeError:
+        return None
+    if size > MAX_BYTES:
         return None
     pattern = _PATTERNS.get(data[:1])
     match = pattern.fullmatch(data) if pattern else None

@@ -9,6 +9,7 @@ command is declared in bot/telegram/commands.py, not here.
 from __future__ import annotations
 
 import logging
+import re
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
@@ -20,11 +21,13 @@ from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
 from dialogs.app import Action, BadInput, Block, File, Mode, Redeemed, Reply
 from dialogs.app.cases import Erased
+from dialogs.domain import CODE_ALPHABET
 
 HTML = ParseMode.HTML
 log = logging.getLogger("lensbot.telegram")
 CAPTIONS = {"image/png": "picture_caption", "application/pdf": "report_caption"}   # a case's report, by type
 INVITES_SHOWN = 20   # open invitations listed by /uitnodigingen, each with its revoke button
+PROMPT_CODE = re.compile(rf"\b([{CODE_ALPHABET}]{{2}}-[{CODE_ALPHABET}]{{4}})\b")   # "zaak K7-QX3M" in a note prompt
 
 
 # -- showing a reply ---------------------------------------------------------------------
@@ -39,7 +42,10 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
     if in_place and prompt is not None and message is not None:
         await ctx.rt.call(lambda: bot.edit_message_text(
             prompt_html(prompt), ctx.chat_id, message.message_id, parse_mode=HTML, reply_markup=markup))
+        _note_prompt_shown(ctx, reply, message.message_id)
         return
+    if prompt is None:
+        ctx.rt.last_note_prompt.pop(ctx.chat_id, None)
     if message is not None:
         closed = (message.text_html or "") + (f"\n\n<i>✓ {escape(label, quote=False)}</i>" if label else "")
         await ctx.rt.call(lambda: bot.edit_message_text(closed, ctx.chat_id, message.message_id, parse_mode=HTML))
@@ -52,9 +58,11 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
             log.error("lens picture for a case failed: %s", type(exc).__name__)
     if prompt is not None:
         sent = await ctx.send(prompt_html(prompt), parse_mode=HTML, reply_markup=markup)
-        if sent is not None and markup is not None:
-            ctx.rt.live_prompts[ctx.chat_id] = sent.message_id
-        ids += [sent.message_id] if sent is not None else []
+        if sent is not None:
+            if markup is not None:
+                ctx.rt.live_prompts[ctx.chat_id] = sent.message_id
+            _note_prompt_shown(ctx, reply, sent.message_id)
+            ids.append(sent.message_id)
     await remember(ctx, [reply.case_code], ids)
 
 
@@ -69,6 +77,15 @@ async def remember(ctx: Ctx, codes: list[str], message_ids: list[int], kind: str
         await ctx.rt.db(ctx.rt.door.cases.sent, codes, ctx.chat_id, message_ids, kind)
     except Exception as exc:
         log.warning("could not record %d message id(s) of a case: %s", len(message_ids), type(exc).__name__)
+
+
+def _note_prompt_shown(ctx: Ctx, reply: Reply, message_id: int) -> None:
+    """Remember which case a prompt that takes typed text belongs to (a reply to it goes there)."""
+    if reply.prompt is not None and reply.prompt.accepts_text:
+        ctx.rt.note_prompts.remember(ctx.chat_id, message_id, reply.case_code)
+        ctx.rt.last_note_prompt[ctx.chat_id] = reply.case_code
+    else:   # the latest question takes buttons: typed text is no longer aimed at an earlier note prompt
+        ctx.rt.last_note_prompt.pop(ctx.chat_id, None)
 
 
 async def _retire_live_prompt(ctx: Ctx, keep: int | None) -> None:
@@ -97,9 +114,9 @@ async def send_file(ctx: Ctx, file: File, caption: str) -> int | None:
     bot, chat = ctx.context.bot, ctx.chat_id
     upload = InputFile(file.data, filename=file.name)
     if file.picture:
-        sent = await ctx.rt.call(lambda: bot.send_photo(chat, upload, caption=caption))
+        sent = await ctx.rt.send(lambda: bot.send_photo(chat, upload, caption=caption))
     else:
-        sent = await ctx.rt.call(lambda: bot.send_document(chat, upload, caption=caption))
+        sent = await ctx.rt.send(lambda: bot.send_document(chat, upload, caption=caption))
     return sent.message_id if sent is not None else None
 
 
@@ -140,7 +157,10 @@ async def start(ctx: Ctx) -> None:
             return
         await ctx.send(_redeemed_text(ctx, result))
         return
-    await ctx.send(ctx.t("welcome") if ctx.user else ctx.t("no_access"))
+    if ctx.user is None:
+        await ctx.refuse_stranger()
+        return
+    await ctx.send(ctx.t("welcome"))
 
 
 def _redeemed_text(ctx: Ctx, result: Redeemed) -> str:
@@ -368,15 +388,18 @@ async def on_callback(ctx: Ctx) -> None:
         if reply.refused:
             await ctx.toast(reply.toast)
             return
-        await ctx.toast(ctx.t("toast.saved") if reply.saved or cases.is_answer(cb.option) else None)
         # "📄 Casus" is not an answer: the question is asked again below the text, without a tick.
         label = None if cb.option == "vignette" else _button_label(message, query.data)
-        await show(ctx, reply, message, chosen=cb.option, label=label)
+        # the toast runs beside the reply: a slow or failing answerCallbackQuery never holds back the next question
+        async with ctx.toasting(ctx.t("toast.saved") if reply.saved or cases.is_answer(cb.option) else None):
+            await show(ctx, reply, message, chosen=cb.option, label=label)
     elif cb.kind == "r":
         assert cb.code is not None
         reply = await ctx.rt.db(cases.resume, ctx.user, cb.code, ctx.lang)
-        await ctx.toast(reply.toast if reply.refused else None)
-        if not reply.refused:
+        if reply.refused:
+            await ctx.toast(reply.toast)
+            return
+        async with ctx.toasting():
             await show(ctx, reply)
     elif cb.kind == "d":
         assert cb.code is not None
@@ -442,32 +465,78 @@ async def _erase_messages(ctx: Ctx, erased: Erased, keep: int | None) -> str:
 
 async def _answer_in_place(ctx: Ctx, message: Message | None, text: str) -> None:
     """Acknowledge the tap and replace the message that held the buttons (or answer below it)."""
-    await ctx.toast()
-    if message is not None:
-        bot = ctx.context.bot
-        await ctx.rt.call(lambda: bot.edit_message_text(text, ctx.chat_id, message.message_id))
-    else:
-        await ctx.send(text)
+    async with ctx.toasting():
+        if message is not None:
+            bot = ctx.context.bot
+            await ctx.rt.call(lambda: bot.edit_message_text(text, ctx.chat_id, message.message_id))
+        else:
+            await ctx.send(text)
 
 
 @guarded(Action.USE)
 async def on_text(ctx: Ctx) -> None:
-    """Typed text: the closing note when the case asks for one; otherwise a gentle reminder."""
-    assert ctx.user is not None and ctx.update.effective_message is not None
-    text = ctx.update.effective_message.text or ""
-    result = await ctx.rt.db(ctx.rt.door.cases.text, ctx.user, text, ctx.lang, ctx.update_key)
+    """Typed text: the closing note when the case asks for one; otherwise a gentle reminder.
+
+    A reply to a note prompt goes to that prompt's case (or nowhere); other text to the case whose
+    note prompt was sent last, else the most recently touched open case (dialogs decides)."""
+    message = ctx.update.effective_message
+    assert ctx.user is not None and message is not None
+    text = message.text or ""
+    code, replied = _replied_case(ctx, message)
+    if code is None:
+        code = ctx.rt.last_note_prompt.get(ctx.chat_id)
+    result = await ctx.rt.db(ctx.rt.door.cases.text, ctx.user, text, ctx.lang, ctx.update_key, code, replied)
     if result.kind == "no_case":
         await ctx.send(ctx.t("no_open_case"))
+    elif result.kind == "notice" and result.notice:
+        await ctx.send(result.notice)
     elif result.kind == "reply" and result.reply is not None:
+        ctx.rt.note_messages.remember(ctx.chat_id, message.message_id, result.reply.case_code)
         # the user's own message holds the note: in a private chat the bot may delete it with the case
-        await remember(ctx, [result.reply.case_code], [ctx.update.effective_message.message_id], "note")
+        await remember(ctx, [result.reply.case_code], [message.message_id], "note")
         await show(ctx, result.reply)
     elif result.kind == "refused" and result.reply is not None:
         await ctx.send(result.notice or ctx.t("reminder"))
         await show(ctx, result.reply)
 
 
+def _replied_case(ctx: Ctx, message: Message) -> tuple[str | None, bool]:
+    """The case of the bot's note prompt this message replies to: (code, True); (None, False) if none."""
+    prompt = message.reply_to_message
+    if prompt is None or prompt.from_user is None or prompt.from_user.id != ctx.context.bot.id:
+        return None, False
+    code = ctx.rt.note_prompts.get((ctx.chat_id, prompt.message_id))
+    if code is None:   # after a restart: the prompt names its case
+        match = PROMPT_CODE.search(prompt.text or "")
+        code = match.group(1) if match else None
+    return code, code is not None
+
+
+@guarded(Action.USE)
+async def on_edited(ctx: Ctx) -> None:
+    """An edited message: when it was a note, the new text becomes the note (checked again);
+    otherwise the user is told plainly that nothing changed."""
+    message = ctx.update.edited_message
+    assert ctx.user is not None and message is not None
+    code = ctx.rt.note_messages.get((ctx.chat_id, message.message_id))
+    if code is None:
+        await ctx.send(ctx.t("edit_not_note"))
+        return
+    reply = await ctx.rt.db(ctx.rt.door.cases.edit_note, ctx.user, code, message.text or "", ctx.lang,
+                            ctx.update_key)
+    if reply.duplicate:
+        return
+    if reply.refused:
+        await ctx.send(reply.toast or ctx.t("edit_not_note"))
+        return
+    await show(ctx, reply)
+
+
 @guarded(None)
 async def on_other(ctx: Ctx) -> None:
-    """Stickers, documents, photos: not stored, just a pointer to the buttons."""
-    await ctx.send(ctx.t("reminder") if ctx.user else ctx.t("no_access"))
+    """Stickers, documents, photos: not stored, just a pointer to the buttons (an edit that is not a
+    note's text: said plainly that nothing changed)."""
+    if ctx.user is None:
+        await ctx.refuse_stranger()
+        return
+    await ctx.send(ctx.t("edit_not_note" if ctx.update.edited_message is not None else "reminder"))

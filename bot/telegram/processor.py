@@ -37,6 +37,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if not self._users[key]:   # forget idle chats so memory does not grow with users
                 del self._users[key], self._locks[key]
 
+    def waiting(self, chat_id: int) -> int:
+        """How many more updates of this chat wait behind the one being handled now."""
+        return max(self._users.get(chat_id, 0) - 1, 0)
+
     async def initialize(self) -> None:
         return None
 

@@ -4,11 +4,18 @@ training, progress, and the settings a user changes for themselves (language, re
 A channel maps its input to one of these calls and renders what comes back; every rule that
 is not about how a channel looks (which cases a role may resume, how many are listed, when
 typed text is the closing note, open-or-start for practice) lives here.
+
+Notes: typed text goes to the case the channel says it answers (a reply to that case's note
+prompt), else to the most recently touched open case. A note with likely identifying data is
+held back (dialogs/service.py); its text waits here, in memory only, until the user confirms it
+with the "save anyway" option (or sends a new note): nothing reaches the database before that.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,9 +23,10 @@ from typing import Literal
 
 from dialogs.access import Access, actor, confirm
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
+from dialogs.intake import NOTE
 from dialogs.output import Block, Reply
 from dialogs.render import option_event
-from dialogs.service import IntakeService
+from dialogs.service import IDENTIFYING, SAVE_NOTE, IntakeService
 from dialogs.summary import progress_blocks, red_flag_block
 from dialogs.texts import dialog_texts
 from storage import records
@@ -28,6 +36,8 @@ RESUME_LIMIT = 10   # open cases offered to resume
 LIST_LIMIT = 50     # cases in a chat's case list
 REMINDER_WORDS = {"aan": True, "on": True, "uit": False, "off": False}
 CODE_LENGTHS = range(6, 9)   # K7QX3M, K7-QX3M, with a stray space: what a typed code may look like
+HELD_NOTES = 1000            # notes waiting for "save anyway", at most (oldest forgotten first)
+HELD_FOR = 3600.0            # seconds a held note waits
 
 Update = tuple[str, int] | None   # (channel, update id): a redelivered update changes nothing
 # Telegram lets a bot delete a message for 48 hours after it was sent; a little margin for the
@@ -59,12 +69,14 @@ class Erased:
 class TextResult:
     """What typed text led to.
 
-    kind: "reply" (it was the closing note: show `reply`), "no_case" (nothing open to type into),
-    "duplicate" (handled before: say nothing), "refused" (not a note here: show `notice` if any,
-    else the channel's pointer to the buttons, then the question again, `reply`).
+    kind: "reply" (it was the closing note, or it was held back for identifying data: show
+    `reply`), "no_case" (nothing open to type into), "duplicate" (handled before: say nothing),
+    "refused" (not a note here: show `notice` if any, else the channel's pointer to the buttons,
+    then the question again, `reply`), "notice" (say `notice` and nothing else, e.g. the case
+    replied to no longer takes a note).
     """
 
-    kind: Literal["reply", "no_case", "duplicate", "refused"]
+    kind: Literal["reply", "no_case", "duplicate", "refused", "notice"]
     reply: Reply | None = None
     notice: str | None = None
 
@@ -80,6 +92,8 @@ class Cases:
         else:
             assert store is not None, "a store is needed when the service is built later"
             self._service, self._make, self.store = None, service, store
+        # (user id, case code) -> (step, text, since): notes held back until "save anyway"
+        self._held: OrderedDict[tuple[int, str], tuple[int, str, float]] = OrderedDict()
 
     @property
     def service(self) -> IntakeService:
@@ -115,18 +129,79 @@ class Cases:
     def choose(self, user: UserRow, code: str, option: str, step: int | None, lang: str | None = None,
                update: Update = None, text: str | None = None) -> Reply:
         """The user chose an option of the prompt (a button, a number, a word)."""
+        if option == SAVE_NOTE:
+            return self.save_held_note(user, code, step, lang, update)
         event, value = option_event(option)
-        return self.service.handle(user, code, event, value if value is not None else text, step, lang, update)
+        if event == "note" and value is None and text is not None:
+            return self.note(user, code, text, step, lang, update)
+        reply = self.service.handle(user, code, event, value if value is not None else text, step, lang, update)
+        if not reply.refused:
+            self._held.pop((user.id, reply.case_code), None)
+        return reply
 
-    def text(self, user: UserRow, text: str, lang: str, update: Update = None) -> TextResult:
-        """Typed text is the closing note when the case asks for one; otherwise a gentle reminder."""
+    def note(self, user: UserRow, code: str, text: str, step: int | None = None, lang: str | None = None,
+             update: Update = None) -> Reply:
+        """Typed text as the note of this case; held back (see save_held_note) when it looks identifying."""
+        reply = self.service.handle(user, code, "note", text, step, lang, update)
+        self._remember(user, reply, text)
+        return reply
+
+    def edit_note(self, user: UserRow, code: str, text: str, lang: str | None = None,
+                  update: Update = None) -> Reply:
+        """The user changed the text they sent as this case's note: it becomes the note (or is refused)."""
+        reply = self.service.replace_note(user, code, text, lang, update)
+        self._remember(user, reply, text)
+        return reply
+
+    def save_held_note(self, user: UserRow, code: str, step: int | None, lang: str | None = None,
+                       update: Update = None) -> Reply:
+        """"Save anyway": store the note held back for identifying data, as the user confirmed."""
+        key = (user.id, normalise_code(code))
+        held = self._held.pop(key, None)
+        if held is None or time.monotonic() - held[2] > HELD_FOR or (step is not None and step != held[0]):
+            view = self.service.view(user, code)
+            if view is None:
+                return self.service.resume(user, code, lang or user.lang)   # the usual "not found"
+            t = dialog_texts()
+            return Reply(view.case.code, view.case.step, refused=True, toast=t("note.lost", lang or user.lang),
+                         reason="note.lost")
+        return self.service.replace_note(user, code, held[1], lang, update, confirmed=True)
+
+    def _remember(self, user: UserRow, reply: Reply, text: str) -> None:
+        key = (user.id, reply.case_code)
+        self._held.pop(key, None)
+        if reply.reason == IDENTIFYING:
+            self._held[key] = (reply.step, text, time.monotonic())
+            while len(self._held) > HELD_NOTES:
+                self._held.popitem(last=False)
+
+    def text(self, user: UserRow, text: str, lang: str, update: Update = None, code: str | None = None,
+             replied: bool = False) -> TextResult:
+        """Typed text is the closing note when the case asks for one; otherwise a gentle reminder.
+
+        `code`: the case the channel says the text answers; `replied`: the user replied to that
+        case's note prompt (then the text goes there or nowhere), else it is a hint (the case whose
+        note prompt was sent last) that falls back to the most recently touched open case."""
+        if code is not None:
+            view = self.service.view(user, code)
+            at_note = view is not None and view.case.state == NOTE and view.case.status == "open"
+            if at_note:
+                return self._note_result(user, code, text, lang, update)
+            if replied:
+                if update is not None and not self.store.claim_update(*update):
+                    return TextResult("duplicate")
+                shown = view.case.code if view is not None else normalise_code(code)
+                return TextResult("notice", notice=dialog_texts()("refuse.note_closed", lang, code=shown))
         code = self.service.open_case(user)
         if code is None:
             # a redelivered closing note finds its case completed: say nothing the second time
             if update is None or self.store.claim_update(*update):
                 return TextResult("no_case")
             return TextResult("duplicate")
-        reply = self.service.handle(user, code, "note", text, None, lang, update)
+        return self._note_result(user, code, text, lang, update)
+
+    def _note_result(self, user: UserRow, code: str, text: str, lang: str, update: Update) -> TextResult:
+        reply = self.note(user, code, text, None, lang, update)
         if reply.duplicate:
             return TextResult("duplicate")
         if not reply.refused:
