@@ -16,6 +16,7 @@ A test marked `restarts_postgres` stops the PostgreSQL server: it takes the suit
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import tempfile
 import uuid
@@ -52,6 +53,9 @@ def _suite_lock(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     exclusive = request.node.get_closest_marker("restarts_postgres") is not None
+    if not exclusive and not _may_touch_postgres(request.node):   # a PostgreSQL restart cannot disturb it
+        yield
+        return
     with open(SUITE_LOCK.with_suffix(".turnstile"), "a") as turnstile, open(SUITE_LOCK, "a") as lock:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         try:
@@ -65,6 +69,23 @@ def _suite_lock(request: pytest.FixtureRequest) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
             if exclusive:
                 fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
+@functools.cache
+def _module_mentions_postgres(path: str) -> bool:
+    return "POSTGRES" in Path(path).read_text(encoding="utf-8")
+
+
+def _may_touch_postgres(item: pytest.Item) -> bool:
+    """Whether a test may use the PostgreSQL server: a `postgresql` parameter, or (to be safe) any
+    test in a module that names it, unless marked `sqlite_only`. Only those take the suite lock, so
+    SQLite-only tests go on while the PostgreSQL restart test runs."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "postgresql" in (str(v) for v in callspec.params.values()):
+        return True
+    if item.get_closest_marker("sqlite_only") is not None:
+        return False
+    return _module_mentions_postgres(str(item.path))
 
 
 def _postgres_schema_url() -> Iterator[str]:
@@ -107,9 +128,11 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Long tests first: the xdist workers take files in the order their tests are collected, and a
-    long file picked up last would leave one worker running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The PostgreSQL restart test first (it waits for no running test then), then the long tests:
+    the xdist workers take files in the order their tests are collected, and a long file picked up
+    last would leave one worker running alone at the end."""
+    items.sort(key=lambda item: (item.get_closest_marker("restarts_postgres") is None,
+                                 item.get_closest_marker("slow") is None))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
