@@ -112,10 +112,19 @@ def remove_user(store: Store, channel: str, external_id: str, actor: str = "cons
     return row is not None
 
 
+def _invite_code() -> str:
+    """16 URL-safe characters (96 bits), fit for a /start deep-link parameter, never starting with
+    "-": a code that did would read as an option to `lensbot invite revoke CODE` (and in shells)."""
+    while True:
+        code = secrets.token_urlsafe(12)
+        if not code.startswith("-"):
+            return code
+
+
 def create_invite(store: Store, role: str, created_by: int | None = None, ttl: timedelta = INVITE_TTL,
                   actor: str = "console", check: Callable[[Tx], object] | None = None) -> Invite:
     """A new single-use code; `check(tx)` runs first in the same transaction (may they still invite?)."""
-    code = secrets.token_urlsafe(12)  # 16 characters, fits a /start deep-link parameter
+    code = _invite_code()
     at = now()
     with store.transaction() as tx:
         if check is not None:
