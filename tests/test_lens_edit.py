@@ -22,11 +22,10 @@ from tests.support.app import DEFAULT_LENS, load_lens
 from tests.support.lens_edit import INDICATOR, LEEFGEBIED_FILE, NEW_SIGNAL, edited_lens_copy
 
 ROOT = Path(__file__).parents[1]
-# A slice of the files whose tests depend on the lens's content: the intake, the quick scan and training
-# (console included), the rendered reports and the Telegram transcripts and modes (about 25 s on one core;
+# A slice of the files whose tests depend on the lens's content: the intake (counts, order, ids), the quick
+# scan and training in the console, the rendered reports and the Telegram modes (about 15 s on one core;
 # the whole suite passes the same way, see the module docstring).
-LENS_DEPENDENT = ["test_intake.py", "test_quick_training.py", "test_reports_render.py", "test_telegram.py",
-                  "test_telegram_modes.py"]
+LENS_DEPENDENT = ["test_intake.py", "test_quick_training.py", "test_reports_render.py", "test_telegram_modes.py"]
 
 
 @pytest.fixture(scope="module")
@@ -60,4 +59,4 @@ def test_lens_dependent_tests_pass_on_the_edited_copy(edited: Path) -> None:
     tail = "\n".join(result.stdout.splitlines()[-40:])
     assert result.returncode == 0, f"{tail}\n{result.stderr[-2000:]}"
     passed = re.search(r"(\d+) passed", tail)
-    assert passed and int(passed.group(1)) >= 70 and " failed" not in tail, tail
+    assert passed and int(passed.group(1)) >= 40 and " failed" not in tail, tail
