@@ -22,6 +22,7 @@ LOCKS = ("requirements.lock", "requirements-test.lock")
 ADVISORIES = {   # package -> first version without the advisories we know of (SECURITY.md)
     "pillow": "12.1.1", "pyyaml": "5.4", "pydantic": "2.4.0", "reportlab": "3.6.13", "aiohttp": "3.13.3",
     "setuptools": "78.1.1", "pip": "25.3", "tornado": "6.5", "h11": "0.16.0",
+    "starlette": "0.47.2", "jinja2": "3.1.6", "python-multipart": "0.0.18", "authlib": "1.6.5",
 }
 
 
