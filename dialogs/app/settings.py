@@ -60,6 +60,40 @@ class Settings(BaseSettings):
     clock_offset_days: float = Field(0, validation_alias=AliasChoices("LENSBOT_CLOCK_OFFSET_DAYS",
                                                                       "clock_offset_days"))
 
+    # The web channel (bot/web, README "Web channel")
+    web_host: str = Field("127.0.0.1", validation_alias=AliasChoices("LENSBOT_WEB_HOST", "web_host"))
+    web_port: int = Field(8080, validation_alias=AliasChoices("LENSBOT_WEB_PORT", "web_port"), ge=1, le=65535)
+    # The address people use to reach the web app (links in invitations and in Telegram's minimal
+    # mode), e.g. https://lensbot.gemeente.nl; without it, http://WEB_HOST:WEB_PORT.
+    web_url: str | None = Field(None, validation_alias=AliasChoices("LENSBOT_WEB_URL", "web_url"))
+    # Proxies whose X-Forwarded-Proto/-For/-Host are believed (comma list of addresses); none by default.
+    web_trusted_proxies: str = Field("", validation_alias=AliasChoices("LENSBOT_WEB_TRUSTED_PROXIES",
+                                                                       "web_trusted_proxies"))
+    session_idle_minutes: float = Field(15, validation_alias=AliasChoices("LENSBOT_SESSION_IDLE_MINUTES",
+                                                                          "session_idle_minutes"), gt=0)
+    session_max_hours: float = Field(8, validation_alias=AliasChoices("LENSBOT_SESSION_MAX_HOURS",
+                                                                      "session_max_hours"), gt=0)
+    # Single sign-on through the organisation's OpenID Connect provider (all three, or none)
+    oidc_issuer: str | None = Field(None, validation_alias=AliasChoices("LENSBOT_OIDC_ISSUER", "oidc_issuer"))
+    oidc_client_id: str | None = Field(None, validation_alias=AliasChoices("LENSBOT_OIDC_CLIENT_ID",
+                                                                           "oidc_client_id"))
+    oidc_client_secret: str | None = Field(None, validation_alias=AliasChoices("LENSBOT_OIDC_CLIENT_SECRET",
+                                                                               "oidc_client_secret"), repr=False)
+    oidc_name: str = Field("de organisatie", validation_alias=AliasChoices("LENSBOT_OIDC_NAME", "oidc_name"))
+    # "full": Telegram shows summaries, pictures and documents; "minimal": only in the web app
+    telegram_content: str = Field("full", validation_alias=AliasChoices("LENSBOT_TELEGRAM_CONTENT",
+                                                                        "telegram_content"),
+                                  pattern="^(full|minimal)$")
+
+    @property
+    def web_base_url(self) -> str:
+        """Where the web app is reached, without a trailing slash."""
+        return (self.web_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
     @field_validator("audit_key", mode="before")
     @classmethod
     def _audit_key(cls, value: Any) -> Any:
@@ -104,7 +138,8 @@ class Settings(BaseSettings):
             raise ValueError(f"LENSBOT_SQLITE_BUSY_TIMEOUT_MS must be a number of milliseconds, not {value!r}")
         return int(raw)
 
-    @field_validator("token", "base_url", "base_file_url", "webhook_secret", mode="before")
+    @field_validator("token", "base_url", "base_file_url", "webhook_secret", "web_url", "oidc_issuer",
+                     "oidc_client_id", "oidc_client_secret", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return value.strip() or None if isinstance(value, str) else value
