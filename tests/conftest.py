@@ -142,3 +142,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """
     passed = [r for r in terminalreporter.stats.get("passed", []) if "[postgresql" in r.nodeid]
     terminalreporter.write_line(f"postgresql tests passed: {len(passed)}")
+    browser = [r for r in terminalreporter.stats.get("passed", []) if "browser" in r.keywords]
+    terminalreporter.write_line(f"browser tests passed: {len(browser)}")
