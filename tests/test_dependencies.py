@@ -79,7 +79,7 @@ def test_the_lock_pins_every_package_with_hashes_within_the_floors(lock: str) ->
 def test_ci_and_the_readme_install_from_the_lock() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
-    commands = re.findall(r"```sh\n(python3 -m venv[^\n]*)\n```", readme)
+    commands = re.findall(r"```sh\n([^\n]*python3 -m venv[^\n]*)\n```", readme)
     assert len(commands) == 2
     assert "pip install -q -r requirements.lock && .venv/bin/pip install -q --no-deps -e ." in commands[0]
     assert "pip install -q -r requirements-test.lock && .venv/bin/pip install -q --no-deps -e ." in commands[1]
