@@ -165,6 +165,26 @@ def test_the_first_admin_registers_with_the_setup_code_and_signs_in_with_two_fac
     assert PASSWORD not in text and fresh not in text and recovery[0] not in text
 
 
+def test_a_telegram_admins_invitation_opens_a_web_account(store: Store, db_url: str, clock: Clock) -> None:
+    """LENSBOT_ADMIN_IDS names Telegram users: their invitations hold on the web too, while they are named."""
+    store.user("console", "operator", create_role="admin")      # the console was used first
+    named = Settings(database_url=db_url, password_hashing="cheapest", admin_ids="1001")
+    telegram = Door(named, "telegram", store=store)
+    admin = telegram.access.user("1001")
+    assert admin is not None and admin.role == "admin"
+    web = Door(named, "web", store=store)
+    assert web.accounts.setup_code()                            # no web user yet: the first one may set up
+    invite = telegram.admin.invite("professional", by=admin)
+    assert web.accounts.invitation(invite.code).role == "professional"   # type: ignore[union-attr]
+    later = telegram.admin.invite("trainee", by=admin)
+    dee = web.accounts.register(invite.code, "dee", PASSWORD, "nl")
+    assert (dee.channel, dee.role) == ("web", "professional")
+    assert web.accounts.setup_code() is None
+    unnamed = Door(Settings(database_url=db_url, password_hashing="cheapest"), "web", store=store)
+    assert unnamed.accounts.invitation(later.code) is None       # no longer named: the invitation is void
+    refused("accounts.invite_bad", unnamed.accounts.register, later.code, "eve", PASSWORD, "nl")
+
+
 def test_an_invited_professional_gets_the_same_answer_for_an_unknown_name_and_a_wrong_password(
         door: Door, clock: Clock) -> None:
     accounts = door.accounts

@@ -4,8 +4,8 @@ The web channel (bot/web) only calls this; every rule of signing in lives here, 
 storage/web_accounts.py. In plain words (README, "Accounts and login"):
 
 - A web user is a `users` row with channel "web" and the login name as external id; the role
-  comes from an invitation, redeemed through `Access.redeem` exactly as in Telegram. On an empty
-  database `setup_code` gives a one-hour admin invitation for the first person.
+  comes from an invitation, redeemed through `Access.redeem` exactly as in Telegram. While the
+  web channel has no user `setup_code` gives a one-hour admin invitation for the first person.
 - Passwords are stored as Argon2id hashes (argon2-cffi). TOTP (pyotp, 30-second steps, one step
   either side accepted) is required for admins and professionals; each step is accepted once per
   account (its number is stored). Ten recovery codes of 80 random bits each are stored as sha256:
@@ -147,7 +147,9 @@ class Accounts:
 
     def __init__(self, store: Store, settings: Settings, clock: Callable[[], datetime] = now) -> None:
         self.store, self.settings, self.clock = store, settings, clock
-        self.access = Access(store, CHANNEL)   # no LENSBOT_ADMIN_IDS here: those name Telegram users
+        # LENSBOT_ADMIN_IDS names Telegram users: here it only tells whether a Telegram admin's
+        # invitation still holds (a login name has a letter, so it is never one of those numbers)
+        self.access = Access(store, CHANNEL, settings.admin_ids)
 
     @cached_property
     def hasher(self) -> PasswordHasher:
@@ -165,11 +167,13 @@ class Accounts:
     # -- setup and invitations --------------------------------------------------------------
     @shielded
     def setup_code(self) -> str | None:
-        """A fresh one-hour admin invitation while no user exists at all; None otherwise."""
+        """A fresh one-hour admin invitation while the web channel has no user at all (an empty
+        database, or one used so far only by the console or Telegram); None otherwise. Whoever sees
+        it is the operator at the server, who can make admins with the command line anyway."""
         at = now()   # invitations run on the real clock (storage/accounts.py)
 
         def empty(tx: Tx) -> None:
-            if stored.count_users(tx):
+            if stored.count_users(tx, CHANNEL):
                 raise _NotEmpty
             if stored.revoke_open_invites(tx, SETUP_ISSUER, SETUP_ISSUER, at):
                 tx.audit(SETUP_ISSUER, "invite", None, "revoked earlier setup code")
