@@ -118,6 +118,9 @@ def test_the_first_admin_registers_with_the_setup_code_and_signs_in_with_two_fac
     signed = accounts.login("ann", PASSWORD, ADDRESS)
     assert signed.user == ann and not signed.second_factor and signed.wait_seconds == 0
     setup = accounts.totp_start(ann)
+    assert accounts.totp_start(ann) == setup                 # the page reloaded: the same QR code
+    assert accounts.totp_start(ann, fresh=True).secret != setup.secret
+    setup = accounts.totp_start(ann)
     assert setup.uri.startswith("otpauth://totp/lensbot:ann?secret=")
     assert setup.qr_svg.startswith("<svg") and "http" not in setup.qr_svg.replace("http://www.w3.org", "")
     totp = pyotp.TOTP(setup.secret)

@@ -262,14 +262,17 @@ class Accounts:
 
     # -- second factor ------------------------------------------------------------------------
     @shielded
-    def totp_start(self, user: UserRow) -> TotpSetup:
-        """A new secret, pending until totp_confirm; refused when one is confirmed already."""
-        secret = pyotp.random_base32()
+    def totp_start(self, user: UserRow, fresh: bool = False) -> TotpSetup:
+        """The secret to set up, pending until totp_confirm: the one pending already (a reloaded
+        page shows the QR code the phone may have scanned), or with `fresh` a new one. Refused when
+        one is confirmed already."""
         with self.store.transaction() as tx:
             account = self._account(tx, user)
             if account.totp_confirmed:
                 raise BadInput("accounts.totp_active")
-            stored.update_account(tx, user.id, totp_secret=secret, totp_confirmed=False, totp_last_step=None)
+            secret = account.totp_secret if account.totp_secret and not fresh else pyotp.random_base32()
+            if secret != account.totp_secret:
+                stored.update_account(tx, user.id, totp_secret=secret, totp_confirmed=False, totp_last_step=None)
         uri = pyotp.TOTP(secret).provisioning_uri(name=account.login, issuer_name="lensbot")
         svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", title="lensbot")
         return TotpSetup(secret, uri, svg)
