@@ -210,6 +210,20 @@ def test_an_invited_professional_gets_the_same_answer_for_an_unknown_name_and_a_
     assert not any("nobody" in (actor + (detail or "")) for actor, _, detail in log)   # it might be a password
 
 
+def test_a_password_typed_on_another_device_works_and_old_hashes_are_renewed(door: Door, db_url: str) -> None:
+    composed = "Crème brûlée na het diner"
+    decomposed = "Cre\u0300me bru\u0302le\u0301e na het diner"   # what some keyboards send
+    dee = door.accounts.register(door.admin.invite("trainee").code, "dee", composed, "nl")
+    assert door.accounts.login("dee", decomposed, ADDRESS).user == dee
+    with door.store.reading() as conn:
+        cheap = conn.execute(select(WebAccount.password_hash)).scalar_one()
+    production = Door(Settings(database_url=db_url), "web", store=door.store)   # hashing setting back to default
+    assert production.accounts.login("dee", composed, ADDRESS).user == dee
+    with door.store.reading() as conn:
+        renewed = conn.execute(select(WebAccount.password_hash)).scalar_one()
+    assert renewed != cheap and renewed.split("$")[3] == PasswordHasher().hash("x").split("$")[3]
+
+
 def test_wrong_guesses_are_throttled_per_login_and_per_address_on_every_instance(
         door: Door, db_url: str, clock: Clock) -> None:
     accounts = door.accounts

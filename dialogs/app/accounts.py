@@ -31,6 +31,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -119,6 +120,11 @@ class LoginResult:
 
 class _NotEmpty(Exception):
     """The database has users: no setup code."""
+
+
+def _nfkc(password: str) -> str:
+    """The same password typed on another device (composed or decomposed accents) is the same."""
+    return unicodedata.normalize("NFKC", password)
 
 
 def _sha256(value: str) -> str:
@@ -214,7 +220,7 @@ class Accounts:
         code, lang = code.strip(), normalise_lang(lang)
         if not INVITE_CODE.fullmatch(code):
             raise BadInput("accounts.invite_bad")
-        digest = self.hasher.hash(password)   # before any transaction: it takes ~50 ms
+        digest = self.hasher.hash(_nfkc(password))   # before any transaction: it takes ~0.2 s
         at = self.clock()
         with self.store.transaction() as tx:
             invite = stored_accounts.find_invite(tx, code)
@@ -255,7 +261,7 @@ class Accounts:
 
     @staticmethod
     def _check_password(login: str, password: str) -> None:
-        lowered = password.lower()
+        lowered = _nfkc(password).lower()
         if (len(password) < MIN_PASSWORD or len(password) > 1024 or login in lowered
                 or lowered in COMMON_PASSWORDS or len(set(password)) < 4):
             raise BadInput("accounts.password_weak")
@@ -347,7 +353,7 @@ class Accounts:
     def login(self, login: str, password: str, address: str) -> LoginResult:
         """Check a login name and password (throttled; see the module's docstring)."""
         name = login.strip().lower()[:64]
-        at = self.clock()
+        at, dummy = self.clock(), self._dummy_hash   # made before the first check, whichever it is
         with self.store.transaction() as tx:
             keys = (self._key(tx, "login", name), self._key(tx, "address", address))
             found = stored.account_by_login(tx, name) if LOGIN.fullmatch(name) else None
@@ -356,7 +362,10 @@ class Accounts:
         if wait:
             return LoginResult(None, False, wait)
         digest = found[0].password_hash if found else None
-        ok = self._verify(digest or self._dummy_hash, password) and digest is not None
+        ok = self._verify(digest or dummy, password) and digest is not None
+        # LENSBOT_PASSWORD_HASHING changed since this hash was made: a new one, outside the transaction
+        rehashed = self.hasher.hash(_nfkc(password)) if ok and digest and self.hasher.check_needs_rehash(digest) \
+            else None
         with self.store.transaction() as tx:
             live = self._live(tx, found[1].id) if found and ok else None
             if found is None or live is None:
@@ -364,8 +373,8 @@ class Accounts:
                 tx.audit(who, "login", None, "failed")
                 return LoginResult(None)
             account = found[0]
-            if digest and self.hasher.check_needs_rehash(digest):
-                stored.update_account(tx, live.id, password_hash=self.hasher.hash(password))
+            if rehashed:
+                stored.update_account(tx, live.id, password_hash=rehashed)
             if account.totp_confirmed:
                 tx.audit(who, "login", None, "password ok, second factor next")
                 return LoginResult(live, True)
@@ -375,7 +384,7 @@ class Accounts:
 
     def _verify(self, digest: str, password: str) -> bool:
         try:
-            return self.hasher.verify(digest, password)
+            return self.hasher.verify(digest, _nfkc(password[:1024]))
         except (VerificationError, InvalidHashError):
             return False
 
