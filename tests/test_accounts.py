@@ -196,6 +196,7 @@ def test_an_invited_professional_gets_the_same_answer_for_an_unknown_name_and_a_
     assert bob.role == "professional" and accounts.needs_totp(bob)
     taken = door.admin.invite("trainee")
     refused("accounts.login_taken", accounts.register, taken.code, "BOB", PASSWORD, "nl")
+    refused("accounts.invite_bad", accounts.register, invite.code, "bob", PASSWORD, "nl")   # used: taken or not
     assert accounts.invitation(taken.code) is not None      # refused: the invitation stays open
     cas = accounts.register(taken.code, "cas", PASSWORD, "nl")
     assert cas.role == "trainee" and not accounts.needs_totp(cas)   # optional for trainees

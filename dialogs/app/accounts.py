@@ -238,6 +238,8 @@ class Accounts:
                 if live is None:
                     raise BadInput("accounts.invite_bad")
                 return live
+            if not (invite.is_open(now()) and self.access.issuer_is_admin(invite)):
+                raise BadInput("accounts.invite_bad")   # first: no one without an invitation learns a name is taken
             if stored.login_taken(tx, name):
                 raise BadInput("accounts.login_taken")
 
