@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Role
@@ -75,6 +76,7 @@ def confirm(tx: Tx, user: UserRow, action: str) -> UserRow:
     return live
 
 
+ADMIN_IDS_CHANNEL = "telegram"   # whose user ids LENSBOT_ADMIN_IDS holds
 OPERATOR_CHANNEL = "console"   # whoever runs lensbot on the server: they can open the database anyway
 
 
@@ -177,12 +179,15 @@ class Access:
         """Whether whoever made the invitation is admin now (the console operator always is)."""
         if invite.created_by is None:   # made at the command line, or its maker was removed
             return invite.issuer is None or invite.issuer.startswith("console")
-        configured = (invite.issuer or "").startswith(f"{self.channel}:") and \
+        # LENSBOT_ADMIN_IDS names Telegram users, whichever channel the invitation is opened on (web)
+        configured = (invite.issuer or "").startswith(f"{ADMIN_IDS_CHANNEL}:") and \
             invite.issuer_external_id in self.admin_ids
         return effective_role(invite.issuer_role, invite.issuer_source, configured) == Role.ADMIN
 
-    def redeem(self, code: str, external_id: int | str, confirmed: bool = False) -> Redeemed:
-        """Open an invitation: give its role, or say why not (see Redeemed)."""
+    def redeem(self, code: str, external_id: int | str, confirmed: bool = False,
+               then: Callable[[Tx, int, bool], object] | None = None) -> Redeemed:
+        """Open an invitation: give its role, or say why not (see Redeemed). `then(tx, user_id,
+        created)` runs in the same transaction once the role is given (a web account is made there)."""
         code, ext = code.strip(), str(external_id)
         if not INVITE_CODE.fullmatch(code):   # no invitation looks like this (NUL, spaces, a case code...)
             self.refused(ext, "/start: not an invitation")
@@ -212,7 +217,7 @@ class Access:
                     return "open_cases"
             return None
 
-        result = accounts.redeem_invite(self.store, code, self.channel, ext, decide)
+        result = accounts.redeem_invite(self.store, code, self.channel, ext, decide, then)
         if result.outcome == "bad" and result.invite is None:
             self.refused(ext, "/start: invalid invitation")
         user = self._effective(result.user) if result.outcome == "ok" else None
