@@ -12,8 +12,8 @@ delete the same way, after a yes.
 from __future__ import annotations
 
 import getpass
-import json
 import io
+import json
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
