@@ -1,10 +1,11 @@
 """The web channel in a real browser, as people use it: the first admin from the setup link
 (password, authenticator app, recovery codes), a full intake by clicks, the summary with the
 lens picture, the PDF, deleting the case; a keyboard-only quick scan; two tabs on one case; the
-back button; a form without its CSRF token; someone else's case code.
+back button; a session that expires mid-intake; a form without its CSRF token; someone else's
+case code.
 
 One `lensbot web` process and one Chromium for the whole module (tests/support/web.py); the tests
-run in order and share the people they create.
+run in order and share the people they create (the admin from the setup link, a professional).
 """
 
 from __future__ import annotations
@@ -13,47 +14,75 @@ import re
 
 import pytest
 
-from tests.support.web import Person, answer_until, browser, invite, register, server  # noqa: F401
+from tests.support.web import (  # noqa: F401 - fixtures
+    Person,
+    answer_until,
+    browser,
+    click_answer,
+    invite,
+    labels,
+    login,
+    register,
+    server,
+)
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-people: dict[str, Person] = {}
-SUMMARY = re.compile(r"^Samenvatting zaak")
+SKIP = "Sla leefgebied over"
+STALE = re.compile(r"al beantwoord|verouderd|niet meer|eerder", re.I)
 
 
 @pytest.fixture(scope="module")
 def admin(server, browser) -> Person:  # noqa: F811
-    """The first admin: from the setup link printed by `lensbot web`."""
+    """The first admin: from the setup link `lensbot web` printed on its empty database."""
     assert server.setup_link is not None, server.output
-    person = register(browser, server.setup_link, "anna")
-    people["anna"] = person
-    return person
+    return register(browser, server.setup_link, "anna")
 
 
 @pytest.fixture(scope="module")
 def professional(server, browser, admin) -> Person:  # noqa: F811
-    link = invite(admin, server.base, "professional")
-    return register(browser, link, "piet")
+    """A professional from an invitation the admin made on the admin page."""
+    return register(browser, invite(admin, server.base, "professional"), "piet")
 
 
 def case_code(page: object) -> str:
     return re.search(r"/case/([A-Z0-9-]+)", page.url).group(1)   # type: ignore[attr-defined]
 
 
+def step_of(page: object) -> int:
+    return int(page.locator("input[name=step]").get_attribute("value"))   # type: ignore[attr-defined]
+
+
+def focus_on_question(page: object) -> None:
+    """The keyboard focus is on the new question's heading (a screen reader reads it next)."""
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'question'",  # type: ignore[attr-defined]
+                           timeout=3000)
+
+
+def stored_answers(server, code: str) -> int:  # noqa: F811
+    return server.sql("select count(*) from answers a join cases c on c.id = a.case_id where c.code = :c",
+                      c=code)[0][0]
+
+
 def test_setup_link_then_a_full_intake_by_clicks_summary_pdf_and_delete(server, admin) -> None:  # noqa: F811
     page = admin.page
     assert len(admin.recovery) == 10 and admin.secret
-    # the start page offers the three ways in by name
-    for name in ("Nieuwe intake", "Snelle scan", "Oefenen"):
+    for name in ("Nieuwe intake", "Snelle scan", "Oefenen"):   # the three ways in, by name
         assert page.get_by_role("button", name=name).is_visible()
     page.get_by_role("button", name="Nieuwe intake").click()
     code = case_code(page)
-    page.get_by_role("button", name="Begin").click()
-    assert page.locator("#question").evaluate("e => e === document.activeElement")
-    page.get_by_role("button", name="12 tot 18 jaar").click()
-    assert page.locator("[data-progress]").inner_text()
-    clicks = answer_until(page, re.compile("Geen notitie"))
-    assert clicks > 10
-    page.get_by_role("button", name="Geen notitie").click()
+    click_answer(page, "Begin")
+    focus_on_question(page)
+    click_answer(page, "12 tot 18 jaar")
+    answer_until(page, stop=SKIP, choose=("Nee",))   # the red flags: none
+    first = page.locator("[data-progress]").inner_text()
+    for label in ("Ja", "Nee", "Weet ik niet"):
+        click_answer(page, label)
+    click_answer(page, "← Terug")   # back one question: the earlier answer is shown
+    assert page.get_by_text("Weet ik niet", exact=False).count() >= 1
+    assert page.locator("#live").inner_text() == page.locator("[data-progress]").inner_text() != first
+    while SKIP in labels(page):
+        click_answer(page, SKIP)
+    page.get_by_label(re.compile("Je notitie")).fill("Vaak laat thuis, nieuwe schoenen.")
+    click_answer(page, "Notitie opslaan")
     page.wait_for_url(re.compile(r"/summary$"))
     assert page.get_by_role("heading", name=f"Samenvatting zaak {code}").is_visible()
     picture = page.get_by_role("img", name=re.compile("Lensplaatje"))
@@ -61,11 +90,118 @@ def test_setup_link_then_a_full_intake_by_clicks_summary_pdf_and_delete(server, 
     with page.expect_download() as download:
         page.get_by_role("link", name="Dossier als PDF").click()
     assert open(download.value.path(), "rb").read(5) == b"%PDF-"
-    stored = server.sql("select status from cases where code = :c", c=code)
-    assert stored == [("completed",)]
+    assert server.sql("select status from cases where code = :c", c=code) == [("completed",)]
+    assert stored_answers(server, code) >= 4
     page.get_by_role("link", name=f"Zaak {code} verwijderen").click()
     page.get_by_role("button", name=f"Ja, verwijder zaak {code}").click()
     assert page.get_by_role("heading", name=f"Zaak {code} is verwijderd.").is_visible()
     assert server.sql("select count(*) from cases where code = :c", c=code) == [(0,)]
-    response = page.goto(f"{server.base}/case/{code}")
-    assert response.status == 404
+    assert page.goto(f"{server.base}/case/{code}").status == 404
+
+
+def test_a_quick_scan_with_the_keyboard_alone_in_at_most_12_activations(server, professional) -> None:  # noqa: F811
+    page = professional.page
+    page.goto(f"{server.base}/")
+    page.get_by_label("Leeftijd").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")   # "12 tot 18 jaar"; choosing in a list is not an activation
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Snelle scan"
+    activations = 0
+    page.keyboard.press("Enter")
+    activations += 1
+    page.wait_for_url(re.compile(r"/case/"))
+    code = case_code(page)
+    while page.locator("[data-progress]").count():
+        focus_on_question(page)
+        step = step_of(page)
+        page.keyboard.press("Tab")   # the first answer button: "Ja"
+        page.keyboard.press("Tab")   # "Nee"
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Nee"
+        page.keyboard.press("Enter")
+        activations += 1
+        page.wait_for_function("s => +document.querySelector('input[name=step]').value > s", arg=step)
+    assert page.get_by_role("button", name="Klaar").is_visible()   # the quick result, with its choices
+    assert activations <= 12, activations
+    assert stored_answers(server, code) == activations   # the age and every question, once
+
+
+def test_two_tabs_on_one_case_the_stale_one_gets_a_notice_and_the_current_question(server, professional) -> None:  # noqa: F811
+    page = professional.page
+    page.goto(f"{server.base}/")
+    page.get_by_role("button", name="Snelle scan").click()
+    code = case_code(page)
+    second = professional.context.new_page()
+    second.goto(page.url)
+    click_answer(page, "Weet ik niet")   # tab 1 answers the age question
+    now = page.locator("#question").inner_text()
+    second.locator("form.question button", has_text="Jonger dan 12").click()   # tab 2 still shows it
+    second.wait_for_selector(".notice")
+    assert second.locator("#question").inner_text() == now   # the current question, not the old one
+    assert stored_answers(server, code) == 1
+    second.close()
+
+
+def test_the_back_button_changes_nothing(server, professional, browser) -> None:  # noqa: F811
+    """Without JavaScript every answer is a page of its own (POST/redirect/GET): going back shows
+    the question as it is now (pages are never cached), and an answer from there counts once."""
+    context = browser.new_context(java_script_enabled=False, storage_state=professional.context.storage_state())
+    page = context.new_page()
+    page.goto(f"{server.base}/")
+    page.get_by_role("button", name="Snelle scan").click()
+    code = case_code(page)
+    page.get_by_role("button", name="Weet ik niet").click()
+    page.get_by_role("button", name="Nee").click()
+    asked = page.locator("#question").inner_text()
+    page.go_back()
+    assert page.locator("#question").inner_text() == asked   # not the earlier question
+    page.get_by_role("button", name="Nee").click()
+    assert stored_answers(server, code) == 3
+    context.close()
+
+
+def test_an_expired_session_mid_intake_keeps_the_answer_for_after_the_login(server, professional) -> None:  # noqa: F811
+    page = professional.page
+    page.goto(f"{server.base}/")
+    page.get_by_role("button", name="Snelle scan").click()
+    code = case_code(page)
+    click_answer(page, "Weet ik niet")
+    before = step_of(page)
+    server.sql("update web_sessions set last_seen = '2000-01-01 00:00:00' where user_id = "
+               "(select id from users where channel = 'web' and external_id = :login)", login=professional.login)
+    page.get_by_role("button", name="Ja").click()
+    page.wait_for_url(re.compile(r"/login"))
+    assert page.get_by_text("Je antwoord is bewaard").is_visible()
+    login(professional, server.base)
+    page.wait_for_url(re.compile(rf"/case/{code}"))
+    assert step_of(page) == before + 1   # the answer given at the expiry counted, once
+    assert stored_answers(server, code) == 2
+
+
+def test_a_post_without_the_csrf_token_is_refused(server, professional) -> None:  # noqa: F811
+    page = professional.page
+    page.goto(f"{server.base}/")
+    page.get_by_role("button", name="Snelle scan").click()
+    code, step = case_code(page), step_of(page)
+    for form in ({"option": "age_1", "step": str(step)}, {"option": "age_1", "step": str(step), "csrf": "forged"}):
+        response = page.request.post(f"{server.base}/case/{code}/answer", form=form)
+        assert response.status == 403
+        assert "Er is niets veranderd" in response.text()
+    assert stored_answers(server, code) == 0
+
+
+def test_someone_elses_case_code_is_not_found_like_an_unknown_one(server, admin, professional) -> None:  # noqa: F811
+    page = professional.page
+    page.goto(f"{server.base}/")
+    page.get_by_role("button", name="Snelle scan").click()
+    theirs = case_code(page)
+    unknown = "ZZ-ZZZZ"
+    for suffix in ("", "/summary", "/file/pdf", "/delete"):
+        other = admin.page.goto(f"{server.base}/case/{theirs}{suffix}")
+        other_text = admin.page.locator("main").inner_text().replace(theirs, "CODE")
+        nothing = admin.page.goto(f"{server.base}/case/{unknown}{suffix}")
+        nothing_text = admin.page.locator("main").inner_text().replace(unknown, "CODE")
+        assert other.status == nothing.status == 404
+        assert other_text == nothing_text
+    assert server.sql("select count(*) from answers a join cases c on c.id = a.case_id where c.code = :c",
+                      c=theirs) == [(0,)]

@@ -89,8 +89,11 @@ class Ctx:
     def message(self, title_key: str, text: str, status: int) -> Response:
         return self.page("message.html", status=status, title=self.t(title_key), text=text)
 
-    @staticmethod
-    def redirect(url: str) -> Response:
+    def redirect(self, url: str) -> Response:
+        """See other (POST/redirect/GET); for htmx a full page load of `url` (HX-Redirect), since a
+        followed redirect would put another page's content under this page's address."""
+        if self.request.headers.get("hx-request") == "true":
+            return Response(status_code=204, headers={"HX-Redirect": url})
         return RedirectResponse(url, status_code=303)
 
 

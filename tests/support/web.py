@@ -183,19 +183,25 @@ def invite(admin: Person, base: str, role: str) -> str:
     return page.locator("#invite-link").inner_text().strip()
 
 
-def answer_until(page: object, stop: re.Pattern[str], choose: str = "Nee", limit: int = 200) -> int:
-    """Click `choose` (or the first answer the question offers) until a button or text matching
-    `stop` shows; how many clicks it took."""
-    clicks = 0
-    while clicks < limit:
-        if page.get_by_role("button", name=stop).count() or page.get_by_role("link", name=stop).count():   # type: ignore[attr-defined]
+def labels(page: object) -> list[str]:
+    """The buttons the question offers, as the person sees them."""
+    return [t.strip() for t in page.locator("form.question button").all_inner_texts()]   # type: ignore[attr-defined]
+
+
+def click_answer(page: object, label: str) -> None:
+    """Click the question's button with exactly this label and wait for the next page state."""
+    step = page.locator("input[name=step]").get_attribute("value")   # type: ignore[attr-defined]
+    page.locator("form.question button", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).click()  # type: ignore[attr-defined]
+    page.wait_for_function("s => { const e = document.querySelector('input[name=step]'); "   # type: ignore[attr-defined]
+                           "return !e || e.value !== s; }", arg=step)
+
+
+def answer_until(page: object, stop: str, choose: tuple[str, ...] = ("Nee",), limit: int = 200) -> int:
+    """Click the first of `choose` the question offers until a button labelled `stop` shows (or
+    there is no question any more); how many clicks it took."""
+    for clicks in range(limit):
+        offered = labels(page)
+        if stop in offered or not offered:
             return clicks
-        buttons = page.locator("form.question button")   # type: ignore[attr-defined]
-        labels = buttons.all_inner_texts()
-        pick = choose if choose in labels else next(label for label in labels if "Terug" not in label)
-        step = page.locator("input[name=step]").get_attribute("value")   # type: ignore[attr-defined]
-        page.locator("form.question button", has_text=re.compile(rf"^{re.escape(pick)}$")).first.click()  # type: ignore[attr-defined]
-        page.wait_for_function("s => { const e = document.querySelector('input[name=step]'); "   # type: ignore[attr-defined]
-                               "return !e || e.value !== s; }", arg=step)
-        clicks += 1
-    raise AssertionError(f"no {stop.pattern} after {limit} answers")
+        click_answer(page, next(c for c in choose if c in offered))
+    raise AssertionError(f"no {stop} after {limit} answers")

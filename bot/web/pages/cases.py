@@ -133,13 +133,10 @@ def after_post(ctx: Ctx, reply: Reply) -> Response:
     if reply.finished and reply.mode != Mode.TRAINING:
         notices = tuple(b for b in reply.blocks if b.kind == "notice")
         ctx.rt.flash.put(ctx.visit.token or "", code, Flashed(reply.step, notices, None))
-        target = f"/case/{code}/summary"
-        return Response(status_code=204, headers={"HX-Redirect": target}) if ctx.htmx else ctx.redirect(target)
+        return ctx.redirect(f"/case/{code}/summary")
     if ctx.htmx and reply.prompt is not None:
         return question(ctx, reply, reply.blocks, None)
     ctx.rt.flash.put(ctx.visit.token or "", code, Flashed(reply.step, reply.blocks, None))
-    if ctx.htmx:
-        return Response(status_code=204, headers={"HX-Redirect": f"/case/{code}"})
     return ctx.redirect(f"/case/{code}#question")
 
 
