@@ -205,3 +205,109 @@ def test_someone_elses_case_code_is_not_found_like_an_unknown_one(server, admin,
         assert other_text == nothing_text
     assert server.sql("select count(*) from answers a join cases c on c.id = a.case_id where c.code = :c",
                       c=theirs) == [(0,)]
+
+
+# -- accessibility: zero axe violations on every page, in Dutch and in English ------------------------
+def axe_problems(page: object) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    danger = {"nl": "Direct gevaar?", "en": "Acute danger?"}[page.locator("html").get_attribute("lang")]  # type: ignore[attr-defined]
+    assert page.get_by_role("link", name=danger).is_visible()   # type: ignore[attr-defined]  # on every page
+    found = Axe().run(page).response["violations"]
+    return [f"{page.url}: {v['id']} ({v['impact']}): {v['help']}: "   # type: ignore[attr-defined]
+            f"{[n['target'] for n in v['nodes']][:3]}" for v in found]
+
+
+def switch_language(page: object, to: str) -> None:
+    page.get_by_role("button", name={"en": "English", "nl": "Nederlands"}[to]).click()   # type: ignore[attr-defined]
+    page.wait_for_selector(f"html[lang={to}]")   # type: ignore[attr-defined]
+
+
+def test_every_page_has_no_axe_violations_in_dutch_and_in_english(server, browser, admin) -> None:  # noqa: F811
+    base, problems = server.base, []
+    newcomer = browser.new_context()
+    page = newcomer.new_page()
+    links = [invite(admin, base, "professional"), invite(admin, base, "trainee")]
+    for lang in ("nl", "en"):   # pages for someone not signed in
+        for url in (f"{base}/login", links[0], f"{base}/emergency", f"{base}/toegankelijkheid", f"{base}/nergens"):
+            page.goto(url)
+            assert page.locator("html").get_attribute("lang") == lang
+            problems += axe_problems(page)
+        if lang == "nl":
+            switch_language(page, "en")
+    # a newcomer sets up the authenticator app (in English now): the set-up and recovery-code pages
+    page.goto(links[0])
+    page.get_by_label("Login name").fill("kees")
+    page.get_by_label("Password", exact=True).fill("een lange zin als wachtwoord")
+    page.get_by_label("Password again").fill("een lange zin als wachtwoord")
+    page.get_by_role("button", name="Create account").click()
+    problems += axe_problems(page)
+    import pyotp
+    page.get_by_label("Code from the app (6 digits)").fill(pyotp.TOTP(page.locator("#secret").inner_text()).now())
+    page.get_by_role("button", name="Confirm").click()
+    problems += axe_problems(page)
+    newcomer.close()
+    # the admin's pages: in Dutch by clicks (with the red-flag advice after an answer), then the
+    # same pages again in English
+    page = admin.page
+    page.goto(f"{base}/")
+    visited = [page.url]
+    problems += axe_problems(page)
+    page.get_by_role("button", name="Nieuwe intake").click()
+    problems += axe_problems(page)   # the introduction
+    click_answer(page, "Begin")
+    click_answer(page, "12 tot 18 jaar")
+    click_answer(page, "Ja")   # "yes" to a red flag: the advice block shows above the next question
+    problems += axe_problems(page)
+    visited.append(page.url)
+    page.goto(f"{base}/")
+    page.get_by_label("Leeftijd").select_option(label="12 tot 18 jaar")
+    page.get_by_role("button", name="Snelle scan").click()
+    code = case_code(page)
+    answer_until(page, stop="Klaar", choose=("Weet ik niet",))
+    problems += axe_problems(page)   # the quick result
+    click_answer(page, "Klaar")
+    page.wait_for_url(re.compile("/summary"))
+    problems += axe_problems(page)
+    visited.append(page.url)
+    for path in (f"/case/{code}/delete", "/training/progress", "/admin/invites", "/admin/users", "/admin/picture"):
+        page.goto(base + path)
+        problems += axe_problems(page)
+        visited.append(page.url)
+    page.goto(f"{base}/")
+    page.get_by_role("button", name="Oefenen").click()
+    problems += axe_problems(page)   # a practice case
+    visited.append(page.url)
+    switch_language(page, "en")
+    for url in visited:
+        page.goto(url)
+        assert page.locator("html").get_attribute("lang") == "en"
+        problems += axe_problems(page)
+    switch_language(page, "nl")
+    assert problems == []
+
+
+# -- a phone, 200 % zoom, page weight -----------------------------------------------------------------
+def test_pages_fit_a_phone_and_200_percent_zoom_and_weigh_under_100_kb(server, browser, admin) -> None:  # noqa: F811
+    """360 px wide (a phone) and 640 px (a 1280 px laptop at 200 % zoom): no sideways scrolling;
+    the question page with everything it loads (but without the lens picture) at most 100 KB."""
+    state = admin.context.storage_state()
+    for width in (360, 640):
+        context = browser.new_context(viewport={"width": width, "height": 800}, storage_state=state)
+        page = context.new_page()
+        sizes: dict[str, int] = {}
+        page.on("response", lambda r: sizes.__setitem__(r.url, len(r.body())) if r.ok else None)
+        page.goto(f"{server.base}/")
+        pages = [page.url]
+        page.get_by_role("button", name="Nieuwe intake").click()
+        click_answer(page, "Begin")
+        pages.append(page.url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        weight = sum(size for url, size in sizes.items() if "/file/png" not in url)
+        assert weight <= 100_000, sizes
+        for path in ("/admin/invites", "/admin/users", "/emergency"):
+            page.goto(server.base + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        page.goto(pages[0])
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        context.close()
