@@ -105,6 +105,8 @@ def test_setup_link_then_a_full_intake_by_clicks_summary_pdf_and_delete(server, 
 
 def test_a_quick_scan_with_the_keyboard_alone_in_at_most_12_activations(server, professional) -> None:  # noqa: F811
     page = professional.page
+    errors: list[str] = []   # a Content-Security-Policy violation, or a script error, shows up here
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{server.base}/")
     page.get_by_label("Leeftijd").focus()
     page.keyboard.press("ArrowDown")
@@ -128,6 +130,7 @@ def test_a_quick_scan_with_the_keyboard_alone_in_at_most_12_activations(server, 
     assert page.get_by_role("button", name="Klaar").is_visible()   # the quick result, with its choices
     assert activations <= 12, activations
     assert stored_answers(server, code) == activations   # the age and every question, once
+    assert errors == []
 
 
 def test_two_tabs_on_one_case_the_stale_one_gets_a_notice_and_the_current_question(server, professional) -> None:  # noqa: F811
