@@ -214,6 +214,23 @@ def test_someone_elses_case_code_is_not_found_like_an_unknown_one(server, admin,
                       c=theirs) == [(0,)]
 
 
+def test_cookies_and_headers_keep_case_content_out_of_caches_frames_and_scripts(server, professional) -> None:  # noqa: F811
+    (cookie,) = professional.context.cookies()
+    assert cookie["name"].startswith("__Host-") and cookie["secure"] and cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
+    page = professional.page
+    page.goto(f"{server.base}/")
+    page.get_by_role("button", name="Snelle scan").click()
+    code = case_code(page)
+    for path in ("/", f"/case/{code}", f"/case/{code}/file/png", "/emergency"):
+        headers = page.request.get(server.base + path).headers
+        assert headers["cache-control"] == "no-store", path
+        assert "default-src 'self'" in headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "unsafe-inline" not in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
+
+
 def test_a_trainee_practises_gets_feedback_and_sees_progress(server, browser, admin) -> None:  # noqa: F811
     trainee = register(browser, invite(admin, server.base, "trainee"), "tim")   # no authenticator needed
     page = trainee.page
