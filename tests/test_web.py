@@ -161,7 +161,9 @@ def test_the_back_button_changes_nothing(server, professional, browser) -> None:
     page.get_by_role("button", name="Snelle scan").click()
     code = case_code(page)
     page.get_by_role("button", name="Weet ik niet").click()
-    page.get_by_role("button", name="Nee").click()
+    page.get_by_role("button", name="Ja").click()   # acute danger: the advice shows above the next question
+    assert page.locator(".block-alert").is_visible()
+    assert page.evaluate("document.activeElement.id") == "question"   # autofocus, no script needed
     asked = page.locator("#question").inner_text()
     page.go_back()
     assert page.locator("#question").inner_text() == asked   # not the earlier question
