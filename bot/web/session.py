@@ -17,11 +17,15 @@ from dataclasses import dataclass
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.web.runtime import Runtime
-from dialogs.app import WebSession
+from dialogs.app import Unavailable, WebSession
 
+UNAVAILABLE = PlainTextResponse("De database is even niet bereikbaar. Probeer het zo opnieuw.\n"
+                                "The database cannot be reached right now. Try again in a moment.\n",
+                                status_code=503, headers={"retry-after": "5"})
 COOKIE = "__Host-lensbot"     # __Host-: Secure, Path=/, no Domain: no subdomain can set or read it
 MAX_TOKEN = 200               # longer cookie values are not looked up
 
@@ -79,12 +83,16 @@ class SessionMiddleware:
         if token is not None and len(token) > MAX_TOKEN:
             token = None
         accounts = self.rt.door.accounts
-        session = await self.rt.db(accounts.session, token) if token else None
-        visit = Visit(session, token if session is not None else None)
-        if token and session is None:
-            visit.old_token = token
-            visit.parked = await self.rt.db(accounts.expired, token)
-            visit.clear = True
+        try:
+            session = await self.rt.db(accounts.session, token) if token else None
+            visit = Visit(session, token if session is not None else None)
+            if token and session is None:
+                visit.old_token = token
+                visit.parked = await self.rt.db(accounts.expired, token)
+                visit.clear = True
+        except Unavailable:   # the database is away: say so plainly, keep the cookie
+            await UNAVAILABLE(scope, receive, send)
+            return
         scope.setdefault("state", {})["visit"] = visit
 
         async def send_with_cookie(message: Message) -> None:
