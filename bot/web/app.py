@@ -17,6 +17,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from bot.web import oidc
 from bot.web.guard import Ctx, page
 from bot.web.pages import account, admin, cases, info
 from bot.web.runtime import Runtime
@@ -41,10 +42,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 def create_app(door: Door) -> Starlette:
     rt = Runtime(door)
     rt.templates = Jinja2Templates(directory=HERE / "templates")
-    routes = [*account.routes, *cases.routes, *admin.routes, *info.routes,
+    routes = [*account.routes, *oidc.routes, *cases.routes, *admin.routes, *info.routes,
               Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     app = Starlette(routes=routes,
                     middleware=[Middleware(SecurityHeaders), Middleware(SessionMiddleware, rt=rt)],
                     exception_handlers={HTTPException: _not_found})
     app.state.rt = rt
+    app.state.oidc = oidc.provider_for(rt.settings)   # single sign-on, when configured
     return app
