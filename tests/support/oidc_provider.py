@@ -174,7 +174,8 @@ class IdentityProvider:
     # -- running ------------------------------------------------------------------------------
     def start(self) -> IdentityProvider:
         """Serve on a free port of 127.0.0.1; returns once it accepts connections."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP given: asyncio then sets TCP_NODELAY (bot/web/server.py says why it matters)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         self.issuer = f"http://127.0.0.1:{sock.getsockname()[1]}"
         app = Starlette(routes=[
