@@ -56,10 +56,13 @@ class Provider:
         self.issuer = settings.oidc_issuer.rstrip("/")
         self.client_id = settings.oidc_client_id
         self.redirect_uri = f"{settings.web_base_url}{CALLBACK}"
+        # without a secret lensbot is a public client: PKCE alone binds the code to this browser's flow
+        auth_method = "client_secret_basic" if settings.oidc_client_secret else "none"
         self.client: Any = OAuth().register(
             "organisation", client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret,
             server_metadata_url=f"{self.issuer}/.well-known/openid-configuration",
-            client_kwargs={"scope": SCOPE, "code_challenge_method": "S256", "timeout": HTTP_TIMEOUT})
+            client_kwargs={"scope": SCOPE, "code_challenge_method": "S256", "timeout": HTTP_TIMEOUT,
+                           "token_endpoint_auth_method": auth_method})
 
     async def metadata(self) -> dict[str, Any]:
         """The discovery document; its issuer must be the one configured (OpenID Connect
@@ -121,6 +124,15 @@ async def _keep(ctx: Ctx, flows: list[dict[str, Any]], parked: str | None) -> No
                     _wrap(flows, parked))
 
 
+def _kind(exc: Exception) -> str:
+    """What went wrong, for the log: the exception's class and the protocol's error code and
+    description (e.g. "InvalidClaimError: invalid_claim Invalid claim: 'aud'"), never a value."""
+    if isinstance(exc, SsoFailed):
+        return f"SsoFailed: {exc}"
+    parts = [type(exc).__name__, str(getattr(exc, "error", "") or ""), str(getattr(exc, "description", "") or "")]
+    return " ".join(p for p in parts if p)[:200]
+
+
 def _provider(ctx: Ctx) -> Provider | None:
     return getattr(ctx.request.app.state, "oidc", None)
 
@@ -137,7 +149,7 @@ async def _start(ctx: Ctx, invite: str | None) -> Response:
     try:
         made = await provider.begin()
     except Exception as exc:   # the provider unreachable or misconfigured: nothing is changed
-        log.warning("single sign-on: the provider could not be reached (%s)", type(exc).__name__)
+        log.warning("single sign-on: the provider could not be reached (%s)", _kind(exc))
         return _fail(ctx, "sso.unavailable", 503)
     flows, parked = _unwrap(ctx.session.pending)
     flows.append({"state": made["state"], "nonce": made["nonce"], "verifier": made["verifier"],
@@ -180,12 +192,13 @@ async def callback(ctx: Ctx) -> Response:
         return _fail(ctx, "sso.state", 400)
     await _keep(ctx, [f for f in flows if f is not flow], parked)
     if query.get("error") or not query.get("code"):
-        log.info("single sign-on: the provider sent no code (%s)", (query.get("error") or "none")[:40])
-        return _fail(ctx, "sso.cancelled", 400)
+        error = (query.get("error") or "none")[:40]
+        log.info("single sign-on: the provider sent no code (%s)", error)
+        return _fail(ctx, "sso.cancelled" if error == "access_denied" else "sso.failed", 400)
     try:
         claims = await provider.finish(query["code"][:2000], flow)
     except Exception as exc:   # a refused code, a bad token, the provider unreachable: no sign-in
-        log.warning("single sign-on refused: %s", type(exc).__name__)
+        log.warning("single sign-on refused: %s", _kind(exc))
         return _fail(ctx, "sso.failed", 400)
     accounts = ctx.rt.door.accounts
     issuer, subject = str(claims["iss"]), str(claims["sub"])
@@ -201,7 +214,8 @@ async def callback(ctx: Ctx) -> Response:
         if found is None:
             return _fail(ctx, "sso.no_access", 403)
         user = found
-    await ctx.rt.db(accounts.remember, ctx.visit.token or "", ctx.session.return_to, parked)
+    if len(flows) > 1:   # other tabs' sign-ins are dropped: only a parked answer stays for after the login
+        await ctx.rt.db(accounts.remember, ctx.visit.token or "", ctx.session.return_to, parked)
     session = await ctx.rt.db(accounts.promote, ctx.visit.token or "", user, "active")
     ctx.visit.replace(session)
     return ctx.redirect("/continue")
