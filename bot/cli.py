@@ -1,4 +1,4 @@
-"""The `lensbot` command line: chat, cases, assess, matrix check, dialog graph, db upgrade.
+"""The `lensbot` command line: chat, web, cases, assess, matrix check, dialog graph, db upgrade.
 
 Exit codes: 0 success, 1 the thing checked is wrong (e.g. a broken lens), 2 bad usage or
 bad input (unknown answer ids, a missing token).

@@ -143,7 +143,11 @@ def _kind(exc: Exception) -> str:
 
 
 def _provider(ctx: Ctx) -> Provider | None:
-    return getattr(ctx.request.app.state, "oidc", None)
+    """This process's provider client, made at first use (None: single sign-on is not configured)."""
+    state = ctx.request.app.state
+    if not hasattr(state, "oidc"):
+        state.oidc = provider_for(ctx.rt.settings)
+    return state.oidc
 
 
 def _fail(ctx: Ctx, key: str, status: int) -> Response:

@@ -104,7 +104,9 @@ async def after_login(ctx: Ctx) -> Response:
             ctx.rt.flash.put(ctx.visit.token or "", reply.case_code, Flashed(reply.step, reply.blocks, None))
             target = f"/case/{reply.case_code}/summary" if reply.finished and reply.mode != "training" \
                 else f"/case/{reply.case_code}"
-        elif reply.toast:
+        elif reply.reason == "refuse.unknown_case":   # not this user's case (someone else signed in here)
+            target = "/"
+        else:
             current = await ctx.rt.db(ctx.rt.door.cases.resume, ctx.user, code, ctx.lang)
             ctx.rt.flash.put(ctx.visit.token or "", current.case_code, Flashed(current.step, (), reply.toast))
             target = f"/case/{current.case_code}"
