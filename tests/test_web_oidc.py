@@ -189,3 +189,25 @@ def test_a_replayed_or_cancelled_callback_signs_no_one_in(server, browser, bram)
     sso_from_login(other, server.base, "")   # "Cancel" at the provider
     assert "afgebroken" in other.locator("main").inner_text()
     not_signed_in(other, server.base)
+
+
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+               "resultTypes": ["violations"]}
+
+
+def test_the_pages_with_the_single_sign_on_button_have_no_axe_violations(server, browser, anna) -> None:  # noqa: F811
+    from axe_playwright_python.sync_playwright import Axe
+
+    link = invite(anna, server.base, "trainee")
+    page, problems = fresh_page(browser), []
+    for lang, button in (("nl", SSO), ("en", f"Log in with {ORG}")):
+        for url in (f"{server.base}/login", link):
+            page.goto(url)
+            assert page.locator("html").get_attribute("lang") == lang
+            assert page.get_by_role("link", name=button).is_visible()
+            problems += [f"{url}: {v['id']}: {v['help']}"
+                         for v in Axe().run(page, options=AXE_OPTIONS).response["violations"]]
+        if lang == "nl":
+            page.get_by_role("button", name="English").click()
+            page.wait_for_selector("html[lang=en]")
+    assert problems == []
