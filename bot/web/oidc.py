@@ -27,14 +27,20 @@ import json
 import logging
 import ssl
 import time
+import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
-from authlib.integrations.starlette_client import OAuth
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.web.guard import Ctx, page
 from dialogs.app import BadInput, Settings
+
+with warnings.catch_warnings():
+    # Authlib 1.9 would rather use httpx2 and says so on import; it works with httpx (what the lock holds)
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated", category=DeprecationWarning)
+    from authlib.integrations.starlette_client import OAuth
 
 log = logging.getLogger("lensbot.web")
 CALLBACK = "/login/sso/callback"
@@ -42,6 +48,7 @@ SCOPE = "openid profile email"
 FLOW_SECONDS = 600.0      # from leaving for the provider to coming back
 MAX_FLOWS = 3             # sign-ins waiting at once in one session (tabs)
 HTTP_TIMEOUT = 10.0       # seconds for each request to the provider
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class SsoFailed(Exception):
@@ -76,9 +83,14 @@ class Provider:
     async def metadata(self) -> dict[str, Any]:
         """The discovery document; its issuer must be the one configured (OpenID Connect
         Discovery 1.0, section 4.3), else every token would be checked against the wrong one."""
+        if not _secure(self.issuer):
+            raise SsoFailed("the issuer must be an https:// address")
         metadata = await self.client.load_server_metadata()
         if str(metadata.get("issuer", "")).rstrip("/") != self.issuer:
             raise SsoFailed("the discovery document names another issuer")
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not _secure(str(metadata.get(name, ""))):
+                raise SsoFailed(f"the discovery document's {name} is missing or not https://")
         return metadata
 
     async def begin(self) -> dict[str, str]:
@@ -102,6 +114,12 @@ class Provider:
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise SsoFailed("no subject")
         return dict(claims)
+
+
+def _secure(url: str) -> bool:
+    """https://, or http:// on this machine's loopback only (a provider run for tests or a demo)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
 
 
 def provider_for(settings: Settings) -> Provider | None:
