@@ -38,7 +38,10 @@ from bot.web.guard import Ctx, page
 from dialogs.app import BadInput, Settings
 
 with warnings.catch_warnings():
-    # Authlib 1.9 would rather use httpx2 and says so on import; it works with httpx (what the lock holds)
+    # Authlib 1.9 would rather use httpx2 and says so on import; it works with httpx (what the lock
+    # holds). authlib.deprecate puts an "always" filter first when imported: import it, then ours.
+    import authlib.deprecate  # noqa: F401
+
     warnings.filterwarnings("ignore", message="The httpx module is deprecated", category=DeprecationWarning)
     from authlib.integrations.starlette_client import OAuth
 
