@@ -214,6 +214,23 @@ def test_someone_elses_case_code_is_not_found_like_an_unknown_one(server, admin,
                       c=theirs) == [(0,)]
 
 
+def test_cookies_and_headers_keep_case_content_out_of_caches_frames_and_scripts(server, professional) -> None:  # noqa: F811
+    (cookie,) = professional.context.cookies()
+    assert cookie["name"].startswith("__Host-") and cookie["secure"] and cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
+    page = professional.page
+    page.goto(f"{server.base}/")
+    page.get_by_role("button", name="Snelle scan").click()
+    code = case_code(page)
+    for path in ("/", f"/case/{code}", f"/case/{code}/file/png", "/emergency"):
+        headers = page.request.get(server.base + path).headers
+        assert headers["cache-control"] == "no-store", path
+        assert "default-src 'self'" in headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "unsafe-inline" not in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
+
+
 def test_a_trainee_practises_gets_feedback_and_sees_progress(server, browser, admin) -> None:  # noqa: F811
     trainee = register(browser, invite(admin, server.base, "trainee"), "tim")   # no authenticator needed
     page = trainee.page
@@ -297,7 +314,12 @@ def test_every_page_has_no_axe_violations_in_dutch_and_in_english(server, browse
     page.get_by_role("button", name="Create account").click()
     problems += axe_problems(page)
     import pyotp
-    page.get_by_label("Code from the app (6 digits)").fill(pyotp.TOTP(page.locator("#secret").inner_text()).now())
+    secret = page.locator("#secret").inner_text()
+    page.get_by_label("Code from the app (6 digits)").fill("000000")   # a typo: told so, same secret
+    page.get_by_role("button", name="Confirm").click()
+    assert page.get_by_role("alert").is_visible() and page.locator("#secret").inner_text() == secret
+    problems += axe_problems(page)
+    page.get_by_label("Code from the app (6 digits)").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Confirm").click()
     problems += axe_problems(page)
     newcomer.close()
