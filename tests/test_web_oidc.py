@@ -12,6 +12,7 @@ nor does a replayed or cancelled callback.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -162,13 +163,29 @@ def test_a_forged_state_is_refused_before_the_code_is_used(server, browser, idp,
     not_signed_in(page, server.base)
 
 
-@pytest.mark.parametrize("kind", ["aud", "nonce", "signature"])
+WHY = {"aud": "Invalid claim: 'aud'", "nonce": "Invalid claim: 'nonce'", "signature": "BadSignatureError"}
+
+
+def logged(server: WebServer, text: str) -> bool:
+    """The server's log says so (within a moment: its output is read by a thread)."""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if any(text in line for line in server.output):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("kind", sorted(WHY))
 def test_an_id_token_that_does_not_check_out_signs_no_one_in(server, browser, tamper, kind, bram) -> None:  # noqa: F811
     tamper.add(kind)
     page = fresh_page(browser)
     sso_from_login(page, server.base, "bram")
     text = page.locator("main").inner_text()
     assert f"Inloggen via {ORG} is niet gelukt" in text and "Traceback" not in text
+    assert logged(server, WHY[kind])   # refused for that reason
+    log = "".join(server.output)
+    assert PEOPLE["bram"]["sub"] not in log and PEOPLE["bram"]["email"] not in log   # and no one named
     not_signed_in(page, server.base)
 
 
