@@ -82,6 +82,9 @@ def test_setup_link_then_a_full_intake_by_clicks_summary_pdf_and_delete(server, 
     assert page.locator("#live").inner_text() == page.locator("[data-progress]").inner_text() != first
     while SKIP in labels(page):
         click_answer(page, SKIP)
+    page.get_by_label(re.compile("Je notitie")).fill("Bel Jan de Vries op 0612345678")
+    page.get_by_role("button", name="Notitie opslaan").click()   # held back: it looks like it names someone
+    page.get_by_role("button", name="Toch opslaan").wait_for()   # nothing stored; the same step
     page.get_by_label(re.compile("Je notitie")).fill("Vaak laat thuis, nieuwe schoenen.")
     click_answer(page, "Notitie opslaan")
     page.wait_for_url(re.compile(r"/summary$"))
@@ -158,7 +161,9 @@ def test_the_back_button_changes_nothing(server, professional, browser) -> None:
     page.get_by_role("button", name="Snelle scan").click()
     code = case_code(page)
     page.get_by_role("button", name="Weet ik niet").click()
-    page.get_by_role("button", name="Nee").click()
+    page.get_by_role("button", name="Ja").click()   # acute danger: the advice shows above the next question
+    assert page.locator(".block-alert").is_visible()
+    assert page.evaluate("document.activeElement.id") == "question"   # autofocus, no script needed
     asked = page.locator("#question").inner_text()
     page.go_back()
     assert page.locator("#question").inner_text() == asked   # not the earlier question
@@ -229,6 +234,10 @@ def test_cookies_and_headers_keep_case_content_out_of_caches_frames_and_scripts(
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert "unsafe-inline" not in headers["content-security-policy"]
         assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
+    # forwarded headers count only from LENSBOT_WEB_TRUSTED_PROXIES (none here): still plain http
+    forged = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    spoofed = page.request.get(f"{server.base}/", headers=forged)
+    assert "strict-transport-security" not in spoofed.headers
 
 
 def test_a_trainee_practises_gets_feedback_and_sees_progress(server, browser, admin) -> None:  # noqa: F811

@@ -26,7 +26,7 @@ from bot.web.runtime import Runtime
 from bot.web.security import CSRF_FIELD, csrf_ok, same_origin
 from bot.web.session import Visit
 from bot.web.texts import LANGUAGES, web_texts
-from dialogs.app import Action, NotAllowed, Unavailable, User
+from dialogs.app import Action, NotAllowed, Unavailable, User, WebSession
 
 log = logging.getLogger("lensbot.web")
 STAGES = ("public", "password", "enrol", "active")
@@ -42,7 +42,7 @@ class Ctx:
     request: Request
     rt: Runtime
     visit: Visit
-    session: Any          # dialogs' WebSession
+    session: WebSession
     form: FormData | None
 
     @property
@@ -110,7 +110,7 @@ def page(stage: str = "active", action: Action | None = None, parkable: bool = F
         async def endpoint(request: Request) -> Response:
             rt: Runtime = request.app.state.rt
             visit: Visit = request.state.visit
-            ctx = Ctx(request, rt, visit, visit.session, None)
+            ctx = Ctx(request, rt, visit, visit.session, None)   # type: ignore[arg-type]
             try:
                 if request.method == "POST":
                     ctx.form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)

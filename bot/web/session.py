@@ -14,13 +14,13 @@ An expired session's parked return path and form (`accounts.remember`) are fetch
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.web.runtime import Runtime
+from dialogs.app import WebSession
 
 COOKIE = "__Host-lensbot"     # __Host-: Secure, Path=/, no Domain: no subdomain can set or read it
 MAX_TOKEN = 200               # longer cookie values are not looked up
@@ -30,14 +30,14 @@ MAX_TOKEN = 200               # longer cookie values are not looked up
 class Visit:
     """The session of one request, as the middleware found it and as the page leaves it."""
 
-    session: Any | None               # dialogs' WebSession, or None (none yet, unknown or expired)
+    session: WebSession | None        # None: none yet, unknown or expired
     token: str | None = None          # the cookie value of that session
     old_token: str | None = None      # the cookie of a session that has expired (None: no cookie)
     parked: tuple[str | None, str | None] = (None, None)   # (return_to, pending) of that session
     set_token: str | None = None      # a new cookie value to send
     clear: bool = False               # send an expired cookie
 
-    async def ensure(self, rt: Runtime, lang: str = "nl") -> Any:
+    async def ensure(self, rt: Runtime, lang: str = "nl") -> WebSession:
         """The session, opened (anonymous) when there is none; parked data carried over."""
         if self.session is None:
             self.session = await rt.db(rt.door.accounts.open, lang)
@@ -45,10 +45,10 @@ class Visit:
             return_to, pending = self.parked
             if return_to or pending:
                 await rt.db(rt.door.accounts.remember, self.token, return_to, pending)
-                self.session = await rt.db(rt.door.accounts.session, self.token)
+                self.session = await rt.db(rt.door.accounts.session, self.token) or self.session
         return self.session
 
-    def replace(self, session: Any) -> None:
+    def replace(self, session: WebSession) -> None:
         """After promote(): a new token (no session fixation)."""
         self.session = session
         self.token = self.set_token = session.token
