@@ -134,12 +134,6 @@ async def logout(ctx: Ctx) -> Response:
     return ctx.redirect("/login?m=logout")
 
 
-@page("public")
-async def sso_placeholder(ctx: Ctx) -> Response:
-    """Single sign-on (bot/web/oidc.py replaces this route when it exists)."""
-    return ctx.message("error.title", ctx.t("error.not_found"), 404)
-
-
 # -- invitation links -----------------------------------------------------------------------------
 @page("public")
 async def invite_page(ctx: Ctx) -> Response:
@@ -201,7 +195,6 @@ routes = [
     Route("/login", login, methods=["POST"]),
     Route("/login/code", code_page),
     Route("/login/code", code, methods=["POST"]),
-    Route("/login/sso", sso_placeholder),
     Route("/logout", logout, methods=["POST"]),
     Route("/continue", after_login),
     Route("/invite/{code}", invite_page),
