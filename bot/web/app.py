@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bot.web.guard import Ctx, page
-from bot.web.pages import account, admin, cases, info
+from bot.web.pages import account, admin, cases, info, link
 from bot.web.runtime import Runtime
 from bot.web.security import SecurityHeaders
 from bot.web.session import SessionMiddleware
@@ -41,7 +41,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 def create_app(door: Door) -> Starlette:
     rt = Runtime(door)
     rt.templates = Jinja2Templates(directory=HERE / "templates")
-    routes = [*account.routes, *cases.routes, *admin.routes, *info.routes,
+    routes = [*account.routes, *cases.routes, *admin.routes, *info.routes, *link.routes,
               Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     app = Starlette(routes=routes,
                     middleware=[Middleware(SecurityHeaders), Middleware(SessionMiddleware, rt=rt)],
