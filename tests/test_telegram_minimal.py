@@ -15,10 +15,16 @@ import hashlib
 import re
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.app import Lens
+from dialogs.app import BadInput, Door, Settings
+from dialogs.app.links import Opened
+from dialogs.service import IntakeService
+from storage.repo import Store
+from tests.support.app import Lens, accounts
 from tests.support.fake_bot_api import FakeUser
 from tests.support.telegram_env import TelegramEnv, running_bot, start_intake, taps, texts
 from tests.support.web import (  # noqa: F401 - fixtures
@@ -38,6 +44,20 @@ SUMMARY_TITLE = "Overzicht zaak"
 QUICK_TITLE = "Resultaat snelle scan"
 FORWARD = "Om door te sturen"
 DANGER = "Acuut gevaar: bel nu 112"
+PASSWORD = "een lange zin als wachtwoord"
+
+
+@dataclass
+class Clock:
+    """Now, as the door's links read it; the test moves it forward."""
+
+    at: datetime = field(default_factory=lambda: datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
 
 
 def minimal_mode(monkeypatch: pytest.MonkeyPatch, web_url: str) -> None:
@@ -139,6 +159,63 @@ async def test_acute_danger_advice_is_still_shown_in_full_in_the_chat(env: Teleg
     assert "112" in danger[-1].text and len(danger[-1].text) >= len(danger[0].text)
     assert code in ready.text
     no_content_sent(env, ann)
+
+
+# -- the door, on SQLite and PostgreSQL ----------------------------------------------------------------
+def test_a_link_is_used_once_by_its_own_user_only_on_every_engine(store: Store, db_url: str, lens: Lens) -> None:
+    clock = Clock()
+    config = Settings(database_url=db_url, password_hashing="cheapest", telegram_content="minimal", web_url=WEB)
+    telegram, web = Door(config, "telegram", store=store), Door(config, "web", store=store)
+    telegram.links.clock = web.links.clock = clock
+    ann = accounts.set_role(store, "telegram", "2002", "professional")
+    bob = accounts.set_role(store, "telegram", "3003", "professional")
+    code = IntakeService(store, lens).start(ann, "nl", mode="quick").case_code
+
+    def token(url: str | None) -> str:
+        assert url is not None and url.startswith(f"{WEB}/t/")
+        return url.rsplit("/", 1)[1]
+
+    assert telegram.links.make(bob, "case", code) is None              # not bob's case: no link
+    first = token(telegram.links.make(ann, "case", code))
+    assert web.links.open(first, bob) is None                          # someone else signed in: as if unknown
+    assert web.links.open(first, None) == Opened("register", "case", code)   # still holds
+
+    # two browsers send the form at the same moment, on two instances: one login is made
+    others = [Door(config, "web") for _ in range(2)]
+    for other in others:
+        other.links.clock = clock
+
+    def attempt(args: tuple[Door, str]) -> str:
+        try:
+            args[0].links.register(first, args[1], PASSWORD, "nl")
+            return "made"
+        except BadInput as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(attempt, zip(others, ("ann.een", "ann.twee"), strict=True)))
+    for other in others:
+        other.close()
+    assert results[0] in ("accounts.login_taken", "links.bad") and results[1] == "made", results
+    with store.reading() as conn:
+        made = [tuple(r) for r in conn.exec_driver_sql("select user_id from web_accounts")]
+        users = conn.exec_driver_sql("select count(*) from users").scalar_one()
+    assert made == [(ann.id,)] and users == 2   # the same users row, no new user
+    assert web.links.open(first, None) is None and web.links.peek(first) is None   # used
+
+    # ann has a web login now: a link leads through the login (used at once), or straight on when signed in
+    second, third = (token(telegram.links.make(ann, "case", code)) for _ in range(2))
+    opened = web.links.open(second, None)
+    assert opened is not None and (opened.action, opened.case_code) == ("login", code)
+    assert web.links.open(second, None) is None
+    assert web.links.open(third, ann) == Opened("go", "case", code, opened.login)
+
+    # fifteen minutes and a second later, a link no longer works
+    late = token(telegram.links.make(ann, "cases"))
+    clock.advance(minutes=15, seconds=1)
+    assert web.links.open(late, ann) is None
+    with pytest.raises(BadInput, match=r"^links\.bad$"):
+        web.links.register(late, "ann.drie", PASSWORD, "nl")
 
 
 # -- in the browser --------------------------------------------------------------------------------
