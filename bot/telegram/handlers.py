@@ -54,8 +54,11 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
     blocks, withheld = minimal.shown_blocks(ctx, reply)   # minimal mode: the result only in the web app
     ids = await send_blocks(ctx, blocks)
     if withheld:
-        _, link = await minimal.send_link(ctx, "minimal.summary", code=reply.case_code)
-        ids += [link.message_id] if link is not None else []
+        try:
+            _, link = await minimal.send_link(ctx, "minimal.summary", code=reply.case_code)
+            ids += [link.message_id] if link is not None else []
+        except Exception as exc:  # as with the picture: a missing link must never stop the conversation
+            log.error("web link for a case failed: %s", type(exc).__name__)
     elif "lens_picture" in reply.attachments:
         try:
             await send_report(ctx, reply.case_code, "png")
