@@ -21,7 +21,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from dialogs.app import Accounts, BadInput, Door, Settings, WebSession
+from bot import cli
+from dialogs.app import BadInput, Door, LoginResult, Settings, WebSession
+from dialogs.app.accounts import hasher
 from storage import records
 from storage.models import LoginFailure, RecoveryCode, WebAccount
 from storage.models import WebSession as SessionTable
@@ -35,7 +37,7 @@ ADDRESS = "192.0.2.10"
 class Clock:
     """Now, as the accounts read it; a test moves it forward."""
 
-    at: datetime = field(default_factory=lambda: datetime(2026, 12, 7, 9, 0, 5, tzinfo=UTC))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))   # near the real one: a CLI call reads that
 
     def __call__(self) -> datetime:
         return self.at
@@ -116,6 +118,9 @@ def test_the_first_admin_registers_with_the_setup_code_and_signs_in_with_two_fac
     signed = accounts.login("ann", PASSWORD, ADDRESS)
     assert signed.user == ann and not signed.second_factor and signed.wait_seconds == 0
     setup = accounts.totp_start(ann)
+    assert accounts.totp_start(ann) == setup                 # the page reloaded: the same QR code
+    assert accounts.totp_start(ann, fresh=True).secret != setup.secret
+    setup = accounts.totp_start(ann)
     assert setup.uri.startswith("otpauth://totp/lensbot:ann?secret=")
     assert setup.qr_svg.startswith("<svg") and "http" not in setup.qr_svg.replace("http://www.w3.org", "")
     totp = pyotp.TOTP(setup.secret)
@@ -163,6 +168,26 @@ def test_the_first_admin_registers_with_the_setup_code_and_signs_in_with_two_fac
     assert PASSWORD not in text and fresh not in text and recovery[0] not in text
 
 
+def test_a_telegram_admins_invitation_opens_a_web_account(store: Store, db_url: str, clock: Clock) -> None:
+    """LENSBOT_ADMIN_IDS names Telegram users: their invitations hold on the web too, while they are named."""
+    store.user("console", "operator", create_role="admin")      # the console was used first
+    named = Settings(database_url=db_url, password_hashing="cheapest", admin_ids="1001")
+    telegram = Door(named, "telegram", store=store)
+    admin = telegram.access.user("1001")
+    assert admin is not None and admin.role == "admin"
+    web = Door(named, "web", store=store)
+    assert web.accounts.setup_code()                            # no web user yet: the first one may set up
+    invite = telegram.admin.invite("professional", by=admin)
+    assert web.accounts.invitation(invite.code).role == "professional"   # type: ignore[union-attr]
+    later = telegram.admin.invite("trainee", by=admin)
+    dee = web.accounts.register(invite.code, "dee", PASSWORD, "nl")
+    assert (dee.channel, dee.role) == ("web", "professional")
+    assert web.accounts.setup_code() is None
+    unnamed = Door(Settings(database_url=db_url, password_hashing="cheapest"), "web", store=store)
+    assert unnamed.accounts.invitation(later.code) is None       # no longer named: the invitation is void
+    refused("accounts.invite_bad", unnamed.accounts.register, later.code, "eve", PASSWORD, "nl")
+
+
 def test_an_invited_professional_gets_the_same_answer_for_an_unknown_name_and_a_wrong_password(
         door: Door, clock: Clock) -> None:
     accounts = door.accounts
@@ -171,6 +196,7 @@ def test_an_invited_professional_gets_the_same_answer_for_an_unknown_name_and_a_
     assert bob.role == "professional" and accounts.needs_totp(bob)
     taken = door.admin.invite("trainee")
     refused("accounts.login_taken", accounts.register, taken.code, "BOB", PASSWORD, "nl")
+    refused("accounts.invite_bad", accounts.register, invite.code, "bob", PASSWORD, "nl")   # used: taken or not
     assert accounts.invitation(taken.code) is not None      # refused: the invitation stays open
     cas = accounts.register(taken.code, "cas", PASSWORD, "nl")
     assert cas.role == "trainee" and not accounts.needs_totp(cas)   # optional for trainees
@@ -178,11 +204,18 @@ def test_an_invited_professional_gets_the_same_answer_for_an_unknown_name_and_a_
 
     unknown = accounts.login("nobody", PASSWORD, ADDRESS)
     wrong = accounts.login("bob", PASSWORD + "!", ADDRESS)
-    assert unknown == wrong == type(wrong)(None, False, 0)
+    assert unknown == wrong == LoginResult(None, False, 0)
     assert accounts.text("accounts.login_failed", "en") == "Login name or password is not right."
     log = audit(door.store)
     assert ("web:?", "login", "failed") in log and ("web:bob", "login", "failed") in log
     assert not any("nobody" in (actor + (detail or "")) for actor, _, detail in log)   # it might be a password
+
+
+def test_a_password_typed_on_another_device_works(door: Door) -> None:
+    composed = "Crème brûlée na het diner"
+    decomposed = "Cre\u0300me bru\u0302le\u0301e na het diner"   # what some keyboards send
+    dee = door.accounts.register(door.admin.invite("trainee").code, "dee", composed, "nl")
+    assert door.accounts.login("dee", decomposed, ADDRESS).user == dee
 
 
 def test_wrong_guesses_are_throttled_per_login_and_per_address_on_every_instance(
@@ -190,7 +223,7 @@ def test_wrong_guesses_are_throttled_per_login_and_per_address_on_every_instance
     accounts = door.accounts
     ann = accounts.register(door.admin.invite("trainee").code, "ann", PASSWORD, "nl")
     for _ in range(5):
-        assert accounts.login("ann", "not the password", ADDRESS) == type(accounts.login("x", "y", "z"))(None)
+        assert accounts.login("ann", "not the password", ADDRESS) == LoginResult(None)
     throttled = accounts.login("ann", PASSWORD, ADDRESS)           # even the right password is not checked
     assert throttled.user is None and 0 < throttled.wait_seconds <= 30
     assert accounts.login("ann", PASSWORD, "198.51.100.7").wait_seconds > 0   # per login name, any address
@@ -296,8 +329,65 @@ def test_removing_a_user_removes_their_account_codes_and_sessions(door: Door, cl
     assert accounts.login("ann", PASSWORD, ADDRESS).user is None
 
 
-def test_the_default_setting_hashes_with_argon2_cffis_own_parameters() -> None:
-    default = Accounts.__dict__["hasher"].func(type("S", (), {"settings": Settings(password_hashing="default")})())
-    ours, theirs = default.hash("x"), PasswordHasher().hash("x")
-    assert ours.split("$")[1:4] == theirs.split("$")[1:4]                # argon2id, version, m/t/p
-    assert Settings().password_hashing == "default"
+def test_single_sign_on_links_an_identity_once_and_needs_no_password(door: Door) -> None:
+    accounts = door.accounts
+    accounts.register(door.admin.invite("trainee").code, "ann", PASSWORD, "nl")
+    issuer = "https://login.gemeente.example"
+    assert accounts.sso_user(issuer, "sub-1") is None
+    invite = door.admin.invite("professional")
+    linked = accounts.sso_register(invite.code, issuer, "sub-1", "Ann@gemeente.example", "en")
+    assert (linked.external_id, linked.role, linked.lang) == ("ann2", "professional", "en")   # "ann" was taken
+    assert accounts.sso_user(issuer, "sub-1") == linked
+    assert accounts.sso_user("https://elsewhere.example", "sub-1") is None
+    assert not accounts.needs_totp(linked)                  # the identity provider does the second factor
+    assert accounts.login("ann2", "", ADDRESS).user is None   # and there is no password to guess
+    refused("accounts.sso_taken", accounts.sso_register, door.admin.invite("trainee").code, issuer, "sub-1", None, "nl")
+    log = audit(door.store)
+    assert ("web:ann2", "sso", "linked to the organisation's account") in log
+    assert ("web:ann2", "login", "ok (single sign-on)") in log
+
+
+def test_the_operator_resets_a_login_and_the_user_sets_a_new_password_and_second_factor(
+        door: Door, db_url: str, clock: Clock, capsys: pytest.CaptureFixture[str]) -> None:
+    accounts = door.accounts
+    enrolled(door, door.admin.invite("professional").code, "bob", clock)
+    bob = door.store.user("web", "bob")
+    assert bob is not None
+    session = accounts.promote(accounts.open().token, bob, "active")
+
+    assert cli.main(["--database", db_url, "users", "reset-login", "BOB"]) == 0
+    link = capsys.readouterr().out.split()[-1]
+    assert link.startswith("http://127.0.0.1:8080/invite/")
+    code = link.rsplit("/", 1)[1]
+    assert accounts.session(session.token) is None                      # signed out everywhere
+    assert accounts.login("bob", PASSWORD, ADDRESS).user is None        # the old password is gone
+    info = accounts.invitation(code)
+    assert info is not None and (info.role, info.login) == ("professional", "bob")
+    refused("accounts.invite_bad", accounts.register, code, "someone", PASSWORD + " nu", "nl")
+    again = accounts.register(code, "bob", PASSWORD + " nu", "nl")
+    assert again == bob and accounts.needs_totp(bob)                    # a new authenticator app, too
+    assert accounts.invitation(code) is None
+    refused("accounts.invite_bad", accounts.register, code, "bob", PASSWORD + " weer", "nl")
+    assert accounts.login("bob", PASSWORD + " nu", ADDRESS) == LoginResult(bob, False, 0)
+    assert rows(door.store, RecoveryCode) == 0
+    assert cli.main(["--database", db_url, "users", "reset-login", "nobody"]) == 2
+    assert "reset (password, second factor, sessions)" in repr(audit(door.store))
+
+
+def test_the_default_setting_hashes_with_argon2_cffis_own_parameters_and_renews_cheap_hashes(
+        sqlite_url: str) -> None:
+    """A hash made with other parameters (here the tests' cheapest) is renewed at the next sign-in."""
+    cheap = Door(settings(sqlite_url), "web")
+    dee = cheap.accounts.register(cheap.admin.invite("trainee").code, "dee", PASSWORD, "nl")
+    production = Door(Settings(database_url=sqlite_url), "web")
+    try:
+        assert Settings().password_hashing == "default"
+        assert production.accounts.login("dee", PASSWORD, ADDRESS).user == dee
+        with production.store.reading() as conn:
+            renewed = conn.execute(select(WebAccount.password_hash)).scalar_one()
+        assert renewed.split("$")[1:4] == PasswordHasher().hash("x").split("$")[1:4]   # argon2id, version, m/t/p
+        assert hasher("cheapest").hash("x").split("$")[3] != renewed.split("$")[3]
+        assert production.accounts.login("dee", PASSWORD, ADDRESS).user == dee
+    finally:
+        cheap.close()
+        production.close()

@@ -11,6 +11,7 @@ run in order and share the people they create (the admin from the setup link, a 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -89,7 +90,10 @@ def test_setup_link_then_a_full_intake_by_clicks_summary_pdf_and_delete(server, 
     assert picture.evaluate("img => img.complete && img.naturalWidth > 100")
     with page.expect_download() as download:
         page.get_by_role("link", name="Dossier als PDF").click()
-    assert open(download.value.path(), "rb").read(5) == b"%PDF-"
+    assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Antwoorden als CSV").click()
+    assert code in Path(download.value.path()).read_text(encoding="utf-8")
     assert server.sql("select status from cases where code = :c", c=code) == [("completed",)]
     assert stored_answers(server, code) >= 4
     page.get_by_role("link", name=f"Zaak {code} verwijderen").click()
@@ -101,6 +105,8 @@ def test_setup_link_then_a_full_intake_by_clicks_summary_pdf_and_delete(server, 
 
 def test_a_quick_scan_with_the_keyboard_alone_in_at_most_12_activations(server, professional) -> None:  # noqa: F811
     page = professional.page
+    errors: list[str] = []   # a Content-Security-Policy violation, or a script error, shows up here
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{server.base}/")
     page.get_by_label("Leeftijd").focus()
     page.keyboard.press("ArrowDown")
@@ -120,10 +126,11 @@ def test_a_quick_scan_with_the_keyboard_alone_in_at_most_12_activations(server, 
         assert page.evaluate("document.activeElement.textContent.trim()") == "Nee"
         page.keyboard.press("Enter")
         activations += 1
-        page.wait_for_function("s => +document.querySelector('input[name=step]').value > s", arg=step)
+        page.wait_for_selector(f"input[name=step][value='{step}']", state="detached")
     assert page.get_by_role("button", name="Klaar").is_visible()   # the quick result, with its choices
     assert activations <= 12, activations
     assert stored_answers(server, code) == activations   # the age and every question, once
+    assert errors == []
 
 
 def test_two_tabs_on_one_case_the_stale_one_gets_a_notice_and_the_current_question(server, professional) -> None:  # noqa: F811
@@ -207,13 +214,77 @@ def test_someone_elses_case_code_is_not_found_like_an_unknown_one(server, admin,
                       c=theirs) == [(0,)]
 
 
+def test_cookies_and_headers_keep_case_content_out_of_caches_frames_and_scripts(server, professional) -> None:  # noqa: F811
+    (cookie,) = professional.context.cookies()
+    assert cookie["name"].startswith("__Host-") and cookie["secure"] and cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
+    page = professional.page
+    page.goto(f"{server.base}/")
+    page.get_by_role("button", name="Snelle scan").click()
+    code = case_code(page)
+    for path in ("/", f"/case/{code}", f"/case/{code}/file/png", "/emergency"):
+        headers = page.request.get(server.base + path).headers
+        assert headers["cache-control"] == "no-store", path
+        assert "default-src 'self'" in headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "unsafe-inline" not in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_trainee_practises_gets_feedback_and_sees_progress(server, browser, admin) -> None:  # noqa: F811
+    trainee = register(browser, invite(admin, server.base, "trainee"), "tim")   # no authenticator needed
+    page = trainee.page
+    assert trainee.secret is None
+    assert page.get_by_role("button", name="Oefenen").is_visible()
+    assert page.get_by_role("button", name="Nieuwe intake").count() == 0   # trainees only practise
+    assert page.get_by_role("button", name="Snelle scan").count() == 0
+    page.get_by_role("button", name="Oefenen").click()
+    click_answer(page, "Begin")
+    answer_until(page, stop="Geen notitie", choose=("Ja", "12 tot 18 jaar"))
+    if "Geen notitie" in labels(page):
+        click_answer(page, "Geen notitie")
+    assert page.get_by_role("heading", name=re.compile("^Klaar met zaak")).is_visible()
+    feedback = page.locator("main").inner_text()
+    page.get_by_role("link", name="Mijn oefenresultaten").click()
+    assert page.get_by_role("heading", name="Mijn oefenresultaten").is_visible()
+    assert page.locator("main .block").count() >= 1 and feedback
+    response = page.request.post(f"{server.base}/start", form={"mode": "full", "csrf": page.locator(
+        "input[name=csrf]").first.get_attribute("value")})
+    assert response.status == 403   # a real intake is not for a trainee, whatever the form says
+    trainee.context.close()
+
+
+def test_an_admin_revokes_an_invitation_and_changes_a_role(server, browser, admin, professional) -> None:  # noqa: F811
+    link = invite(admin, server.base, "professional")
+    page = admin.page
+    short = link.rsplit("/", 1)[1][:6]
+    page.get_by_role("button", name=f"Intrekken {short}").click()
+    assert page.get_by_text(f"Uitnodiging {short} is ingetrokken.").is_visible()
+    stranger = browser.new_context()
+    assert stranger.new_page().goto(link).status == 404   # the link no longer works
+    stranger.close()
+    page.goto(f"{server.base}/admin/users")
+    page.get_by_label("Rol van piet wijzigen").select_option("trainee")
+    page.get_by_role("button", name=re.compile("Opslaan.*piet")).click()
+    assert page.get_by_text("piet heeft nu de rol in opleiding.").is_visible()
+    assert server.sql("select role from users where channel = 'web' and external_id = 'piet'") == [("trainee",)]
+    professional.page.goto(f"{server.base}/")
+    assert professional.page.get_by_role("button", name="Nieuwe intake").count() == 0   # at the next page
+    page.get_by_label("Rol van piet wijzigen").select_option("professional")
+    page.get_by_role("button", name=re.compile("Opslaan.*piet")).click()
+
+
 # -- accessibility: zero axe violations on every page, in Dutch and in English ------------------------
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+               "resultTypes": ["violations"]}   # WCAG 2.1 A and AA, and axe's best practices
+
+
 def axe_problems(page: object) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     danger = {"nl": "Direct gevaar?", "en": "Acute danger?"}[page.locator("html").get_attribute("lang")]  # type: ignore[attr-defined]
     assert page.get_by_role("link", name=danger).is_visible()   # type: ignore[attr-defined]  # on every page
-    found = Axe().run(page).response["violations"]
+    found = Axe().run(page, options=AXE_OPTIONS).response["violations"]
     return [f"{page.url}: {v['id']} ({v['impact']}): {v['help']}: "   # type: ignore[attr-defined]
             f"{[n['target'] for n in v['nodes']][:3]}" for v in found]
 
@@ -291,23 +362,19 @@ def test_every_page_has_no_axe_violations_in_dutch_and_in_english(server, browse
 def test_pages_fit_a_phone_and_200_percent_zoom_and_weigh_under_100_kb(server, browser, admin) -> None:  # noqa: F811
     """360 px wide (a phone) and 640 px (a 1280 px laptop at 200 % zoom): no sideways scrolling;
     the question page with everything it loads (but without the lens picture) at most 100 KB."""
-    state = admin.context.storage_state()
+    context = browser.new_context(viewport={"width": 360, "height": 740}, storage_state=admin.context.storage_state())
+    page = context.new_page()
+    sizes: dict[str, int] = {}
+    page.on("response", lambda r: sizes.__setitem__(r.url, len(r.body())) if r.ok else None)
+    page.goto(f"{server.base}/")
+    page.get_by_role("button", name="Nieuwe intake").click()
+    click_answer(page, "Begin")
+    weight = sum(size for url, size in sizes.items() if "/file/png" not in url)
+    assert weight <= 100_000, sizes
+    question = page.url
     for width in (360, 640):
-        context = browser.new_context(viewport={"width": width, "height": 800}, storage_state=state)
-        page = context.new_page()
-        sizes: dict[str, int] = {}
-        page.on("response", lambda r: sizes.__setitem__(r.url, len(r.body())) if r.ok else None)
-        page.goto(f"{server.base}/")
-        pages = [page.url]
-        page.get_by_role("button", name="Nieuwe intake").click()
-        click_answer(page, "Begin")
-        pages.append(page.url)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        weight = sum(size for url, size in sizes.items() if "/file/png" not in url)
-        assert weight <= 100_000, sizes
-        for path in ("/admin/invites", "/admin/users", "/emergency"):
-            page.goto(server.base + path)
-            assert page.evaluate("document.documentElement.scrollWidth") <= width, path
-        page.goto(pages[0])
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        context.close()
+        page.set_viewport_size({"width": width, "height": 740})
+        for url in (question, f"{server.base}/", f"{server.base}/admin/invites", f"{server.base}/admin/users"):
+            page.goto(url)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, url)
+    context.close()

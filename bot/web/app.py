@@ -6,6 +6,9 @@ session behind the cookie (bot/web/session.py). Every page runs in bot/web/guard
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from http import HTTPStatus
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -13,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
@@ -33,15 +36,24 @@ async def _missing(ctx: Ctx) -> Response:
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    if request.url.path.startswith("/static/") or "visit" not in request.scope.get("state", {}):
-        return Response("not found", status_code=404, media_type="text/plain")
+    status = getattr(exc, "status_code", 404)
+    if status != 404 or request.url.path.startswith("/static/") or "visit" not in request.scope.get("state", {}):
+        return Response(HTTPStatus(status).phrase, status_code=status, media_type="text/plain")
     return await _missing(request)
+
+
+def extension_routes() -> list[BaseRoute]:
+    """Routes of optional modules that come first: single sign-on (bot/web/oidc.py, `routes`,
+    with /login/sso and its callback) replaces the placeholder in pages/account.py when it exists."""
+    if importlib.util.find_spec("bot.web.oidc") is None:
+        return []
+    return list(importlib.import_module("bot.web.oidc").routes)
 
 
 def create_app(door: Door) -> Starlette:
     rt = Runtime(door)
     rt.templates = Jinja2Templates(directory=HERE / "templates")
-    routes = [*account.routes, *cases.routes, *admin.routes, *info.routes, *link.routes,
+    routes = [*extension_routes(), *account.routes, *cases.routes, *admin.routes, *info.routes, *link.routes,
               Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     app = Starlette(routes=routes,
                     middleware=[Middleware(SecurityHeaders), Middleware(SessionMiddleware, rt=rt)],

@@ -92,8 +92,8 @@ class Ctx:
     def redirect(self, url: str) -> Response:
         """See other (POST/redirect/GET); for htmx a full page load of `url` (HX-Redirect), since a
         followed redirect would put another page's content under this page's address."""
-        if self.request.headers.get("hx-request") == "true":
-            return Response(status_code=204, headers={"HX-Redirect": url})
+        if self.request.headers.get("hx-request") == "true":   # no fragment: it could be a same-page jump
+            return Response(status_code=204, headers={"HX-Redirect": url.split("#", 1)[0]})
         return RedirectResponse(url, status_code=303)
 
 

@@ -73,7 +73,6 @@ class Runtime:
         self.door = door
         self.settings = door.settings
         self.flash = Flash()
-        self.totp_setups: dict[int, tuple[Any, float]] = {}   # user id -> (TotpSetup being confirmed, since)
         self.templates: Any = None                            # set by bot/web/app.py
         self._db = anyio.CapacityLimiter(1 if door.one_writer() else DB_THREADS_SQL)
         self._render = anyio.CapacityLimiter(RENDER_THREADS)

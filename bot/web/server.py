@@ -32,6 +32,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _local(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
 class _Server(uvicorn.Server):
     """Says when it listens, and prints the setup link then (when there is one)."""
 
@@ -60,6 +64,10 @@ def run(settings: Settings, host: str, port: int) -> None:
                      f"(it works once): {settings.web_base_url}/invite/{code}")
     shown_host = f"[{host}]" if ":" in host else host
     lines.append(f"lensbot web: listening on http://{shown_host}:{real_port}")
+    if not _local(host) and not settings.web_base_url.startswith("https://"):
+        print("lensbot web: note: browsers keep the login cookie (Secure) only over HTTPS or on this machine "
+              "(127.0.0.1, localhost): put a TLS proxy in front and set LENSBOT_WEB_URL=https://...",
+              file=sys.stderr, flush=True)
     trusted = settings.web_trusted_proxies.strip()
     config = uvicorn.Config(create_app(door), proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
                             access_log=False, log_level="warning", server_header=False, lifespan="off")

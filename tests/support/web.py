@@ -192,8 +192,8 @@ def click_answer(page: object, label: str) -> None:
     """Click the question's button with exactly this label and wait for the next page state."""
     step = page.locator("input[name=step]").get_attribute("value")   # type: ignore[attr-defined]
     page.locator("form.question button", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).click()  # type: ignore[attr-defined]
-    page.wait_for_function("s => { const e = document.querySelector('input[name=step]'); "   # type: ignore[attr-defined]
-                           "return !e || e.value !== s; }", arg=step)
+    # the page (swapped in by htmx, or loaded anew without it) no longer shows that step
+    page.wait_for_selector(f"input[name=step][value='{step}']", state="detached")   # type: ignore[attr-defined]
 
 
 def answer_until(page: object, stop: str, choose: tuple[str, ...] = ("Nee",), limit: int = 200) -> int:

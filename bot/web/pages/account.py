@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,7 +23,6 @@ from dialogs.app import BadInput, TotpSetup, User
 
 log = logging.getLogger("lensbot.web")
 LOGIN_NOTICES = {"expired": "login.expired", "needed": "login.needed", "logout": "logout.done"}
-SETUP_KEPT = 900.0   # seconds a shown TOTP secret is shown again (a reload or a mistyped code)
 
 
 def _address(ctx: Ctx) -> str:
@@ -104,7 +102,9 @@ async def after_login(ctx: Ctx) -> Response:
             ctx.rt.flash.put(ctx.visit.token or "", reply.case_code, Flashed(reply.step, reply.blocks, None))
             target = f"/case/{reply.case_code}/summary" if reply.finished and reply.mode != "training" \
                 else f"/case/{reply.case_code}"
-        elif reply.toast:
+        elif reply.reason == "refuse.unknown_case":   # not this user's case (someone else signed in here)
+            target = "/"
+        else:
             current = await ctx.rt.db(ctx.rt.door.cases.resume, ctx.user, code, ctx.lang)
             ctx.rt.flash.put(ctx.visit.token or "", current.case_code, Flashed(current.step, (), reply.toast))
             target = f"/case/{current.case_code}"
@@ -174,14 +174,9 @@ async def register(ctx: Ctx) -> Response:
 
 # -- second factor set-up --------------------------------------------------------------------------
 async def _setup(ctx: Ctx) -> TotpSetup:
-    """The secret being set up: the same one again for a few minutes (a reload or a typo must not
-    change what the user just scanned)."""
-    kept = ctx.rt.totp_setups.get(ctx.user.id)
-    if kept is not None and time.monotonic() - kept[1] < SETUP_KEPT:
-        return kept[0]
-    setup = await ctx.rt.db(ctx.rt.door.accounts.totp_start, ctx.user)
-    ctx.rt.totp_setups[ctx.user.id] = (setup, time.monotonic())
-    return setup
+    """The secret being set up: the door keeps a pending one, so a reload or a mistyped code shows
+    the same QR code the user just scanned."""
+    return await ctx.rt.db(ctx.rt.door.accounts.totp_start, ctx.user)
 
 
 @page("enrol")
@@ -195,7 +190,6 @@ async def enrol(ctx: Ctx) -> Response:
         codes = await ctx.rt.db(ctx.rt.door.accounts.totp_confirm, ctx.user, ctx.field("code") or "")
     except BadInput as exc:
         return ctx.page("enrol.html", status=400, setup=await _setup(ctx), error=_error(ctx, str(exc)))
-    ctx.rt.totp_setups.pop(ctx.user.id, None)
     session = await ctx.rt.db(ctx.rt.door.accounts.promote, ctx.visit.token or "", ctx.user, "active")
     ctx.visit.replace(session)
     ctx.session = session

@@ -136,6 +136,8 @@ def after_post(ctx: Ctx, reply: Reply) -> Response:
         return ctx.redirect(f"/case/{code}/summary")
     if ctx.htmx and reply.prompt is not None:
         return question(ctx, reply, reply.blocks, None)
+    if ctx.htmx and reply.finished:   # practice: the feedback in place of the question
+        return ctx.page("finished.html", code=code, blocks=blocks_parts(reply.blocks))
     ctx.rt.flash.put(ctx.visit.token or "", code, Flashed(reply.step, reply.blocks, None))
     return ctx.redirect(f"/case/{code}#question")
 
