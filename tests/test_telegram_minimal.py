@@ -72,6 +72,16 @@ async def env(lens: Lens, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> A
         yield e
 
 
+def axe_violations(page: object) -> list[str]:
+    """axe-core's violations (WCAG 2.1 A and AA, best practices) on the page (as tests/test_web.py checks every page)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+               "resultTypes": ["violations"]}
+    found = Axe().run(page, options=options).response["violations"]
+    return [f"{v['id']}: {v['help']}" for v in found]
+
+
 def links_in(text: str) -> list[str]:
     return [m.group(1) for m in LINK.finditer(text)]
 
@@ -242,7 +252,16 @@ def test_a_telegram_user_opens_the_link_makes_a_web_login_with_totp_and_sees_the
     (ann_id,) = server.sql("select id from users where channel = 'telegram' and external_id = '4004'")[0]
     users_before = server.sql("select count(*) from users")
 
-    # the link proves control of the Telegram account: a web login for that same users row, no invitation
+    # ann's other device opens the link first: the form to make a web login, accessible (axe-core) ...
+    other = Person("ann.telegram", browser.new_context(), None)   # type: ignore[attr-defined]
+    other.page = other.context.new_page()   # type: ignore[attr-defined]
+    other.page.goto(first)
+    assert other.page.locator("h1").inner_text() == "Maak je account voor de webapp"
+    assert f"Daarna zie je de samenvatting van zaak {code}." in other.page.locator("main").inner_text()
+    assert axe_violations(other.page) == []
+
+    # ... and ann makes it on her laptop: the link proves control of the Telegram account, so the web
+    # login is for that same users row, with no invitation
     ann = register(browser, first, "ann.telegram")
     assert ann.secret is not None and len(ann.recovery) == 10          # the role asks for TOTP: set up
     page = ann.page
@@ -266,9 +285,8 @@ def test_a_telegram_user_opens_the_link_makes_a_web_login_with_totp_and_sees_the
     page.goto(second)                                                  # ann, signed in: straight to the case
     assert page.url.endswith(f"/case/{code}/summary") and code in page.locator("h1").inner_text()
 
-    # ann on another device, not signed in: an expired link does not work ...
-    other = Person("ann.telegram", browser.new_context(), None, ann.secret, ann.recovery)   # type: ignore[attr-defined]
-    other.page = other.context.new_page()   # type: ignore[attr-defined]
+    # ann on the other device, not signed in: an expired link does not work ...
+    other.secret, other.recovery = ann.secret, ann.recovery
     h = hashlib.sha256(LINK.search(expired).group(2).encode()).hexdigest()  # type: ignore[union-attr]
     server.sql("update web_links set expires_at = '2000-01-01 00:00:00' where token_hash = :h", h=h)
     other.page.goto(expired)
