@@ -73,11 +73,11 @@ async def env(lens: Lens, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> A
 
 
 def axe_violations(page: object) -> list[str]:
-    """axe-core's violations (WCAG 2.1 A and AA, best practices) on the page (as tests/test_web.py checks every page)."""
+    """axe-core's violations (WCAG 2.1 A and AA, best practices), as tests/test_web.py checks pages."""
     from axe_playwright_python.sync_playwright import Axe
 
-    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
-               "resultTypes": ["violations"]}
+    tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+    options = {"runOnly": {"type": "tag", "values": tags}, "resultTypes": ["violations"]}
     found = Axe().run(page, options=options).response["violations"]
     return [f"{v['id']}: {v['help']}" for v in found]
 
