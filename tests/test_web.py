@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.browser   # CI insists these ran (.ci/run)
+
 from tests.support.web import (  # noqa: F401 - fixtures
     Person,
     answer_until,
