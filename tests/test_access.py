@@ -107,7 +107,7 @@ class Seen:
         return self.texts + self.edited + self.toasts + self.buttons
 
 
-@dataclass
+@dataclass(repr=False)   # a cheap repr, as TelegramEnv's (tests/support/telegram_env.py)
 class Env(TelegramEnv):
     """The shared session (tests/support/telegram_env.py) with every user of the matrix at hand."""
 

@@ -566,7 +566,7 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_answer(
 # ==============================================================================================
 # in-process harness for tests 2-4
 # ==============================================================================================
-@dataclass
+@dataclass(repr=False)   # a cheap repr, as TelegramEnv's (tests/support/telegram_env.py)
 class Env:
     server: FakeBotAPI
     harness: TelegramHarness
