@@ -429,19 +429,11 @@ class CrashRun:
                     await server.wait_for(lambda p=p: life.alive() and p.settled(), timeout=2)
                 except AssertionError:   # a redelivered duplicate may stay silent
                     self.times["silent redeliveries"] += 1
-        await self.quiet()
+        # every update of each chat handled: a sentinel tap per user, answered after them (one chat in order)
+        await asyncio.gather(*(server.settle(p.user, timeout=WAIT) for p in self.players))
         for p in self.players:
             p.evaluate()
         self.times["resync"] += time.perf_counter() - started
-
-    async def quiet(self, seconds: float = 0.03) -> None:
-        chats = [p.user._chat for p in self.players]
-
-        def still() -> bool:
-            now = time.monotonic()
-            return all(c.inflight == 0 and now - c.last_activity >= seconds for c in chats)
-
-        await self.server.wait_for(still, timeout=WAIT, message="the chats to go quiet", interval=0.01)
 
     async def round(self, players: list[Player]) -> None:
         """Every player acts once and waits until the bot has answered it."""
