@@ -19,6 +19,7 @@ import fcntl
 import functools
 import os
 import ssl
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -63,7 +64,22 @@ def _share_the_tls_context() -> None:
     transport.create_ssl_context = create_ssl_context
 
 
+def _remember_that_sniffio_is_missing() -> None:
+    """Make `import sniffio` fail at once when sniffio is not installed, instead of searching sys.path again.
+
+    httpcore imports sniffio inside every request (to tell asyncio from trio) and falls back to asyncio
+    when it is missing, as it is here (anyio 4.16 no longer needs it). Each failed import walked every
+    sys.path entry: 17,000 of them in tests/test_access.py, 4 of its 30 s under cProfile. A None in
+    sys.modules is Python's own mark for "not importable"; the import fails exactly as before.
+    """
+    try:
+        import sniffio  # noqa: F401
+    except ImportError:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
 _share_the_tls_context()
+_remember_that_sniffio_is_missing()
 
 POSTGRES_URL = os.environ.get("LENSBOT_TEST_POSTGRES_URL")
 # One lock for every lensbot test run on this machine: the PostgreSQL server is shared by all of them.
