@@ -56,7 +56,10 @@ the bot must make at least one API call for that chat afterwards, and then the
 chat must be quiet for ``quiet`` seconds (50 ms by default). A call answered
 with an injected fault does not count as that API call, and after a fault the
 chat stays "busy" for ``retry_after`` (429 only) plus ``fault_grace`` seconds,
-so a bot that retries is waited for.
+so a bot that retries is waited for. No pause is needed where the bot says when it is done: an
+in-process harness calls ``mark_handled`` (``track_handling``), and for a bot in another process
+``settle_with_sentinels`` makes the wait end when the bot has answered a sentinel tap sent after
+the update (one chat is handled in order).
 
 Differences from the real Telegram worth knowing:
 
