@@ -182,7 +182,9 @@ def _redeemed_text(ctx: Ctx, result: Redeemed) -> str:
 
 
 async def help_(ctx: Ctx) -> None:
-    await ctx.send(ctx.t("help"))
+    """The commands this user's role may use, from the command table (imported here: it imports us)."""
+    from bot.telegram.commands import role_help
+    await ctx.send(role_help(ctx.rt.texts, ctx.lang, ctx.user, ctx.rt.door.access.may))
 
 
 async def emergency(ctx: Ctx) -> None:
