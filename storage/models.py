@@ -279,6 +279,9 @@ class WebSession(Base):
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     return_to: Mapped[str | None] = mapped_column(String(500), nullable=True)
     pending: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # what an answer showed, kept for the page after the redirect (browsers without JavaScript):
+    # JSON of the case code, step, notice and blocks; taken once (migration 0012)
+    flash: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LoginFailure(Base):

@@ -487,10 +487,11 @@ class Tx:
         messages = self.case_messages([case_id])
         self.delete_case(case_id)
         # A web form parked when a session expired (web_sessions.pending) may hold an answer or a
-        # note of this case, and return_to its code: both go with the case.
+        # note of this case, return_to its code, and flash what an answer of it showed: all go with the case.
         self.conn.execute(update(WebSession).where(or_(WebSession.pending.contains(code),
                                                        WebSession.return_to.contains(code)))
                           .values(pending=None, return_to=None))
+        self.conn.execute(update(WebSession).where(WebSession.flash.contains(code)).values(flash=None))
         hashed = audit_hash(key, code)
         self.forget_codes({code: hashed})
         if actor is not None:

@@ -24,7 +24,8 @@ _ACCOUNT_COLUMNS = (WebAccount.user_id, WebAccount.login, WebAccount.password_ha
                     WebAccount.sso_subject)
 _USER_COLUMNS = (User.id, User.channel, User.external_id, User.role, User.lang, User.role_source)
 _SESSION_COLUMNS = (WebSession.token_hash, WebSession.user_id, WebSession.stage, WebSession.csrf, WebSession.lang,
-                    WebSession.created_at, WebSession.last_seen, WebSession.return_to, WebSession.pending)
+                    WebSession.created_at, WebSession.last_seen, WebSession.return_to, WebSession.pending,
+                    WebSession.flash)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class SessionRow:
     last_seen: datetime
     return_to: str | None
     pending: str | None
+    flash: str | None
 
 
 # -- users and invitations ----------------------------------------------------------------------
@@ -193,6 +195,16 @@ def load_session(tx: Tx, token_hash: str) -> SessionRow | None:
 def update_session(tx: Tx, token_hash: str, **values: Any) -> int:
     return int(tx.conn.execute(update(WebSession).where(WebSession.token_hash == token_hash)
                                .values(**values)).rowcount)
+
+
+def take_flash(tx: Tx, token_hash: str) -> str | None:
+    """The session's flash (JSON), cleared in the same statement pair under the row lock."""
+    row = tx.conn.execute(select(WebSession.flash).where(WebSession.token_hash == token_hash)
+                          .with_for_update()).first()
+    if row is None or row.flash is None:
+        return None
+    tx.conn.execute(update(WebSession).where(WebSession.token_hash == token_hash).values(flash=None))
+    return str(row.flash)
 
 
 def delete_session(tx: Tx, token_hash: str) -> int:

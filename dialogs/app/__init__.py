@@ -19,7 +19,16 @@ files). Storage trouble arrives as `Unavailable`, bad arguments as `BadInput`, b
 from __future__ import annotations
 
 from dialogs.access import NotAllowed, Redeemed
-from dialogs.app.accounts import Accounts, InvitationInfo, LoginResult, TotpSetup, WebSession, account_texts
+from dialogs.app.accounts import (
+    AccountInfo,
+    Accounts,
+    Flashed,
+    InvitationInfo,
+    LoginResult,
+    TotpSetup,
+    WebSession,
+    account_texts,
+)
 from dialogs.app.admin import UPDATE_MEMORY, InviteListing, Purged, UserListing
 from dialogs.app.cases import TextResult
 from dialogs.app.errors import BadInput, ConfigError, LensError, SchemaOutdated, Unavailable
@@ -38,6 +47,7 @@ __all__ = [
            "ROLES",
            "STATS_FORMAT_NAMES",
            "UPDATE_MEMORY",
+           "AccountInfo",
            "Accounts",
            "Action",
            "BadInput",
@@ -46,6 +56,7 @@ __all__ = [
            "ConfigError",
            "Door",
            "File",
+           "Flashed",
            "InvitationInfo",
            "InviteListing",
            "LensError",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 import re
 import secrets
@@ -47,6 +48,7 @@ from dialogs.access import INVITE_CODE, Access, effective_role, live_user
 from dialogs.app.errors import BadInput, shielded
 from dialogs.app.settings import Settings
 from dialogs.domain import Role
+from dialogs.output import Block, Line
 from dialogs.texts import Catalog, normalise_lang
 from storage import accounts as stored_accounts
 from storage import web_accounts as stored
@@ -73,6 +75,8 @@ FIRST_WAIT, LONGEST_WAIT = 30, 15 * 60   # seconds; doubles with every failure p
 SETUP_ISSUER = "console:setup"      # the setup code's maker: the operator who started an empty lensbot
 SETUP_TTL = RESET_TTL = timedelta(hours=1)
 TOUCH_EVERY = timedelta(seconds=15)  # last_seen is written at most this often (one write, not one per request)
+FLASH_TTL = timedelta(minutes=5)    # a flash not taken by then is not shown
+MAX_FLASH = 100_000                 # characters of JSON: blocks of one answer are a few KB
 THROTTLE_AUDIT_MEMORY = 60.0        # seconds: one "throttled" audit row per key a minute, not one per request
 _throttle_audited: dict[str, float] = {}
 _throttle_lock = threading.Lock()
@@ -95,6 +99,27 @@ class WebSession:
     lang: str
     return_to: str | None
     pending: str | None
+    has_flash: bool = False   # a flash waits (`take_flash`); False: no need to ask
+
+
+@dataclass(frozen=True)
+class Flashed:
+    """What an answer showed, for the next page of that case (a POST, then a redirect: browsers
+    without JavaScript): shown once, only at this step (`step` None: at any)."""
+
+    code: str
+    step: int | None
+    blocks: tuple[Block, ...]
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """What a signed-in user's account page shows."""
+
+    login: str
+    totp: bool      # an authenticator app is set up
+    sso: bool       # signs in through the organisation's provider (no password, no lensbot TOTP)
 
 
 @dataclass(frozen=True)
@@ -454,7 +479,7 @@ class Accounts:
                     return None
             if at - row.last_seen >= TOUCH_EVERY:
                 stored.update_session(tx, row.token_hash, last_seen=at)
-        return WebSession("", row.stage, user, row.csrf, row.lang, row.return_to, row.pending)
+        return WebSession("", row.stage, user, row.csrf, row.lang, row.return_to, row.pending, row.flash is not None)
 
     @shielded
     def expired(self, token: str) -> tuple[str | None, str | None]:
@@ -494,6 +519,50 @@ class Accounts:
         a return_to that is not a path on this site is not kept."""
         with self.store.transaction() as tx:
             stored.update_session(tx, _sha256(token), return_to=safe_return(return_to), pending=pending)
+
+    @shielded
+    def flash(self, token: str, item: Flashed) -> None:
+        """Keep what an answer showed in the session until the next page of the case takes it, on
+        any instance (one flash per session: a newer one replaces it)."""
+        data = json.dumps({"code": item.code, "step": item.step, "notice": item.notice,
+                           "at": self.clock().timestamp(),
+                           "blocks": [{"kind": b.kind, "lines": [[ln.text, ln.style] for ln in b.lines]}
+                                      for b in item.blocks]}, ensure_ascii=False)
+        if len(data) > MAX_FLASH:   # never in practice; an informational block is all it would cost
+            data = json.dumps({"code": item.code, "step": item.step, "notice": item.notice,
+                               "at": self.clock().timestamp(), "blocks": []})
+        with self.store.transaction() as tx:
+            stored.update_session(tx, _sha256(token), flash=data)
+
+    @shielded
+    def take_flash(self, token: str, code: str, step: int | None = None) -> Flashed | None:
+        """The flash of this case, once (it is cleared); None when there is none, it is another
+        case's, it is older than FLASH_TTL, or (with `step`) it was left at another step."""
+        if not token:
+            return None
+        with self.store.transaction() as tx:
+            raw = stored.take_flash(tx, _sha256(token))
+        item = _flashed(raw)
+        if item is None or item[0].code != code or self.clock().timestamp() - item[1] > FLASH_TTL.total_seconds():
+            return None
+        if step is not None and item[0].step is not None and item[0].step != step:
+            return None
+        return item[0]
+
+    @shielded
+    def account_info(self, user: UserRow) -> AccountInfo | None:
+        """The login name and how the user signs in (None: no web account, e.g. Telegram only)."""
+        with self.store.transaction() as tx:
+            account = stored.account(tx, user.id)
+        if account is None:
+            return None
+        return AccountInfo(account.login, account.totp_confirmed, account.password_hash is None)
+
+    def login_name(self, user: UserRow) -> str:
+        """The name a user signs in to the web app with (a Telegram user's web login made in
+        minimal mode is not their Telegram number); the external id when there is no account."""
+        info = self.account_info(user)
+        return info.login if info is not None else user.external_id
 
     @shielded
     def set_lang(self, token: str, lang: str) -> None:
@@ -620,6 +689,22 @@ def forget_stale(store: Store, settings: Settings, at: datetime) -> int:
         total += gone
         if gone < 500:
             return total
+
+
+def _flashed(raw: str | None) -> tuple[Flashed, float] | None:
+    """A stored flash and when it was made, or None (none, or not what `flash` writes)."""
+    try:
+        data = json.loads(raw) if raw else None
+        if not isinstance(data, dict):
+            return None
+        blocks = tuple(Block(tuple(Line(str(text), style) for text, style in b["lines"]), b["kind"])
+                       for b in data["blocks"])
+        step = data["step"]
+        notice = data["notice"]
+        return Flashed(str(data["code"]), int(step) if step is not None else None, blocks,
+                       str(notice) if notice is not None else None), float(data["at"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _first_in_a_while(key: str) -> bool:

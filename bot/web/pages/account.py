@@ -16,8 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.web.guard import Ctx, page
-from bot.web.pages.cases import apply_answer
-from bot.web.runtime import Flashed
+from bot.web.pages.cases import apply_answer, keep
 from bot.web.security import local_path
 from dialogs.app import BadInput, TotpSetup, User
 
@@ -99,14 +98,14 @@ async def after_login(ctx: Ctx) -> Response:
         code, form = parked
         reply = await apply_answer(ctx, code, form.get("option"), form.get("step"), form.get("text"))
         if not reply.refused:
-            ctx.rt.flash.put(ctx.visit.token or "", reply.case_code, Flashed(reply.step, reply.blocks, None))
+            await keep(ctx, reply.case_code, reply.step, reply.blocks, None)
             target = f"/case/{reply.case_code}/summary" if reply.finished and reply.mode != "training" \
                 else f"/case/{reply.case_code}"
         elif reply.reason == "refuse.unknown_case":   # not this user's case (someone else signed in here)
             target = "/"
         else:
             current = await ctx.rt.db(ctx.rt.door.cases.resume, ctx.user, code, ctx.lang)
-            ctx.rt.flash.put(ctx.visit.token or "", current.case_code, Flashed(current.step, (), reply.toast))
+            await keep(ctx, current.case_code, current.step, (), reply.toast)
             target = f"/case/{current.case_code}"
     return ctx.redirect(target)
 

@@ -16,8 +16,7 @@ from starlette.routing import Route
 
 from bot.web.guard import Ctx, page
 from bot.web.render import blocks_parts, prompt_parts
-from bot.web.runtime import Flashed
-from dialogs.app import CASE_FORMAT_NAMES, Action, Block, Mode, Reply
+from dialogs.app import CASE_FORMAT_NAMES, Action, Block, Flashed, Mode, Reply
 
 MAX_CODE = 12
 STARTS = {"full": Mode.FULL, "quick": Mode.QUICK, "training": Mode.TRAINING}
@@ -57,7 +56,21 @@ async def start_case(ctx: Ctx) -> Response:
                           reply.toast, reply.refused, mode=reply.mode)
     if reply.refused or not reply.case_code:
         return ctx.redirect("/")
-    return after_post(ctx, reply)
+    return await after_post(ctx, reply)
+
+
+# -- what an answer showed, for the page after the redirect ------------------------------------
+async def keep(ctx: Ctx, code: str, step: int | None, blocks: tuple[Block, ...], notice: str | None) -> None:
+    """Leave an answer's blocks for the next page of the case, in the session (the door keeps it
+    in the database: the redirected GET may reach another instance)."""
+    await ctx.rt.db(ctx.rt.door.accounts.flash, ctx.visit.token or "", Flashed(code, step, blocks, notice))
+
+
+async def taken(ctx: Ctx, code: str, step: int | None = None) -> Flashed | None:
+    """What the last answer left for this page (once); no database call when nothing waits."""
+    if not ctx.session.has_flash or not ctx.visit.token:
+        return None
+    return await ctx.rt.db(ctx.rt.door.accounts.take_flash, ctx.visit.token, code, step)
 
 
 # -- the question page ------------------------------------------------------------------------
@@ -75,7 +88,7 @@ async def case_page(ctx: Ctx) -> Response:
     reply = await ctx.rt.db(ctx.rt.door.cases.resume, ctx.user, code, ctx.lang)
     if reply.refused:
         return not_found(ctx, code)
-    flashed = ctx.rt.flash.take(ctx.visit.token or "", reply.case_code, reply.step)
+    flashed = await taken(ctx, reply.case_code, reply.step)
     if reply.prompt is None:   # finished
         if reply.mode != Mode.TRAINING:
             return ctx.redirect(f"/case/{reply.case_code}/summary")
@@ -122,23 +135,23 @@ async def show_reply(ctx: Ctx, code: str, reply: Reply) -> Response:
         notice = reply.toast or None
         if ctx.htmx and current.prompt is not None:
             return question(ctx, current, (), notice)
-        ctx.rt.flash.put(ctx.visit.token or "", current.case_code, Flashed(current.step, (), notice))
+        await keep(ctx, current.case_code, current.step, (), notice)
         return ctx.redirect(f"/case/{current.case_code}#question")
-    return after_post(ctx, reply)
+    return await after_post(ctx, reply)
 
 
-def after_post(ctx: Ctx, reply: Reply) -> Response:
+async def after_post(ctx: Ctx, reply: Reply) -> Response:
     """A reply that changed the case: the next question (htmx) or a redirect to it (PRG)."""
     code = reply.case_code
     if reply.finished and reply.mode != Mode.TRAINING:
         notices = tuple(b for b in reply.blocks if b.kind == "notice")
-        ctx.rt.flash.put(ctx.visit.token or "", code, Flashed(reply.step, notices, None))
+        await keep(ctx, code, None, notices, None)
         return ctx.redirect(f"/case/{code}/summary")
     if ctx.htmx and reply.prompt is not None:
         return question(ctx, reply, reply.blocks, None)
     if ctx.htmx and reply.finished:   # practice: the feedback in place of the question
         return ctx.page("finished.html", code=code, blocks=blocks_parts(reply.blocks))
-    ctx.rt.flash.put(ctx.visit.token or "", code, Flashed(reply.step, reply.blocks, None))
+    await keep(ctx, code, reply.step, reply.blocks, None)
     return ctx.redirect(f"/case/{code}#question")
 
 
@@ -150,7 +163,7 @@ async def summary(ctx: Ctx) -> Response:
     if blocks is None:
         return not_found(ctx, code)
     shown = ctx.rt.door.cases.normalise_code(code)
-    flashed = ctx.rt.flash.take(ctx.visit.token or "", shown)
+    flashed = await taken(ctx, shown)
     notices = blocks_parts(flashed.blocks) if flashed else []
     return ctx.page("summary.html", code=shown, blocks=blocks_parts(blocks), notices=notices,
                     downloads=DOWNLOADS)
