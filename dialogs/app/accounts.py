@@ -303,6 +303,8 @@ class Accounts:
             account = self._account(tx, user)
             if account.totp_confirmed:
                 raise BadInput("accounts.totp_active")
+            if account.sso_issuer is not None:   # the organisation's provider does the second step
+                raise BadInput("accounts.totp_sso")
             secret = account.totp_secret if account.totp_secret and not fresh else pyotp.random_base32()
             if secret != account.totp_secret:
                 stored.update_account(tx, user.id, totp_secret=secret, totp_confirmed=False, totp_last_step=None)

@@ -1,4 +1,5 @@
-"""Signing in and out, accounts from invitation links, and setting up the second factor.
+"""Signing in and out, accounts from invitation links, setting up the second factor, and the
+account page (the login name, the optional second factor for trainees, sign out).
 
 The rules (passwords, TOTP, throttling, sessions) are the door's (`door.accounts`, see
 dialogs/app/accounts.py); these pages ask for what it needs and show what it says. Every step up
@@ -189,7 +190,46 @@ async def enrol(ctx: Ctx) -> Response:
     return ctx.page("recovery.html", codes=codes)
 
 
+# -- the account page: who am I, the second factor (optional for trainees), sign out -----------
+@page()
+async def account_page(ctx: Ctx) -> Response:
+    info = await ctx.rt.db(ctx.rt.door.accounts.account_info, ctx.user)
+    if info is None:
+        return ctx.message("error.title", ctx.t("error.not_found"), 404)
+    return ctx.page("account.html", info=info, role=ctx.t(f"role.{ctx.user.role}"))
+
+
+@page()
+async def account_totp_page(ctx: Ctx) -> Response:
+    """Set up the authenticator app by choice (trainees; the roles that must have one did it at
+    their first login): the same QR code page and door calls as the required set-up."""
+    try:
+        setup = await _setup(ctx)
+    except BadInput:   # set up already (or signs in through the provider)
+        return ctx.redirect("/account")
+    return ctx.page("enrol.html", setup=setup, error=None, action="/account/totp")
+
+
+@page()
+async def account_totp(ctx: Ctx) -> Response:
+    try:
+        codes = await ctx.rt.db(ctx.rt.door.accounts.totp_confirm, ctx.user, ctx.field("code") or "")
+    except BadInput as exc:
+        try:
+            setup = await _setup(ctx)
+        except BadInput:   # set up already (another tab), or signs in through the provider
+            return ctx.redirect("/account")
+        return ctx.page("enrol.html", status=400, setup=setup, error=_error(ctx, str(exc)), action="/account/totp")
+    session = await ctx.rt.db(ctx.rt.door.accounts.promote, ctx.visit.token or "", ctx.user, "active")
+    ctx.visit.replace(session)   # a stronger login from now on: a new cookie
+    ctx.session = session
+    return ctx.page("recovery.html", codes=codes)
+
+
 routes = [
+    Route("/account", account_page),
+    Route("/account/totp", account_totp_page),
+    Route("/account/totp", account_totp, methods=["POST"]),
     Route("/login", login_page),
     Route("/login", login, methods=["POST"]),
     Route("/login/code", code_page),

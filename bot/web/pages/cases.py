@@ -33,8 +33,9 @@ async def start_page(ctx: Ctx) -> Response:
     listed = await ctx.rt.db(cases.list, user) if access.may(user, Action.CASES) else []
     open_cases = await ctx.rt.db(cases.resume_choices, user)
     ages = await ctx.rt.db(cases.age_options, ctx.lang) if "quick" in ways else ()
+    login = await ctx.rt.db(ctx.rt.door.accounts.login_name, user)
     return ctx.page("start.html", ways=ways, cases=listed, open_cases=open_cases, ages=ages,
-                    role=ctx.t(f"role.{user.role}"))
+                    role=ctx.t(f"role.{user.role}"), login=login)
 
 
 @page()
