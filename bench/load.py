@@ -84,13 +84,13 @@ async def converse(app: Application, sim: SimUser, until: float, think: float, r
             await asyncio.sleep(min(rng.expovariate(1 / think), max(0.0, until - clock())))
         if clock() >= until:
             return
-        data = sim.choose(("n", "x", "f", "g"))   # Nee, no note, finish, Begin
+        data = sim.choose(("n", "x", "f", "g", "A"))   # Nee, no note, finish, Begin, the first age
         raw = sim.command("/nieuw") if data is None else sim.tap(data)
         t0 = clock()
         await feed(app, raw)
         done = clock()
         phase.latencies.append(done - t0)
-        phase.answers += data is not None and data.endswith(":n")
+        phase.answers += data is not None and data.endswith((":n", ":A"))   # the age is an answer too
         phase.last = max(phase.last, done)
 
 
