@@ -7,11 +7,11 @@ with Jinja2 templates. No business rule lives here: who may do what, whether an 
 
     app.py       builds the Starlette application (routes, middleware, templates)
     server.py    runs it with uvicorn (`lensbot web`), prints the setup link
-    runtime.py   the door, the database thread limiter, messages kept for the next page
+    runtime.py   the door and the worker threads pages call it through
     session.py   the one middleware that looks up the session behind the cookie
     security.py  security headers, the CSRF check, safe return paths
     guard.py     the one wrapper every page runs in (login stage, role, CSRF, errors)
     render.py    dialog output (blocks, prompts) as template-ready parts
     texts.py     the page texts (texts.yaml, nl and en)
-    pages/       the routes: account (login, invitation, TOTP), cases, admin, info
+    pages/       the routes: account (login, invitation, TOTP, account page), cases, admin, info, link
 """

@@ -107,9 +107,10 @@ class WebClient:
         return self.page
 
     # -- what a person does ------------------------------------------------------------------
-    def register(self, link: str, login: str, password: str, on: int = 0, then: int = 1) -> Page:
+    def register(self, link: str, login: str, password: str, on: int = 0, then: int | None = None) -> Page:
         """Open the invitation, choose a login and password; set up the authenticator (the role
-        asks for it) and keep the recovery codes."""
+        asks for it) and keep the recovery codes. The form goes to instance `on`, what follows to `then`."""
+        then = on if then is None else then
         path = link.split("//", 1)[1].split("/", 1)[1]
         self.get("/" + path, on)
         page = self.post("/" + path, {"login": login, "password": password, "password2": password}, on, then)
@@ -127,7 +128,9 @@ class WebClient:
         assert self.secret is not None
         return pyotp.TOTP(self.secret).at(int(time.time()) + 30)
 
-    def login(self, login: str, password: str, on: int = 0, then: int = 1) -> Page:
+    def login(self, login: str, password: str, on: int = 0, then: int | None = None) -> Page:
+        """Password on instance `on`, the authenticator's code (when asked) on `then`."""
+        then = on if then is None else then
         self.get("/login", on)
         page = self.post("/login", {"login": login, "password": password}, on, then)
         if "/login/code" in page.url:

@@ -1,0 +1,99 @@
+"""The account page: who am I, an authenticator app by choice, sign out.
+
+A trainee needs no second step, but may want one: on *Account* they see their login name, set up
+the authenticator app (the same QR code page and recovery codes as the required set-up), and from
+then on their login asks for the code. A Telegram user who made a web login through a link from
+Telegram's minimal mode is greeted by that login name, not by their Telegram number. The real
+`lensbot web` on a SQLite file, a person without JavaScript over plain HTTP
+(tests/support/web_client.py).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from dialogs.app import Door, Settings
+from storage import accounts
+from storage.repo import Store
+from tests.support.web import PASSWORD, WebServer, start_server
+from tests.support.web_client import SECRET, WebClient
+
+INVITE_LINK = re.compile(r'<code id="invite-link" class="secret">([^<]+)</code>')
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    running = start_server(tmp_path_factory.mktemp("web-account"))
+    try:
+        yield running
+    finally:
+        running.stop()
+        log = "".join(running.output)
+        assert "Traceback" not in log, log
+
+
+@pytest.fixture(scope="module")
+def admin(server: WebServer) -> Iterator[WebClient]:
+    person = WebClient([server.base])
+    assert server.setup_link is not None
+    person.register(server.setup_link, "ada", PASSWORD, 0, 0)
+    person.get("/continue")
+    yield person
+    person.close()
+
+
+def test_a_trainee_turns_on_the_second_step_from_the_account_page(server: WebServer, admin: WebClient) -> None:
+    admin.get("/admin/invites")
+    m = INVITE_LINK.search(admin.post("/admin/invites", {"role": "trainee"}).text)
+    assert m is not None
+    tina = WebClient([server.base])
+    page = tina.register(m.group(1), "tina", PASSWORD)
+    assert tina.secret is None                                     # no authenticator asked for
+    page = tina.get("/continue")
+    assert "Ingelogd als tina" in page.text and 'href="/account"' in page.text
+    page = tina.get("/account")
+    assert '<dd id="login-name">tina</dd>' in page.text and "Uit: je logt in met alleen je wachtwoord" in page.text
+    page = tina.get("/account/totp")
+    secret = SECRET.search(page.text)
+    assert secret is not None and 'action="/account/totp"' in page.text
+    page = tina.post("/account/totp", {"code": "000000"})
+    assert page.status == 400 and secret.group(1) in page.text       # the same QR code, try again
+    page = tina.post("/account/totp", {"code": pyotp.TOTP(secret.group(1)).now()})
+    assert page.status == 200 and len(re.findall(r"<li><code>", page.text)) == 10
+    page = tina.get("/account")
+    assert "Aan: je logt in met je wachtwoord en een code" in page.text and "/account/totp" not in page.text
+    assert tina.get("/account/totp").url.endswith("/account")      # once on, it stays as it is
+    tina.post("/logout", {})
+    tina.get("/login")
+    page = tina.post("/login", {"login": "tina", "password": PASSWORD})
+    assert page.url.endswith("/login/code")                          # now the password is not enough
+    page = tina.post("/login/code", {"code": pyotp.TOTP(secret.group(1)).at(int(time.time()) + 30)})
+    assert "Ingelogd als tina" in page.text
+    assert server.sql("SELECT totp_confirmed FROM web_accounts WHERE login = 'tina'") == [(1,)]
+    tina.close()
+
+
+def test_a_telegram_user_is_greeted_by_their_web_login_name(server: WebServer) -> None:
+    """Telegram's minimal mode: a link, a web login made from it; the start page says the login."""
+    url = f"sqlite:///{server.db_path}"
+    store = Store(url)
+    try:
+        user = accounts.set_role(store, "telegram", "424242", "trainee")
+        telegram = Door(Settings(database_url=url, web_url=server.base, telegram_content="minimal"), "telegram",
+                        store=store)
+        link = telegram.links.make(user, "cases")
+    finally:
+        store.dispose()
+    assert link is not None
+    tom = WebClient([server.base])
+    tom.get(link.replace(server.base, ""))
+    page = tom.post(link.replace(server.base, ""), {"login": "tom", "password": PASSWORD, "password2": PASSWORD})
+    page = tom.get("/")
+    assert "Ingelogd als tom" in page.text and "424242" not in page.text
+    tom.close()
