@@ -343,14 +343,16 @@ async def main_async(args: argparse.Namespace) -> None:
                             schema.__exit__()
                     print(f"  {channel:8} {db:10} {n:4} sessions done, load average {os.getloadavg()[0]:.2f}",
                           flush=True)
-        for n in levels:
-            results[("floor", "-", n)] = await floor_level(n, args)
+                if db == "sqlite":   # the floor right beside the first run of each level, not at the end
+                    results[("floor", "-", n)] = await floor_level(n, args)
+                    print(f"  {'floor':8} {'-':10} {n:4} sessions done, load average {os.getloadavg()[0]:.2f}",
+                          flush=True)
         weights = await page_weight(tmp / "weight")
 
     print()
     print(f"{'channel':9} {'database':10} {'sessions':>8} | {'think ' + format(args.think, 'g') + ' s: p50 ms':>20} "
           f"{'p99 ms':>7} {'answers':>8} | {'saturated: answers/s':>20} {'p50 ms':>7} {'p99 ms':>7}")
-    for (channel, db, n), phases in results.items():
+    for (channel, db, n), phases in sorted(results.items(), key=lambda kv: (kv[0][1] == "-", kv[0][1], kv[0][2])):
         human, sat = phases["human"], phases["saturated"]
         _, p50, p99 = human.row()
         rate, s50, s99 = sat.row()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyotp
 import pytest
@@ -21,7 +20,7 @@ import pytest
 from dialogs.app import Door, Settings
 from storage import accounts
 from storage.repo import Store
-from tests.support.web import PASSWORD, WebServer, start_server
+from tests.support.web import PASSWORD, WebServer, browser, register, start_server  # noqa: F401 - browser: a fixture
 from tests.support.web_client import SECRET, WebClient
 
 INVITE_LINK = re.compile(r'<code id="invite-link" class="secret">([^<]+)</code>')
@@ -97,3 +96,25 @@ def test_a_telegram_user_is_greeted_by_their_web_login_name(server: WebServer) -
     page = tom.get("/")
     assert "Ingelogd als tom" in page.text and "424242" not in page.text
     tom.close()
+
+
+@pytest.mark.browser
+def test_the_account_pages_have_no_axe_violations_in_dutch_and_in_english(server: WebServer, admin: WebClient,
+                                                                          browser: object) -> None:  # noqa: F811
+    from tests.test_web import axe_problems, switch_language
+
+    admin.get("/admin/invites")
+    m = INVITE_LINK.search(admin.post("/admin/invites", {"role": "trainee"}).text)
+    assert m is not None
+    person = register(browser, m.group(1), "toos")
+    page = person.page
+    problems: list[str] = []
+    for lang in ("nl", "en"):
+        page.goto(f"{server.base}/account")                            # type: ignore[attr-defined]
+        problems += axe_problems(page)
+        page.goto(f"{server.base}/account/totp")                       # type: ignore[attr-defined]
+        problems += axe_problems(page)
+        if lang == "nl":
+            switch_language(page, "en")
+    person.context.close()                                             # type: ignore[attr-defined]
+    assert problems == []
