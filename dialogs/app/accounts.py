@@ -538,8 +538,9 @@ class Accounts:
 
     @shielded
     def take_flash(self, token: str, code: str, step: int | None = None) -> Flashed | None:
-        """The flash of this case, once (it is cleared); None when there is none, it is another
-        case's, it is older than FLASH_TTL, or (with `step`) it was left at another step."""
+        """The flash of this case, once: whatever waits is cleared by the first page that asks. None
+        when there is none, it is another case's, it is older than FLASH_TTL, or (with `step`) it
+        was left at another step (the case moved on in another tab)."""
         if not token:
             return None
         with self.store.transaction() as tx:
