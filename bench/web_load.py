@@ -64,6 +64,14 @@ CASE = re.compile(r"/case/([A-Z0-9]+-[A-Z0-9]+)")
 ANSWERS = ("yes", "no", "unknown")
 
 
+def client_limits(n: int) -> httpx.Limits:
+    """A connection per session; an idle one is given up after 2 s, before uvicorn closes it
+    (its keep-alive timeout is 5 s, httpx's default expiry too: a request racing the server's close
+    failed with ReadError). After a pause of more than that, an answer opens a new connection, as a
+    browser's would after uvicorn closed it."""
+    return httpx.Limits(max_connections=n + 5, max_keepalive_connections=n + 5, keepalive_expiry=2.0)
+
+
 @dataclass
 class Phase:
     latencies: list[float] = field(default_factory=list)
@@ -206,7 +214,7 @@ async def web_level(url: str, n: int, args: argparse.Namespace, tmp: Path) -> di
     store.dispose()
     server = start_server(tmp, LENSBOT_DATABASE_URL=url)
     try:
-        limits = httpx.Limits(max_connections=n + 5, max_keepalive_connections=n + 5)
+        limits = client_limits(n)
         async with httpx.AsyncClient(limits=limits, timeout=60) as client:
             sessions = [Session(client, server.base) for _ in range(n)]
             await asyncio.gather(*(s.sign_up_and_in(code, f"bench{i}") for i, (s, code)
@@ -251,7 +259,7 @@ async def floor_level(n: int, args: argparse.Namespace) -> dict[str, Phase]:
     assert proc.stdout is not None
     base = proc.stdout.readline().split()[-1]
     try:
-        limits = httpx.Limits(max_connections=n + 5, max_keepalive_connections=n + 5)
+        limits = client_limits(n)
         async with httpx.AsyncClient(limits=limits, timeout=60) as client:
             sessions = []
             for _ in range(n):
