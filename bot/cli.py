@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     rm = users_sub.add_parser("remove", help="remove a user and their cases", parents=[channel])
     rm.add_argument("user_id", metavar="USER_ID")
     rm.set_defaults(func=cmd_users_remove)
+    reset = users_sub.add_parser("reset-login", help="web: clear a login's password and second factor, and print "
+                                                      "a one-hour link to set them again")
+    reset.add_argument("login", metavar="LOGIN", help="the web login name")
+    reset.set_defaults(func=cmd_users_reset_login)
 
     # `lensbot invite --role R` (no action) still creates one, as before the actions existed
     inv = sub.add_parser("invite", help="single-use invitation codes: create (the default), list, revoke")
@@ -376,6 +380,18 @@ def cmd_users_remove(args: argparse.Namespace) -> int:
         print(f"lensbot: no {args.channel} user {args.user_id}", file=sys.stderr)
         return 2
     print(f"{args.channel} user {args.user_id} removed, with their cases and open invitations")
+    return 0
+
+
+def cmd_users_reset_login(args: argparse.Namespace) -> int:
+    d = door(args)
+    code = d.accounts.reset_login(args.login, by=operator())
+    if code is None:
+        print(f"lensbot: no web login {args.login}", file=sys.stderr)
+        return 2
+    print(f"web login {args.login.strip().lower()}: password, second factor and sessions cleared; "
+          "valid for one hour, single use:")
+    print(f"  {d.settings.web_base_url}/invite/{code}")
     return 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Role
@@ -181,8 +182,10 @@ class Access:
             invite.issuer_external_id in self.admin_ids
         return effective_role(invite.issuer_role, invite.issuer_source, configured) == Role.ADMIN
 
-    def redeem(self, code: str, external_id: int | str, confirmed: bool = False) -> Redeemed:
-        """Open an invitation: give its role, or say why not (see Redeemed)."""
+    def redeem(self, code: str, external_id: int | str, confirmed: bool = False,
+               then: Callable[[Tx, int, bool], object] | None = None) -> Redeemed:
+        """Open an invitation: give its role, or say why not (see Redeemed). `then(tx, user_id,
+        created)` runs in the same transaction once the role is given (a web account is made there)."""
         code, ext = code.strip(), str(external_id)
         if not INVITE_CODE.fullmatch(code):   # no invitation looks like this (NUL, spaces, a case code...)
             self.refused(ext, "/start: not an invitation")
@@ -212,7 +215,7 @@ class Access:
                     return "open_cases"
             return None
 
-        result = accounts.redeem_invite(self.store, code, self.channel, ext, decide)
+        result = accounts.redeem_invite(self.store, code, self.channel, ext, decide, then)
         if result.outcome == "bad" and result.invite is None:
             self.refused(ext, "/start: invalid invitation")
         user = self._effective(result.user) if result.outcome == "ok" else None

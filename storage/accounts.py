@@ -121,6 +121,9 @@ def _invite_code() -> str:
             return code
 
 
+new_invite_code = _invite_code   # also the shape of a reset code (storage/web_accounts.py)
+
+
 def create_invite(store: Store, role: str, created_by: int | None = None, ttl: timedelta = INVITE_TTL,
                   actor: str = "console", check: Callable[[Tx], object] | None = None) -> Invite:
     """A new single-use code; `check(tx)` runs first in the same transaction (may they still invite?)."""
@@ -157,6 +160,12 @@ def list_invites(tx: Tx, open_only: bool = True) -> list[InviteRow]:
     return [_invite_row(tuple(r)) for r in tx.conn.execute(stmt).all()]
 
 
+def find_invite(tx: Tx, code: str) -> InviteRow | None:
+    """One invitation as stored, whatever its state; None when there is no such code."""
+    row = tx.conn.execute(_INVITES.where(Invite.code == code)).first()
+    return _invite_row(tuple(row)) if row is not None else None
+
+
 def revoke_invite(tx: Tx, code: str, actor: str) -> InviteRow | None:
     """Revoke an open invitation (audited in this transaction); None when there is no open one."""
     row = tx.conn.execute(_INVITES.where(Invite.code == code)).first()
@@ -173,11 +182,14 @@ def revoke_invite(tx: Tx, code: str, actor: str) -> InviteRow | None:
 
 
 def redeem_invite(store: Store, code: str, channel: str, external_id: str,
-                  decide: Callable[[Tx, InviteRow, UserRow | None], str | None] | None = None) -> Redemption:
+                  decide: Callable[[Tx, InviteRow, UserRow | None], str | None] | None = None,
+                  then: Callable[[Tx, int, bool], object] | None = None) -> Redemption:
     """Give the user the invite's role if the code exists, is open and `decide` finds nothing against it.
 
     `decide(tx, invite, user)` runs in the transaction that claims the code and returns a reason
-    to refuse (the invitation stays open) or None. The role is a role given in the database."""
+    to refuse (the invitation stays open) or None. The role is a role given in the database.
+    `then(tx, user_id, created)` runs last in the same transaction (a web account is made with its
+    user, or neither); raising there leaves the invitation open and nothing written."""
     at = now()
     with store.transaction() as tx:
         row = tx.conn.execute(_INVITES.where(Invite.code == code)).first()
@@ -206,4 +218,6 @@ def redeem_invite(store: Store, code: str, channel: str, external_id: str,
             tx.conn.execute(update(User).where(User.id == user_id).values(role=invite.role, role_source=DATABASE))
         tx.conn.execute(update(Invite).where(Invite.code == code).values(used_by=user_id))
         tx.audit(f"{channel}:{external_id}", "invite", None, f"redeemed, role {invite.role}")
+        if then is not None:
+            then(tx, user_id, current is None)
     return Redemption("ok", invite, store.user(channel, external_id))

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -216,3 +228,66 @@ class Housekeeping(Base):
 
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class WebAccount(Base):
+    """How a web user (a `users` row with channel "web") signs in: never a password, only its hash.
+
+    password_hash is an Argon2id hash (None for an account that signs in through single sign-on);
+    totp_secret is the base32 secret of the authenticator app, pending until totp_confirmed;
+    totp_last_step is the last 30-second step accepted, so one code works once.
+    """
+
+    __tablename__ = "web_accounts"
+    __table_args__ = (UniqueConstraint("sso_issuer", "sso_subject", name="uq_web_accounts_sso"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    login: Mapped[str] = mapped_column(String(40), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sso_issuer: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sso_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # `lensbot users reset-login`: sha256 of a one-hour code with which the user sets a new password
+    reset_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    reset_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecoveryCode(Base):
+    """One unused recovery code of a web account, as sha256 (the codes carry 80 random bits)."""
+
+    __tablename__ = "web_recovery_codes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class WebSession(Base):
+    """A browser's session, kept server-side: the key is sha256 of the cookie, never the cookie itself."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True,
+                                                index=True)
+    stage: Mapped[str] = mapped_column(String(16))       # anonymous | password | enrol | active
+    csrf: Mapped[str] = mapped_column(String(64))
+    lang: Mapped[str] = mapped_column(String(2), default="nl")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    return_to: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    pending: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, for throttling: a keyed hash of the login name or of the address, and when."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

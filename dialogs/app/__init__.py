@@ -8,6 +8,7 @@ files). Storage trouble arrives as `Unavailable`, bad arguments as `BadInput`, b
 
     cases.py    start, answer, typed text, resume, list, summary, delete, practice, progress
     reports.py  a case's report, the export of all cases, the local picture (files)
+    accounts.py web accounts: invitations, passwords, TOTP, throttling, sessions (the web channel)
     admin.py    users of any channel, invitations, purge, audit, reminders, housekeeping
     tools.py    assess answers, check a lens, the dialog graph (no user, no database)
     settings.py every LENSBOT_* / TELEGRAM_* variable (pydantic-settings)
@@ -17,6 +18,7 @@ files). Storage trouble arrives as `Unavailable`, bad arguments as `BadInput`, b
 from __future__ import annotations
 
 from dialogs.access import NotAllowed, Redeemed
+from dialogs.app.accounts import Accounts, InvitationInfo, LoginResult, TotpSetup, WebSession, account_texts
 from dialogs.app.admin import UPDATE_MEMORY, InviteListing, Purged, UserListing
 from dialogs.app.cases import TextResult
 from dialogs.app.errors import BadInput, ConfigError, LensError, SchemaOutdated, Unavailable
@@ -35,6 +37,7 @@ __all__ = [
            "ROLES",
            "STATS_FORMAT_NAMES",
            "UPDATE_MEMORY",
+           "Accounts",
            "Action",
            "BadInput",
            "Block",
@@ -42,9 +45,11 @@ __all__ = [
            "ConfigError",
            "Door",
            "File",
+           "InvitationInfo",
            "InviteListing",
            "LensError",
            "Line",
+           "LoginResult",
            "Mode",
            "NotAllowed",
            "Option",
@@ -56,7 +61,10 @@ __all__ = [
            "SchemaOutdated",
            "Settings",
            "TextResult",
+           "TotpSetup",
            "Unavailable",
            "User",
            "UserListing",
+           "WebSession",
+           "account_texts",
 ]

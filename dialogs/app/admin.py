@@ -109,9 +109,10 @@ class Admin:
     """`clock` is what the retention purge takes for now (Settings.clock_offset_days shifts it in drills)."""
 
     def __init__(self, store: Store, admin_ids: frozenset[str], retention_days: int, purge_max_share: float = 0.2,
-                 clock: Callable[[], datetime] = now) -> None:
+                 clock: Callable[[], datetime] = now, forget_sessions: Callable[[], int] | None = None) -> None:
         self.store, self.admin_ids, self.retention_days = store, admin_ids, retention_days
         self.purge_max_share, self.clock = purge_max_share, clock
+        self.forget_sessions = forget_sessions   # web sessions and failed sign-ins past use (accounts.py)
 
     # -- users of any channel ------------------------------------------------------------------
     @shielded
@@ -267,5 +268,10 @@ class Admin:
         return records.remind_batch(self.store, channel, idle, REAL_MODES)
 
     def forget_updates(self) -> int:
-        return self.store.forget_updates(now() - UPDATE_MEMORY)
+        """Forget handled update ids past UPDATE_MEMORY and, in the same run, web sessions and failed
+        sign-ins that can no longer be used (in batches); how many update ids went."""
+        count = self.store.forget_updates(now() - UPDATE_MEMORY)
+        if self.forget_sessions is not None:
+            self.forget_sessions()
+        return count
 

@@ -1,7 +1,7 @@
 """The composition root: everything a channel needs, built from one Settings object.
 
 `Door(settings, channel)` is what a channel holds: `door.cases`, `door.reports`, `door.admin`,
-`door.tools` and `door.access` are the use cases, each built on first use, so `lensbot cases`
+`door.tools`, `door.access` and `door.accounts` are the use cases, each built on first use, so `lensbot cases`
 never loads the lens and `lensbot matrix check` never opens the database. The lens is loaded
 before the database is touched (a broken lens stops the bot before it opens anything).
 """
@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from dialogs.access import Access
+from dialogs.app.accounts import Accounts
 from dialogs.app.admin import Admin
 from dialogs.app.cases import Cases
 from dialogs.app.reports import CaseReports
@@ -82,6 +83,11 @@ class Door:
         return Access(self.store, self.channel, self.settings.admin_ids)
 
     @cached_property
+    def accounts(self) -> Accounts:
+        """Web accounts and sessions (the web channel's sign-in); its clock is this door's."""
+        return Accounts(self.store, self.settings, self.clock)
+
+    @cached_property
     def cases(self) -> Cases:
         if "service" in self.__dict__:
             return Cases(self.service)
@@ -94,7 +100,7 @@ class Door:
     @cached_property
     def admin(self) -> Admin:
         return Admin(self.store, self.settings.admin_ids, self.settings.retention_days,
-                     self.settings.purge_max_share, self.clock)
+                     self.settings.purge_max_share, self.clock, forget_sessions=lambda: self.accounts.forget_stale())
 
     def clock(self) -> datetime:
         """Now, as the housekeeping jobs read it (LENSBOT_CLOCK_OFFSET_DAYS shifts it in drills)."""

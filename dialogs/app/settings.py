@@ -73,6 +73,11 @@ class Settings(BaseSettings):
                                                                           "session_idle_minutes"), gt=0)
     session_max_hours: float = Field(8, validation_alias=AliasChoices("LENSBOT_SESSION_MAX_HOURS",
                                                                       "session_max_hours"), gt=0)
+    # Web accounts (dialogs/app/accounts.py): "default" is argon2-cffi's own parameters (RFC 9106
+    # low-memory); "cheapest" makes hashing nearly free, for tests only, never for real passwords.
+    password_hashing: str = Field("default", validation_alias=AliasChoices("LENSBOT_PASSWORD_HASHING",
+                                                                           "password_hashing"),
+                                  pattern="^(default|cheapest)$")
     # Single sign-on through the organisation's OpenID Connect provider (all three, or none)
     oidc_issuer: str | None = Field(None, validation_alias=AliasChoices("LENSBOT_OIDC_ISSUER", "oidc_issuer"))
     oidc_client_id: str | None = Field(None, validation_alias=AliasChoices("LENSBOT_OIDC_CLIENT_ID",
