@@ -133,7 +133,8 @@ def history_lines(changes: list[tuple[str, str | None, str | None, str, datetime
         if item == "note":
             text = t("share.history_note", lang, at=at.strftime("%Y-%m-%d %H:%M"), who=who)
         else:
-            text = t("share.history_line", lang, at=at.strftime("%Y-%m-%d %H:%M"), who=who,
-                     question=lens.say(lens.question_text(item), lang) if item in lens.question_index else item, old=word(old), new=word(new))
+            question = lens.say(lens.question_text(item), lang) if item in lens.question_index else item
+            text = t("share.history_line", lang, at=at.strftime("%Y-%m-%d %H:%M"), who=who, question=question,
+                     old=word(old), new=word(new))
         lines.append(Line(text, "item"))
     return lines

@@ -89,6 +89,7 @@ class WizardStep:
 class RequestInfo:
     id: int
     status: str
+    status_label: str
     areas: str
     domain: str | None
     purpose: str
@@ -109,6 +110,7 @@ class Joined:
     user: UserRow | None = None
     reply: Reply | None = None
     message: str | None = None
+    request_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -293,7 +295,8 @@ class Sharing:
                  next((lg.name.get(lang) for lg in lens.leefgebieden if str(lg.order) == a), a) for a in req.areas]
         informed = t("answer.yes", lang) if req.informed else \
             f"{t('answer.no', lang)} ({cat.name('not_informed_reasons', req.not_informed_reason or '', lang)})"
-        return RequestInfo(req.id, req.status(now()), ", ".join(names),
+        status = req.status(now())
+        return RequestInfo(req.id, status, t(f"share.status.{status}", lang), ", ".join(names),
                            domain_label(req.domain, lang) if req.domain else None,
                            cat.name("purposes", req.purpose, lang), cat.name("legal_bases", req.legal_basis, lang),
                            informed, len(answers), len(req.items), req.expires_at, req.show_combined)
@@ -345,7 +348,7 @@ class Sharing:
         user = self._access(channel).user(ext)
         if user is None:   # a row that holds a configuration role only: it gets the contributor role
             return Joined("bad", message=t("share.link_bad", lang))
-        return Joined("ok", user, self.prompt(user, req.id, lang))
+        return Joined("ok", user, self.prompt(user, req.id, lang), request_id=req.id)
 
     def _claimed(self, tx: Tx, user: UserRow, request_id: int, lang: str) -> tuple[db.RequestRow | None, str | None]:
         """The request if this user claimed it and may act on it now; else the reason to refuse."""
@@ -516,7 +519,8 @@ class Sharing:
             return Reply(view.case.code, view.case.step, refused=True, reason="share.amend_open",
                          toast=t("share.amend_open", lang, code=view.case.code))
         opts = [Option("scope:o", t("share.area_open", lang), 0), Option("scope:r", t("phase.red_flags", lang), 0)]
-        opts += [Option(f"scope:{lg.order}", lg.name.get(lang), 1 + i // 2) for i, lg in enumerate(view.lens.leefgebieden)]
+        opts += [Option(f"scope:{lg.order}", lg.name.get(lang), 1 + i // 2)
+                 for i, lg in enumerate(view.lens.leefgebieden)]
         opts.append(Option("finish", t("share.finish", lang), 9))
         return Reply(view.case.code, view.case.step,
                      prompt=Prompt(t("share.amend_what", lang, code=view.case.code), tuple(opts)))
@@ -581,7 +585,8 @@ class Sharing:
             lens.say(q.text, lang) + "\n" + t("share.amend_now", lang, answer=t(f"answer.{current}", lang)
                                               if current in ANSWERS else t("share.not_asked", lang))
         opts = (*(Option(f"{a}:{q.index}:{scope}", t(f"option.{a}", lang), 0) for a in ANSWERS),
-                Option(f"next:{q.index}:{scope}", t("share.next", lang), 1), Option("finish", t("share.finish", lang), 1))
+                Option(f"next:{q.index}:{scope}", t("share.next", lang), 1),
+                Option("finish", t("share.finish", lang), 1))
         return Reply(view.case.code, view.case.step, prompt=Prompt(text, opts, question_id=q.item_id))
 
     def add_note(self, user: UserRow, code: str, text: str, lang: str, confirmed: bool = False) -> Reply:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dialogs.access import confirm
+from dialogs.combined import case_lines, history_lines
 from dialogs.counts import Period
 from dialogs.domain import Action
-from dialogs.combined import case_lines, history_lines
 from dialogs.output import Block, Line
 from dialogs.reports.export import case_json, case_rows, cases_csv
 from dialogs.reports.model import CaseInfo, LocalPicture
