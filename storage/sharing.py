@@ -138,12 +138,16 @@ def revoke(tx: Tx, request_id: int) -> None:
     tx.conn.execute(update(ShareRequest).where(ShareRequest.id == request_id).values(revoked_at=now()))
 
 
+def user_id(tx: Tx, channel: str, external_id: str) -> int | None:
+    return tx.conn.execute(select(User.id).where(User.channel == channel,
+                                                 User.external_id == external_id)).scalar()
+
+
 def ensure_user(tx: Tx, channel: str, external_id: str, role: str) -> tuple[int, bool]:
     """The user's id, creating them with `role` when unknown: (id, created)."""
-    found = tx.conn.execute(select(User.id).where(User.channel == channel,
-                                                  User.external_id == external_id)).first()
+    found = user_id(tx, channel, external_id)
     if found is not None:
-        return found.id, False
+        return found, False
     result = tx.conn.execute(insert(User).values(channel=channel, external_id=external_id, role=role,
                                                  role_source="database", lang="nl", created_at=now()))
     return int(result.inserted_primary_key[0]), True

@@ -331,6 +331,9 @@ class Sharing:
             if status in ("closed", "revoked", "expired"):
                 tx.audit(who, "refused", req.case_code, f"share join: request {req.id} {status}")
                 return Joined(status, message=t(f"share.link_{status}", lang))
+            if req.claimed_by is not None and req.claimed_by != db.user_id(tx, channel, ext):
+                tx.audit(who, "refused", req.case_code, f"share join: request {req.id} taken")
+                return Joined("taken", message=t("share.link_taken", lang))   # nothing stored about them
             uid, created = db.ensure_user(tx, channel, ext, Role.CONTRIBUTOR)
             if uid == req.owner_id:
                 return Joined("own", message=t("share.link_own", lang))
@@ -339,9 +342,6 @@ class Sharing:
                     tx.audit(who, "refused", req.case_code, f"share join: request {req.id} taken")
                     return Joined("taken", message=t("share.link_taken", lang))
                 tx.audit(who, "share-join", req.case_code, f"request {req.id}{' (new contributor)' if created else ''}")
-            elif req.claimed_by != uid:
-                tx.audit(who, "refused", req.case_code, f"share join: request {req.id} taken")
-                return Joined("taken", message=t("share.link_taken", lang))
             else:
                 tx.audit(who, "share-join", req.case_code, f"request {req.id} again")
         self.store.forget_user(channel, ext)
