@@ -540,26 +540,37 @@ class Sharing:
             return self._refused("refuse.invalid", lang)
         index, scope = int(parts[1]), parts[2]
         if parts[0] != "next":
-            with self.store.transaction() as tx:
-                case = self._owned(tx, user, code)
-                if case is None:
-                    tx.audit(actor(user), "refused", None, "amend: case not found")
-                    return self._refused_case(code, lang)
-                if case.status != "completed":
-                    return self._refused("share.amend_open", lang)
-                questions = self._lens(case).questions
-                if index >= len(questions):
-                    return self._refused("refuse.invalid", lang)
-                item = questions[index].item_id
-                old = tx.answers(case.id).get(item)
-                if old != parts[0]:
-                    at = now()
-                    tx.set_answers(case.id, {item: parts[0]}, at)
-                    db.record_change(tx, case.id, item, old, parts[0], OWNER, None, at)
-                    case.step += 1
-                    tx.save_case(case, at)
-                    tx.audit(actor(user), "amend", case.code, "answer")
+            refused = self.set_answer(user, code, index, parts[0], lang)
+            if refused is not None:
+                return refused
         return self._amend_next(user, code, scope, index, lang)
+
+    def set_answer(self, user: UserRow, code: str, item: int | str, value: str, lang: str) -> Reply | None:
+        """Change one answer of a completed case (by question index or item id), keeping the earlier
+        value in the history; None when done, else the refusal."""
+        if value not in ANSWERS:
+            return self._refused("refuse.invalid", lang)
+        with self.store.transaction() as tx:
+            case = self._owned(tx, user, code)
+            if case is None:
+                tx.audit(actor(user), "refused", None, "amend: case not found")
+                return self._refused_case(code, lang)
+            if case.status != "completed":
+                return self._refused("share.amend_open", lang)
+            lens = self._lens(case)
+            if isinstance(item, int):
+                item = lens.questions[item].item_id if 0 <= item < len(lens.questions) else ""
+            if item not in lens.red_flags and item not in lens.signals:
+                return self._refused("refuse.invalid", lang)
+            old = tx.answers(case.id).get(item)
+            if old != value:
+                at = now()
+                tx.set_answers(case.id, {item: value}, at)
+                db.record_change(tx, case.id, item, old, value, OWNER, None, at)
+                case.step += 1
+                tx.save_case(case, at)
+                tx.audit(actor(user), "amend", case.code, "answer")
+        return None
 
     def _amend_next(self, user: UserRow, code: str, scope: str, after: int, lang: str) -> Reply:
         t = dialog_texts()
