@@ -80,6 +80,7 @@ def confirm(tx: Tx, user: UserRow, action: str) -> UserRow:
     return live
 
 
+ADMIN_IDS_CHANNEL = "telegram"   # whose user ids LENSBOT_ADMIN_IDS holds
 OPERATOR_CHANNEL = "console"   # whoever runs lensbot on the server: they can open the database anyway
 
 
@@ -182,7 +183,8 @@ class Access:
         """Whether whoever made the invitation is admin now (the console operator always is)."""
         if invite.created_by is None:   # made at the command line, or its maker was removed
             return invite.issuer is None or invite.issuer.startswith("console")
-        configured = (invite.issuer or "").startswith(f"{self.channel}:") and \
+        # LENSBOT_ADMIN_IDS names Telegram users, whichever channel the invitation is opened on (web)
+        configured = (invite.issuer or "").startswith(f"{ADMIN_IDS_CHANNEL}:") and \
             invite.issuer_external_id in self.admin_ids
         return effective_role(invite.issuer_role, invite.issuer_source, configured) == Role.ADMIN
 

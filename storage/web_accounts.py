@@ -53,9 +53,9 @@ class SessionRow:
 
 
 # -- users and invitations ----------------------------------------------------------------------
-def count_users(tx: Tx) -> int:
-    """Users of every channel: none means an empty database (the first admin's setup code)."""
-    return int(tx.conn.execute(select(func.count()).select_from(User)).scalar_one())
+def count_users(tx: Tx, channel: str) -> int:
+    """Users of a channel: none on the web means its first admin needs a setup code."""
+    return int(tx.conn.execute(select(func.count()).select_from(User).where(User.channel == channel)).scalar_one())
 
 
 def revoke_open_invites(tx: Tx, issuer: str, actor: str, at: datetime) -> int:

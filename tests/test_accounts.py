@@ -118,6 +118,9 @@ def test_the_first_admin_registers_with_the_setup_code_and_signs_in_with_two_fac
     signed = accounts.login("ann", PASSWORD, ADDRESS)
     assert signed.user == ann and not signed.second_factor and signed.wait_seconds == 0
     setup = accounts.totp_start(ann)
+    assert accounts.totp_start(ann) == setup                 # the page reloaded: the same QR code
+    assert accounts.totp_start(ann, fresh=True).secret != setup.secret
+    setup = accounts.totp_start(ann)
     assert setup.uri.startswith("otpauth://totp/lensbot:ann?secret=")
     assert setup.qr_svg.startswith("<svg") and "http" not in setup.qr_svg.replace("http://www.w3.org", "")
     totp = pyotp.TOTP(setup.secret)
@@ -165,6 +168,26 @@ def test_the_first_admin_registers_with_the_setup_code_and_signs_in_with_two_fac
     assert PASSWORD not in text and fresh not in text and recovery[0] not in text
 
 
+def test_a_telegram_admins_invitation_opens_a_web_account(store: Store, db_url: str, clock: Clock) -> None:
+    """LENSBOT_ADMIN_IDS names Telegram users: their invitations hold on the web too, while they are named."""
+    store.user("console", "operator", create_role="admin")      # the console was used first
+    named = Settings(database_url=db_url, password_hashing="cheapest", admin_ids="1001")
+    telegram = Door(named, "telegram", store=store)
+    admin = telegram.access.user("1001")
+    assert admin is not None and admin.role == "admin"
+    web = Door(named, "web", store=store)
+    assert web.accounts.setup_code()                            # no web user yet: the first one may set up
+    invite = telegram.admin.invite("professional", by=admin)
+    assert web.accounts.invitation(invite.code).role == "professional"   # type: ignore[union-attr]
+    later = telegram.admin.invite("trainee", by=admin)
+    dee = web.accounts.register(invite.code, "dee", PASSWORD, "nl")
+    assert (dee.channel, dee.role) == ("web", "professional")
+    assert web.accounts.setup_code() is None
+    unnamed = Door(Settings(database_url=db_url, password_hashing="cheapest"), "web", store=store)
+    assert unnamed.accounts.invitation(later.code) is None       # no longer named: the invitation is void
+    refused("accounts.invite_bad", unnamed.accounts.register, later.code, "eve", PASSWORD, "nl")
+
+
 def test_an_invited_professional_gets_the_same_answer_for_an_unknown_name_and_a_wrong_password(
         door: Door, clock: Clock) -> None:
     accounts = door.accounts
@@ -173,6 +196,7 @@ def test_an_invited_professional_gets_the_same_answer_for_an_unknown_name_and_a_
     assert bob.role == "professional" and accounts.needs_totp(bob)
     taken = door.admin.invite("trainee")
     refused("accounts.login_taken", accounts.register, taken.code, "BOB", PASSWORD, "nl")
+    refused("accounts.invite_bad", accounts.register, invite.code, "bob", PASSWORD, "nl")   # used: taken or not
     assert accounts.invitation(taken.code) is not None      # refused: the invitation stays open
     cas = accounts.register(taken.code, "cas", PASSWORD, "nl")
     assert cas.role == "trainee" and not accounts.needs_totp(cas)   # optional for trainees
@@ -185,6 +209,13 @@ def test_an_invited_professional_gets_the_same_answer_for_an_unknown_name_and_a_
     log = audit(door.store)
     assert ("web:?", "login", "failed") in log and ("web:bob", "login", "failed") in log
     assert not any("nobody" in (actor + (detail or "")) for actor, _, detail in log)   # it might be a password
+
+
+def test_a_password_typed_on_another_device_works(door: Door) -> None:
+    composed = "Crème brûlée na het diner"
+    decomposed = "Cre\u0300me bru\u0302le\u0301e na het diner"   # what some keyboards send
+    dee = door.accounts.register(door.admin.invite("trainee").code, "dee", composed, "nl")
+    assert door.accounts.login("dee", decomposed, ADDRESS).user == dee
 
 
 def test_wrong_guesses_are_throttled_per_login_and_per_address_on_every_instance(
@@ -343,7 +374,20 @@ def test_the_operator_resets_a_login_and_the_user_sets_a_new_password_and_second
     assert "reset (password, second factor, sessions)" in repr(audit(door.store))
 
 
-def test_the_default_setting_hashes_with_argon2_cffis_own_parameters() -> None:
-    ours, theirs = hasher(Settings().password_hashing).hash("x"), PasswordHasher().hash("x")
-    assert ours.split("$")[1:4] == theirs.split("$")[1:4]                # argon2id, version, m/t/p
-    assert hasher("cheapest").hash("x").split("$")[3] != theirs.split("$")[3]
+def test_the_default_setting_hashes_with_argon2_cffis_own_parameters_and_renews_cheap_hashes(
+        sqlite_url: str) -> None:
+    """A hash made with other parameters (here the tests' cheapest) is renewed at the next sign-in."""
+    cheap = Door(settings(sqlite_url), "web")
+    dee = cheap.accounts.register(cheap.admin.invite("trainee").code, "dee", PASSWORD, "nl")
+    production = Door(Settings(database_url=sqlite_url), "web")
+    try:
+        assert Settings().password_hashing == "default"
+        assert production.accounts.login("dee", PASSWORD, ADDRESS).user == dee
+        with production.store.reading() as conn:
+            renewed = conn.execute(select(WebAccount.password_hash)).scalar_one()
+        assert renewed.split("$")[1:4] == PasswordHasher().hash("x").split("$")[1:4]   # argon2id, version, m/t/p
+        assert hasher("cheapest").hash("x").split("$")[3] != renewed.split("$")[3]
+        assert production.accounts.login("dee", PASSWORD, ADDRESS).user == dee
+    finally:
+        cheap.close()
+        production.close()

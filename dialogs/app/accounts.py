@@ -4,8 +4,8 @@ The web channel (bot/web) only calls this; every rule of signing in lives here, 
 storage/web_accounts.py. In plain words (README, "Accounts and login"):
 
 - A web user is a `users` row with channel "web" and the login name as external id; the role
-  comes from an invitation, redeemed through `Access.redeem` exactly as in Telegram. On an empty
-  database `setup_code` gives a one-hour admin invitation for the first person.
+  comes from an invitation, redeemed through `Access.redeem` exactly as in Telegram. While the
+  web channel has no user `setup_code` gives a one-hour admin invitation for the first person.
 - Passwords are stored as Argon2id hashes (argon2-cffi). TOTP (pyotp, 30-second steps, one step
   either side accepted) is required for admins and professionals; each step is accepted once per
   account (its number is stored). Ten recovery codes of 80 random bits each are stored as sha256:
@@ -31,6 +31,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -121,6 +122,11 @@ class _NotEmpty(Exception):
     """The database has users: no setup code."""
 
 
+def _nfkc(password: str) -> str:
+    """The same password typed on another device (composed or decomposed accents) is the same."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -147,7 +153,9 @@ class Accounts:
 
     def __init__(self, store: Store, settings: Settings, clock: Callable[[], datetime] = now) -> None:
         self.store, self.settings, self.clock = store, settings, clock
-        self.access = Access(store, CHANNEL)   # no LENSBOT_ADMIN_IDS here: those name Telegram users
+        # LENSBOT_ADMIN_IDS names Telegram users: here it only tells whether a Telegram admin's
+        # invitation still holds (a login name has a letter, so it is never one of those numbers)
+        self.access = Access(store, CHANNEL, settings.admin_ids)
 
     @cached_property
     def hasher(self) -> PasswordHasher:
@@ -165,11 +173,13 @@ class Accounts:
     # -- setup and invitations --------------------------------------------------------------
     @shielded
     def setup_code(self) -> str | None:
-        """A fresh one-hour admin invitation while no user exists at all; None otherwise."""
+        """A fresh one-hour admin invitation while the web channel has no user at all (an empty
+        database, or one used so far only by the console or Telegram); None otherwise. Whoever sees
+        it is the operator at the server, who can make admins with the command line anyway."""
         at = now()   # invitations run on the real clock (storage/accounts.py)
 
         def empty(tx: Tx) -> None:
-            if stored.count_users(tx):
+            if stored.count_users(tx, CHANNEL):
                 raise _NotEmpty
             if stored.revoke_open_invites(tx, SETUP_ISSUER, SETUP_ISSUER, at):
                 tx.audit(SETUP_ISSUER, "invite", None, "revoked earlier setup code")
@@ -210,7 +220,7 @@ class Accounts:
         code, lang = code.strip(), normalise_lang(lang)
         if not INVITE_CODE.fullmatch(code):
             raise BadInput("accounts.invite_bad")
-        digest = self.hasher.hash(password)   # before any transaction: it takes ~50 ms
+        digest = self.hasher.hash(_nfkc(password))   # before any transaction: it takes ~0.2 s
         at = self.clock()
         with self.store.transaction() as tx:
             invite = stored_accounts.find_invite(tx, code)
@@ -228,6 +238,8 @@ class Accounts:
                 if live is None:
                     raise BadInput("accounts.invite_bad")
                 return live
+            if not (invite.is_open(now()) and self.access.issuer_is_admin(invite)):
+                raise BadInput("accounts.invite_bad")   # first: no one without an invitation learns a name is taken
             if stored.login_taken(tx, name):
                 raise BadInput("accounts.login_taken")
 
@@ -251,21 +263,24 @@ class Accounts:
 
     @staticmethod
     def _check_password(login: str, password: str) -> None:
-        lowered = password.lower()
+        lowered = _nfkc(password).lower()
         if (len(password) < MIN_PASSWORD or len(password) > 1024 or login in lowered
                 or lowered in COMMON_PASSWORDS or len(set(password)) < 4):
             raise BadInput("accounts.password_weak")
 
     # -- second factor ------------------------------------------------------------------------
     @shielded
-    def totp_start(self, user: UserRow) -> TotpSetup:
-        """A new secret, pending until totp_confirm; refused when one is confirmed already."""
-        secret = pyotp.random_base32()
+    def totp_start(self, user: UserRow, fresh: bool = False) -> TotpSetup:
+        """The secret to set up, pending until totp_confirm: the one pending already (a reloaded
+        page shows the QR code the phone may have scanned), or with `fresh` a new one. Refused when
+        one is confirmed already."""
         with self.store.transaction() as tx:
             account = self._account(tx, user)
             if account.totp_confirmed:
                 raise BadInput("accounts.totp_active")
-            stored.update_account(tx, user.id, totp_secret=secret, totp_confirmed=False, totp_last_step=None)
+            secret = account.totp_secret if account.totp_secret and not fresh else pyotp.random_base32()
+            if secret != account.totp_secret:
+                stored.update_account(tx, user.id, totp_secret=secret, totp_confirmed=False, totp_last_step=None)
         uri = pyotp.TOTP(secret).provisioning_uri(name=account.login, issuer_name="lensbot")
         svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", title="lensbot")
         return TotpSetup(secret, uri, svg)
@@ -340,7 +355,7 @@ class Accounts:
     def login(self, login: str, password: str, address: str) -> LoginResult:
         """Check a login name and password (throttled; see the module's docstring)."""
         name = login.strip().lower()[:64]
-        at = self.clock()
+        at, dummy = self.clock(), self._dummy_hash   # made before the first check, whichever it is
         with self.store.transaction() as tx:
             keys = (self._key(tx, "login", name), self._key(tx, "address", address))
             found = stored.account_by_login(tx, name) if LOGIN.fullmatch(name) else None
@@ -349,7 +364,10 @@ class Accounts:
         if wait:
             return LoginResult(None, False, wait)
         digest = found[0].password_hash if found else None
-        ok = self._verify(digest or self._dummy_hash, password) and digest is not None
+        ok = self._verify(digest or dummy, password) and digest is not None
+        # LENSBOT_PASSWORD_HASHING changed since this hash was made: a new one, outside the transaction
+        rehashed = self.hasher.hash(_nfkc(password)) if ok and digest and self.hasher.check_needs_rehash(digest) \
+            else None
         with self.store.transaction() as tx:
             live = self._live(tx, found[1].id) if found and ok else None
             if found is None or live is None:
@@ -357,8 +375,8 @@ class Accounts:
                 tx.audit(who, "login", None, "failed")
                 return LoginResult(None)
             account = found[0]
-            if digest and self.hasher.check_needs_rehash(digest):
-                stored.update_account(tx, live.id, password_hash=self.hasher.hash(password))
+            if rehashed:
+                stored.update_account(tx, live.id, password_hash=rehashed)
             if account.totp_confirmed:
                 tx.audit(who, "login", None, "password ok, second factor next")
                 return LoginResult(live, True)
@@ -368,7 +386,7 @@ class Accounts:
 
     def _verify(self, digest: str, password: str) -> bool:
         try:
-            return self.hasher.verify(digest, password)
+            return self.hasher.verify(digest, _nfkc(password[:1024]))
         except (VerificationError, InvalidHashError):
             return False
 
