@@ -298,7 +298,7 @@ class ShareRequest(Base):
 
     Only sha256 of the single-use link's token is kept. `case_id` becomes NULL when the case is
     erased: the row then only says "this request's case is closed" to whoever claimed it (it holds
-    no answers), until `closed_told_at` and its validity have passed (storage/sharing.py purges it).
+    no answers), until 30 days after its validity (storage/sharing.py purges it).
     """
 
     __tablename__ = "share_requests"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 
 from storage.models import AnswerChange, AnswerLog, AuditEntry, Case, Contribution, Note, ShareRequest, User
 from storage.repo import Tx, aware, now
@@ -274,9 +274,9 @@ def forget_case(tx: Tx, case_id: int) -> None:
 
 
 def purge_stubs(tx: Tx, at: datetime | None = None) -> int:
-    """Closed stubs whose contributor was told, or that expired long ago, and nobody-claimed stubs."""
+    """Closed stubs nobody claimed, and those that expired more than STUB_KEEP ago (until then a
+    contributor who comes back is told the case is closed rather than "not found")."""
     at = at or now()
     gone = tx.conn.execute(delete(ShareRequest).where(ShareRequest.case_id.is_(None), or_(
-        ShareRequest.claimed_by.is_(None), ShareRequest.closed_told_at.is_not(None),
-        and_(ShareRequest.expires_at < at - STUB_KEEP))))
+        ShareRequest.claimed_by.is_(None), ShareRequest.expires_at < at - STUB_KEEP)))
     return gone.rowcount or 0

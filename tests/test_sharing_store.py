@@ -8,15 +8,16 @@ may see and do, and what is stored and audited, is checked against the database 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from dialogs.app import Door, Settings
 from dialogs.app.sharing import Sharing
 from matrix.lens import Lens
-from storage.models import AnswerChange, AuditEntry, Contribution, ShareRequest
-from storage.repo import Store, UserRow
+from storage.models import AnswerChange, AuditEntry, Case, Contribution, ShareRequest
+from storage.repo import Store, UserRow, now
 from tests.support.app import IntakeService, option_event
 
 WONEN = "1"   # Wonen & Financiën, by its order
@@ -187,3 +188,26 @@ def test_isolation_between_cases_and_people(door: Door, store: Store) -> None:
     stranger = sharing.join("telegram", "604", other.token, "nl").user
     assert stranger is not None and stranger.role == "contributor"
     assert sharing.answer(stranger, created.request_id, "domain:school", "nl").reason == "share.not_yours"
+
+
+def test_retention_purges_the_case_with_its_contributions(door: Door, store: Store) -> None:
+    sharing = door.sharing
+    agent = store.user("telegram", "701", create_role="professional")
+    assert agent is not None
+    code = complete(door.service, agent, set())
+    created = sharing.create(agent, code, ["open"], "combine_signals", "statutory_task", True, None, 30, False)
+    assert created is not None
+    joined = sharing.join("telegram", "702", created.token, "nl")
+    assert joined.user is not None
+    sharing.answer(joined.user, created.request_id, "domain:wijkteam", "nl")
+    reply = sharing.prompt(joined.user, created.request_id, "nl")
+    assert reply.prompt is not None
+    sharing.answer(joined.user, created.request_id, reply.prompt.options[0].id, "nl")
+    with store.engine.begin() as conn:   # untouched for longer than the retention period
+        conn.execute(update(Case).where(Case.code == code).values(updated_at=now() - timedelta(days=400)))
+    assert code in door.admin.purge(confirm=True).codes
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Contribution)).scalar() == 0
+        assert conn.execute(select(ShareRequest.case_id)).scalars().all() == [None]   # a stub, no answers
+    assert [n.external_id for n in sharing.notices("telegram")] == ["702"]
+    assert sharing.answer(joined.user, created.request_id, "finish", "nl").reason == "share.link_closed"
