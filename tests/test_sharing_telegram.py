@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from storage.models import AuditEntry, Contribution
+from storage.models import AnswerChange, AuditEntry, Contribution
 from tests.support.app import Lens
 from tests.support.fake_bot_api import FakeUser
 from tests.support.telegram_env import TelegramEnv, running_bot, start_intake, taps
@@ -191,3 +191,31 @@ async def test_a_contributor_gets_nothing_more_than_asked(env: TelegramEnv) -> N
                               message="the contributor told the case is closed")
     with env.store.engine.connect() as conn:
         assert conn.execute(select(Contribution.item_id)).all() == []
+
+
+async def test_aanvullen_a_completed_case_keeps_the_history(env: TelegramEnv) -> None:
+    lens = env.lens
+    agent = env.member(3201, first_name="Wijkagent")
+    code = env.complete(agent)
+    await agent.send_and_wait(f"/aanvullen {code}")
+    menu = agent.last_message
+    assert menu is not None and f"Aanvullen · zaak {code}" in menu.text
+    await taps(agent, WONEN)
+    question = agent.last_message
+    assert question is not None and f"zaak {code} · {WONEN}" in question.text and "(nu: nee)" in question.text
+    await taps(agent, "Ja")
+    assert agent.last_message is question and "(nu: nee)" in question.text   # the next question, in place
+    await taps(agent, "Klaar")
+    assert "Zorgniveau" in summary_text(agent.messages)
+    await agent.send_and_wait(f"/notitie {code} Later gesproken met de mentor.")
+    assert f"Notitie toegevoegd aan zaak {code}" in agent.last_message.text   # type: ignore[union-attr]
+    first = next(s.id for lg in lens.leefgebieden if lg.name.nl == WONEN for ind in lg.indicators for s in ind.signals)
+    assert env.answers(agent, code)[first] == "yes"
+    with env.store.engine.connect() as conn:
+        history = conn.execute(select(AnswerChange.item_id, AnswerChange.old_value, AnswerChange.new_value,
+                                      AnswerChange.by_role).order_by(AnswerChange.id)).all()
+    assert [tuple(h) for h in history] == [(first, "no", "yes", "owner"), ("note", None, None, "owner")]
+    # an open case is not "aangevuld": it is simply continued
+    open_code = env.open_case(agent)
+    await agent.send_and_wait(f"/aanvullen {open_code}")
+    assert "nog niet afgerond" in agent.last_message.text   # type: ignore[union-attr]

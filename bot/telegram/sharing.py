@@ -267,7 +267,9 @@ async def on_callback(ctx: Ctx) -> None:
     access = ctx.rt.door.access
     needs = Action.CONTRIBUTE if kind == "c" else Action.CASES
     if ctx.user is None or not access.may(ctx.user, needs):
-        await ctx.toast(ctx.t("no_access"))
+        if ctx.update.effective_user is not None:   # audited, without content
+            await ctx.rt.db(access.refused, ctx.update.effective_user.id, "button")
+        await ctx.toast(ctx.t("no_access") if ctx.user is None else ctx.t("toast.invalid_button"))
         return
     sharing = ctx.rt.door.sharing
     if kind == "s":
