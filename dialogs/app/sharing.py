@@ -86,6 +86,18 @@ class WizardStep:
 
 
 @dataclass(frozen=True)
+class ShareForm:
+    """Everything a one-page form asks (the web): (id, label) choices for each field of `create`."""
+
+    code: str
+    areas: tuple[tuple[str, str], ...]
+    purposes: tuple[tuple[str, str], ...]
+    legal_bases: tuple[tuple[str, str], ...]
+    reasons: tuple[tuple[str, str], ...]
+    days: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class RequestInfo:
     id: int
     status: str
@@ -150,6 +162,21 @@ class Sharing:
             return WizardStep(None)
         draft = ShareDraft(view.case.code)
         return WizardStep(draft, self._ask(draft, view.lens, lang))
+
+    def form(self, user: UserRow, code: str, lang: str) -> ShareForm | None:
+        """The choices of a share request on one page; None when the case is not the user's."""
+        view = self.service.view(user, code)
+        if view is None or view.case.mode not in REAL_MODES:
+            return None
+        t, cat = dialog_texts(), catalogue()
+
+        def pairs(entries: dict[str, dict[str, str]]) -> tuple[tuple[str, str], ...]:
+            return tuple((k, v[lang]) for k, v in entries.items())
+
+        areas = ((OPEN, t("share.area_open", lang)),
+                 *((str(lg.order), lg.name.get(lang)) for lg in view.lens.leefgebieden))
+        return ShareForm(view.case.code, areas, pairs(cat.purposes), pairs(cat.legal_bases),
+                         pairs(cat.not_informed_reasons), cat.validity_days)
 
     def choose(self, user: UserRow, draft: ShareDraft, option: str, lang: str) -> WizardStep:
         """Apply one choice to the draft; the next question, or the request made (then `created`)."""
