@@ -134,6 +134,11 @@ def finish(tx: Tx, request_id: int) -> None:
                     .values(finished_at=now(), owner_told_at=None))
 
 
+def unfinish(tx: Tx, request_id: int) -> None:
+    """The contributor goes on after "Klaar"."""
+    tx.conn.execute(update(ShareRequest).where(ShareRequest.id == request_id).values(finished_at=None))
+
+
 def revoke(tx: Tx, request_id: int) -> None:
     tx.conn.execute(update(ShareRequest).where(ShareRequest.id == request_id).values(revoked_at=now()))
 

@@ -102,7 +102,8 @@ def test_a_request_a_contribution_and_everything_around_it(door: Door, store: St
     total = len(lens.red_flags) + len(wonen)
     answered = len(lens.red_flags) + len(debts)
     assert finished.finished and f"{answered} van de {total} vragen" in text_of(list(finished.blocks))
-    assert finished.prompt is None   # the owner did not allow the combined picture
+    assert finished.prompt is not None   # more may be answered; the combined picture was not allowed
+    assert [o.id for o in finished.prompt.options] == ["more"]
     assert sharing.answer(counsellor, created.request_id, "combined", "nl").refused
 
     # the owner's answers were never touched; the summary now shows the combined picture

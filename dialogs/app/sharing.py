@@ -407,7 +407,7 @@ class Sharing:
             return Reply(code, len(given), blocks=(*blocks, intro),
                          prompt=Prompt(t("share.ask_domain", lang, code=code), opts))
         todo = [i for i in req.items if i not in given]
-        if not todo:
+        if not todo or req.finished_at is not None:   # done: what they gave (and "more" while questions are left)
             return self._done(req, code, given, lens, lang, blocks)
         item = todo[0]
         index = lens.question_index[item]
@@ -424,9 +424,15 @@ class Sharing:
         t = dialog_texts()
         lines = [Line(t("share.thanks", lang, code=code, count=len(given), total=len(req.items)), "title")]
         lines += self._own_lines(given, lens, lang)
-        prompt = None
+        opts = []
+        if len(given) < len(req.items):
+            opts.append(Option("more", t("share.more", lang), 0))
         if req.show_combined:
-            prompt = Prompt(t("share.done_prompt", lang), (Option("combined", t("share.show_combined", lang)),))
+            opts.append(Option("combined", t("share.show_combined", lang), 1))
+        prompt = None
+        if opts:
+            text = t("share.done_prompt" if req.show_combined else "share.done_more", lang)
+            prompt = Prompt(text, tuple(opts))
         return Reply(code, len(given), blocks=(*blocks, Block(tuple(lines), "summary")), prompt=prompt,
                      finished=True)
 
@@ -437,7 +443,7 @@ class Sharing:
                 for i, v in given.items() if i in lens.question_index]
 
     def answer(self, user: UserRow, request_id: int, option: str, lang: str) -> Reply:
-        """One tap of a contributor: their domain, an answer ("yes:12"), "finish" or "combined"."""
+        """One tap of a contributor: their domain, an answer ("yes:12"), "finish", "more" or "combined"."""
         kind, _, value = option.partition(":")
         blocks: tuple[Block, ...] = ()
         with self.store.transaction() as tx:
@@ -457,11 +463,15 @@ class Sharing:
                 item = questions[int(value)].item_id if value.isdigit() and int(value) < len(questions) else None
                 if item not in req.items:
                     return self._refused("refuse.invalid", lang)
+                if req.finished_at is not None:   # answering again after "Klaar": the owner is told again later
+                    db.unfinish(tx, req.id)
                 db.contribute(tx, req, item, kind, req.domain)
                 tx.audit(who, "contribute", req.case_code, f"request {req.id}")
                 if all(i in db.contributions(tx, req.id) for i in req.items):
                     db.finish(tx, req.id)
                     tx.audit(who, "contribute", req.case_code, f"request {req.id} finished")
+            elif kind == "more" and req.domain is not None:
+                db.unfinish(tx, req.id)
             elif kind == "finish" and req.domain is not None:
                 db.finish(tx, req.id)
                 tx.audit(who, "contribute", req.case_code, f"request {req.id} finished")
