@@ -271,6 +271,17 @@ def take_notices(tx: Tx, channel: str) -> list[Notice]:
             + [Notice("closed", channel, r[1], r[2], None, None, r[0]) for r in closed])
 
 
+def take_case_news(tx: Tx, case_id: int) -> list[str | None]:
+    """The domains of finished contributions to this case the owner was not told of yet; now told."""
+    rows = tx.conn.execute(select(ShareRequest.id, ShareRequest.domain).where(
+        ShareRequest.case_id == case_id, ShareRequest.finished_at.is_not(None),
+        ShareRequest.owner_told_at.is_(None))).all()
+    if rows:
+        tx.conn.execute(update(ShareRequest).where(ShareRequest.id.in_([r.id for r in rows]))
+                        .values(owner_told_at=now()))
+    return [r.domain for r in rows]
+
+
 def forget_case(tx: Tx, case_id: int) -> None:
     """Before a case is deleted: its contributions and history go, its requests become closed stubs."""
     tx.conn.execute(delete(Contribution).where(Contribution.case_id == case_id))

@@ -193,6 +193,12 @@ def test_isolation_between_cases_and_people(door: Door, store: Store) -> None:
     stranger = sharing.join("telegram", "604", other.token, "nl").user
     assert stranger is not None and stranger.role == "contributor"
     assert sharing.answer(stranger, created.request_id, "domain:school", "nl").reason == "share.not_yours"
+    # the owner's case page hears of a finished contribution once (the web shows it there)
+    sharing.answer(joined.user, created.request_id, "domain:jeugdzorg", "nl")
+    sharing.answer(joined.user, created.request_id, "finish", "nl")
+    news = text_of(sharing.news(agent, mine, "nl"))
+    assert f"Nieuwe bijdrage in zaak {mine} van jeugdzorg" in news
+    assert sharing.news(agent, mine, "nl") == [] and sharing.news(colleague, mine, "nl") == []
 
 
 def test_retention_purges_the_case_with_its_contributions(door: Door, store: Store) -> None:

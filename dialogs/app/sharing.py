@@ -687,6 +687,19 @@ class Sharing:
             out.append(NoticeText(n.channel, n.external_id, text))
         return out
 
+    def news(self, user: UserRow, code: str, lang: str) -> list[Block]:
+        """Contributions to one of the user's cases they were not told of yet (the web shows them on the
+        case's page); told once, on whichever channel shows them first."""
+        with self.store.transaction() as tx:
+            case = self._owned(tx, user, code)
+            domains = db.take_case_news(tx, case.id) if case is not None else []
+        if not domains or case is None:
+            return []
+        t = dialog_texts()
+        lines = tuple(Line(t("share.news", lang, code=case.code,
+                             domain=domain_label(d, lang) if d else "–"), "item") for d in domains)
+        return [Block(lines, "notice")]
+
     # -- the data-subject export --------------------------------------------------------------------------
     def export_case(self, user: UserRow, code: str) -> File | None:
         """Everything stored about one case, as JSON: answers, history, notes, requests with their
