@@ -168,6 +168,8 @@ def contributions(tx: Tx, request_id: int) -> dict[str, str]:
 def case_contributions(tx: Tx, case_id: int) -> list[tuple[RequestRow, dict[str, str]]]:
     """Every request of the case with the answers given to it (the combined picture's input)."""
     requests = for_case(tx, case_id)
+    if not requests:   # most cases: one query, not two
+        return []
     rows = tx.conn.execute(select(Contribution.request_id, Contribution.item_id, Contribution.value)
                            .where(Contribution.case_id == case_id)).all()
     by_request: dict[int, dict[str, str]] = {}
