@@ -219,10 +219,10 @@ def history(tx: Tx, case_id: int) -> list[Change]:
     return [Change(r.item_id, r.old_value, r.new_value, r.by_role, aware(r.at)) for r in rows]
 
 
-def answer_log(tx: Tx, case_id: int) -> list[tuple[str, str]]:
-    rows = tx.conn.execute(select(AnswerLog.item_id, AnswerLog.value).where(AnswerLog.case_id == case_id)
-                           .order_by(AnswerLog.id)).all()
-    return [(r.item_id, r.value) for r in rows]
+def answer_log(tx: Tx, case_id: int) -> list[tuple[str, str, datetime]]:
+    rows = tx.conn.execute(select(AnswerLog.item_id, AnswerLog.value, AnswerLog.at)
+                           .where(AnswerLog.case_id == case_id).order_by(AnswerLog.id)).all()
+    return [(r.item_id, r.value, aware(r.at)) for r in rows]
 
 
 def notes_with_ids(tx: Tx, case_id: int) -> list[str]:

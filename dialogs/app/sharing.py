@@ -730,7 +730,7 @@ class Sharing:
                      "created": _iso(case.created_at), "updated": _iso(case.updated_at),
                      "completed": _iso(case.completed_at)},
             "answers": answers,
-            "answer_log": [{"item": i, "value": v} for i, v in log],
+            "answer_log": [{"item": i, "value": v, "at": _iso(at)} for i, v, at in log],
             "history": [{"item": c.item_id, "old": c.old, "new": c.new, "by": c.by_role, "at": _iso(c.at)}
                         for c in changes],
             "notes": notes,
