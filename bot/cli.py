@@ -1,4 +1,4 @@
-"""The `lensbot` command line: chat, cases, assess, matrix check, dialog graph, db upgrade.
+"""The `lensbot` command line: chat, web, cases, assess, matrix check, dialog graph, db upgrade.
 
 Exit codes: 0 success, 1 the thing checked is wrong (e.g. a broken lens), 2 bad usage or
 bad input (unknown answer ids, a missing token).
@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--listen", default="127.0.0.1", metavar="HOST", help="webhook server address")
     tg.add_argument("--port", type=int, default=8443, metavar="N", help="webhook server port")
     tg.set_defaults(func=cmd_telegram)
+
+    web = sub.add_parser("web", help="run the web app (prints a setup link on an empty database)")
+    web.add_argument("--host", metavar="H", help="address to listen on (default: LENSBOT_WEB_HOST or 127.0.0.1)")
+    web.add_argument("--port", type=int, metavar="N", help="port (default: LENSBOT_WEB_PORT or 8080; 0: any free one)")
+    web.set_defaults(func=cmd_web)
 
     users = sub.add_parser("users", help="users and roles of a channel (default: telegram)")
     users_sub = users.add_subparsers(metavar="ACTION")
@@ -343,6 +348,19 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     except InvalidToken:   # its message holds the token: never let it reach a traceback
         print("lensbot: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped? ask @BotFather)",
               file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """The web channel (bot/web): the database is migrated on start (SQLite), as for the others."""
+    from bot.web.server import run
+
+    settings = door(args).settings
+    try:
+        run(settings, args.host or settings.web_host, settings.web_port if args.port is None else args.port)
+    except OSError as exc:   # the address is in use, or not ours to listen on
+        print(f"lensbot: cannot listen there: {exc.strerror}", file=sys.stderr)
         return 2
     return 0
 

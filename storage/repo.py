@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -42,6 +42,7 @@ from storage.models import (
     StatsCount,
     StatsSalt,
     User,
+    WebSession,
 )
 
 CONTRIBUTORS_NEEDED = 3   # distinct professionals a cell of the local picture needs (dialogs/counts.py)
@@ -488,6 +489,11 @@ class Tx:
         messages = self.case_messages([case_id])
         forget_case(self, case_id)   # contributions and history go, share requests become closed stubs
         self.delete_case(case_id)
+        # A web form parked when a session expired (web_sessions.pending) may hold an answer or a
+        # note of this case, and return_to its code: both go with the case.
+        self.conn.execute(update(WebSession).where(or_(WebSession.pending.contains(code),
+                                                       WebSession.return_to.contains(code)))
+                          .values(pending=None, return_to=None))
         hashed = audit_hash(key, code)
         self.forget_codes({code: hashed})
         if actor is not None:

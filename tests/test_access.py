@@ -24,7 +24,9 @@ from telegram.ext import AIORateLimiter, CallbackQueryHandler, CommandHandler
 
 from bot.telegram import app as telegram_app
 from bot.telegram.callback import OPTION_IDS
+from bot.telegram.commands import help_text
 from bot.telegram.runtime import telegram_texts
+from dialogs.access import ACTIONS_BY_ROLE
 from dialogs.service import IntakeService
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
@@ -49,6 +51,7 @@ ROLE = "not for your role"     # "Dit is niet beschikbaar voor jouw rol."
 NOT_FOUND_ = "not found"       # "Zaak <the code typed> is niet gevonden." — as for any made-up code
 INVITE_BAD = "bad invite"      # /start CODE: a case code is no invitation
 PUBLIC = "public"              # the same text for everyone; it holds nothing of any case
+HELP = "help"                  # the commands the reader's role may use, from the command table; nothing of a case
 ALLOWED = "allowed"            # the command works, about the user's own things only
 COLUMNS = ("stranger", "trainee", "professional", "admin")
 MATRIX: dict[str, tuple[str, str, str, str]] = {
@@ -70,7 +73,7 @@ MATRIX: dict[str, tuple[str, str, str, str]] = {
     "stop":          (NO_ACCESS,  ALLOWED,    ALLOWED,      ALLOWED),   # trainees pause practice cases
     "taal":          (NO_ACCESS,  ALLOWED,    ALLOWED,      ALLOWED),
     "nood":          (PUBLIC,     PUBLIC,     PUBLIC,       PUBLIC),    # acute danger: for anyone, any time
-    "help":          (PUBLIC,     PUBLIC,     PUBLIC,       PUBLIC),
+    "help":          (HELP,       HELP,       HELP,         HELP),
 }
 # A command added later and not yet in the table: refused for strangers; for code holders the
 # general properties (same as the twin, nothing of the case) apply whatever it does.
@@ -107,7 +110,7 @@ class Seen:
         return self.texts + self.edited + self.toasts + self.buttons
 
 
-@dataclass
+@dataclass(repr=False)   # a cheap repr, as TelegramEnv's (tests/support/telegram_env.py)
 class Env(TelegramEnv):
     """The shared session (tests/support/telegram_env.py) with every user of the matrix at hand."""
 
@@ -306,6 +309,9 @@ async def test_every_command_for_strangers_code_holders_and_each_role(env: Env) 
                 assert s.buttons == [] and s.files == [], (what, s)
             elif expect == PUBLIC:
                 assert s.texts and s.texts == seen[STRANGER].texts, (what, s)
+            elif expect == HELP:
+                allowed = ACTIONS_BY_ROLE.get(column, set())   # the stranger: none
+                assert s.texts == [help_text(tg, "nl", lambda action, a=allowed: action in a)], (what, s)
             elif expect == ALLOWED:   # answered, and not with a refusal
                 refusals = {tg("no_access", "nl"), tg("admin_only", "nl"), tg("invite_bad", "nl")}
                 assert (s.texts or s.edited) and not refusals & set(s.texts), (what, s)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import io
+import json
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -222,4 +223,25 @@ def test_removing_a_user_erases_their_cases_codes_and_notes_too(sqlite_url: str,
     assert code not in {a.case_code for a in read_audit(door.store)}
     assert audit_hash(door.store.audit_key(), code) in {a.case_code for a in read_audit(door.store)}
     assert MARKER.encode() not in raw_bytes(sqlite_url)
+    door.close()
+
+
+def test_a_web_form_parked_at_session_expiry_goes_with_its_case(sqlite_url: str, lens: Lens) -> None:
+    """A browser session expired while a note was being sent: the web app parked the form (path and
+    fields) to apply after the next login. Deleting the case deletes that copy too; other parked
+    forms stay."""
+    door, code = console_case(sqlite_url, lens, "eerste")
+    _, other = console_case(sqlite_url, lens, "tweede")
+    parked, kept = door.accounts.open(), door.accounts.open()
+    form = json.dumps({"path": f"/case/{code}/note", "form": {"text": MARKER}})
+    door.accounts.remember(parked.token, f"/case/{code}", form)
+    door.accounts.remember(kept.token, f"/case/{other}", f'{{"path": "/case/{other}/answer"}}')
+    assert MARKER.encode() in raw_bytes(sqlite_url)
+
+    assert main(["--database", sqlite_url, "cases", "delete", code, "--yes"]) == 0
+    live = door.accounts.session(parked.token)
+    assert live is not None and live.pending is None and live.return_to is None
+    assert MARKER.encode() not in raw_bytes(sqlite_url)
+    still = door.accounts.session(kept.token)
+    assert still is not None and still.return_to == f"/case/{other}"
     door.close()

@@ -34,7 +34,9 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, CommandHandler
 
 from bot.telegram import app as telegram_app
 from bot.telegram.callback import OPTION_IDS
+from bot.telegram.commands import help_text
 from bot.telegram.runtime import telegram_texts
+from dialogs.access import ACTIONS_BY_ROLE
 from dialogs.domain import ROLES
 from dialogs.service import IntakeService
 from dialogs.texts import dialog_texts
@@ -385,11 +387,15 @@ CODE_COMMANDS = {"samenvatting": "/samenvatting", "summary": "/samenvatting", "v
                  "delete": "/verwijder", "rapport": "/rapport", "report": "/rapport"}
 REAL_CASE = {"nieuw", "new", "snel", "quick", "zaken", "cases", "export", *CODE_COMMANDS}
 ADMIN_ONLY = {"overzicht", "stats", "uitnodigen", "invite"}
-PUBLIC = {"help", "nood", "emergency"}
+PUBLIC = {"nood", "emergency"}
+ROLE_OF = {ADMIN: "admin", PRO: "professional", WRITER: "professional", TRAINEE: "trainee"}   # STRANGER: none
 
 
 def expected_reply(uid: int, command: str, args: list[str]) -> list[str] | None:
     """The exact reply where it is known from the command alone (None: checked by the general properties)."""
+    if command == "help":   # built from the command table: the commands the sender's role may use
+        allowed = ACTIONS_BY_ROLE.get(ROLE_OF.get(uid, ""), set())
+        return [help_text(tg, "nl", lambda action: action in allowed)]
     if uid == STRANGER:
         if command in PUBLIC:
             return None

@@ -70,6 +70,26 @@ async def test_help_lists_one_command_per_line(env: TelegramEnv) -> None:
     (help_,) = await ann.send_and_wait("/help")
     lines = help_.text.split("\n")
     assert "/nieuw — volledige intake" in lines and "/hervat — verder met een open zaak" in lines
+    assert "CCV-lens" in lines[0] and lines[-1].endswith("bel 112.")
+    assert not any(line.startswith(("/uitnodigen", "/overzicht")) for line in lines)   # for admins only
+
+
+async def test_help_lists_what_the_role_may_use(env: TelegramEnv) -> None:
+    """/help is built from the command table: each reader sees the commands their role allows."""
+    def commands(user_lines: list[str]) -> list[str]:
+        return [line.split()[0] for line in user_lines if line.startswith("/")]
+
+    (trainee,) = await env.member(2003, "trainee").send_and_wait("/help")
+    assert commands(trainee.text.split("\n")) == ["/oefenen", "/voortgang", "/hervat", "/nood", "/taal",
+                                                   "/herinneringen", "/stop"]
+    (admin,) = await env.admin().send_and_wait("/help")
+    lines = admin.text.split("\n")
+    assert "/overzicht — het lokale beeld" in lines and "/nieuw — volledige intake" in lines
+    assert "/uitnodigen [professional|trainee|admin] — iemand uitnodigen" in lines
+    (stranger,) = await env.server.user(2999).send_and_wait("/help")
+    assert commands(stranger.text.split("\n")) == ["/nood"]
+    (english,) = await env.server.user(2998, language_code="en").send_and_wait("/help")
+    assert "/emergency — what to do in acute danger" in english.text.split("\n") and "CCV lens" in english.text
 
 
 # -- 2. question layout ---------------------------------------------------------------------

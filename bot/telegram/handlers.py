@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Mess
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from bot.telegram import sharing
+from bot.telegram import minimal, sharing
 from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
@@ -52,8 +52,15 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
         closed = (message.text_html or "") + (f"\n\n<i>✓ {escape(label, quote=False)}</i>" if label else "")
         await ctx.rt.call(lambda: bot.edit_message_text(closed, ctx.chat_id, message.message_id, parse_mode=HTML))
     await _retire_live_prompt(ctx, keep=message.message_id if message is not None else None)
-    ids = await send_blocks(ctx, reply.blocks)
-    if "lens_picture" in reply.attachments:
+    blocks, withheld = minimal.shown_blocks(ctx, reply)   # minimal mode: the result only in the web app
+    ids = await send_blocks(ctx, blocks)
+    if withheld:
+        try:
+            _, link = await minimal.send_link(ctx, "minimal.summary", code=reply.case_code)
+            ids += [link.message_id] if link is not None else []
+        except Exception as exc:  # as with the picture: a missing link must never stop the conversation
+            log.error("web link for a case failed: %s", type(exc).__name__)
+    elif "lens_picture" in reply.attachments:
         try:
             await send_report(ctx, reply.case_code, "png")
         except Exception as exc:  # a missing picture must never stop the conversation
@@ -179,7 +186,9 @@ def _redeemed_text(ctx: Ctx, result: Redeemed) -> str:
 
 
 async def help_(ctx: Ctx) -> None:
-    await ctx.send(ctx.t("help"))
+    """The commands this user's role may use, from the command table (imported here: it imports us)."""
+    from bot.telegram.commands import role_help
+    await ctx.send(role_help(ctx.rt.texts, ctx.lang, ctx.user, ctx.rt.door.access.may))
 
 
 async def emergency(ctx: Ctx) -> None:
@@ -245,6 +254,9 @@ async def summary(ctx: Ctx) -> None:
     assert ctx.user is not None
     code = await _code_or_usage(ctx, "/samenvatting")
     if code is None:
+        return
+    if minimal.on(ctx):
+        await _link_or_not_found(ctx, "minimal.summary", code)
         return
     blocks = await ctx.rt.db(ctx.rt.door.cases.summary, ctx.user, code, ctx.lang)
     if blocks is None:
@@ -322,12 +334,26 @@ async def send_report(ctx: Ctx, code: str, fmt: str) -> bool:
 
 async def report(ctx: Ctx) -> None:
     code = await _code_or_usage(ctx, "/rapport")
-    if code is not None and not await send_report(ctx, code, "pdf"):
+    if code is not None and minimal.on(ctx):
+        await _link_or_not_found(ctx, "minimal.report", code)
+    elif code is not None and not await send_report(ctx, code, "pdf"):
         await _not_found(ctx, code)
+
+
+async def _link_or_not_found(ctx: Ctx, key: str, code: str) -> None:
+    """Minimal mode: a link to the case in the web app (recorded with the case), or "not found"."""
+    found, sent = await minimal.send_link(ctx, key, code=code)
+    if not found:
+        await _not_found(ctx, code)
+    elif sent is not None:
+        await remember(ctx, [ctx.rt.door.cases.normalise_code(code)], [sent.message_id])
 
 
 async def export(ctx: Ctx) -> None:
     assert ctx.user is not None
+    if minimal.on(ctx):
+        await minimal.send_link(ctx, "minimal.export", "cases")
+        return
     file = await ctx.rt.render(ctx.rt.door.reports.export, ctx.user)
     if file is None:
         await ctx.send(ctx.t("cases_none"))
@@ -349,6 +375,9 @@ async def stats(ctx: Ctx) -> None:
         return
     assert isinstance(blocks, list)
     await send_blocks(ctx, blocks)
+    if minimal.on(ctx):   # the counts above are suppressed below 5; the chart is a picture: the web app
+        await minimal.send_link(ctx, "minimal.picture", "picture")
+        return
     chart = await ctx.rt.render(ctx.rt.door.reports.local_picture, ctx.user, "png", ctx.lang, period)
     assert isinstance(chart, File)
     await send_file(ctx, chart, ctx.t("stats_caption"))

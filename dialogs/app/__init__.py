@@ -9,6 +9,7 @@ files). Storage trouble arrives as `Unavailable`, bad arguments as `BadInput`, b
     cases.py    start, answer, typed text, resume, list, summary, delete, practice, progress
     reports.py  a case's report, the export of all cases, the local picture (files)
     accounts.py web accounts: invitations, passwords, TOTP, throttling, sessions (the web channel)
+    links.py    links from Telegram into the web app (Telegram's minimal mode)
     admin.py    users of any channel, invitations, purge, audit, reminders, housekeeping
     tools.py    assess answers, check a lens, the dialog graph (no user, no database)
     settings.py every LENSBOT_* / TELEGRAM_* variable (pydantic-settings)

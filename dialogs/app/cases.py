@@ -24,8 +24,8 @@ from typing import Literal
 from dialogs.access import Access, actor, confirm
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
 from dialogs.intake import NOTE
-from dialogs.output import Block, Reply
-from dialogs.render import option_event
+from dialogs.output import Block, Option, Reply
+from dialogs.render import AGE_OPTION, option_event
 from dialogs.service import IDENTIFYING, SAVE_NOTE, IntakeService
 from dialogs.summary import progress_blocks, red_flag_block
 from dialogs.texts import dialog_texts
@@ -113,6 +113,15 @@ class Cases:
         if code is not None:
             return self.service.resume(user, code, lang)
         return self.service.start(user, lang, Mode.TRAINING, update)
+
+    def age_options(self, lang: str) -> tuple[Option, ...]:
+        """The age question's options (as the first question of a case offers them), before any case
+        exists: the web start page lets the quick scan start with the age already chosen, so the
+        result is at most 12 activations away. () for a lens without an age question."""
+        age = self.service.lens.doc.age
+        if age is None:
+            return ()
+        return tuple(Option(f"{AGE_OPTION}{i + 1}", band.label.get(lang)) for i, band in enumerate(age.bands))
 
     def has_vignette(self, vignette: str) -> bool:
         return vignette in self.service.lens.vignettes

@@ -1,8 +1,8 @@
 """The composition root: everything a channel needs, built from one Settings object.
 
 `Door(settings, channel)` is what a channel holds: `door.cases`, `door.reports`, `door.admin`,
-`door.tools`, `door.access` and `door.accounts` are the use cases, each built on first use, so `lensbot cases`
-never loads the lens and `lensbot matrix check` never opens the database. The lens is loaded
+`door.tools`, `door.access`, `door.accounts` and `door.links` are the use cases, each built on first
+use, so `lensbot cases` never loads the lens and `lensbot matrix check` never opens the database. The lens is loaded
 before the database is touched (a broken lens stops the bot before it opens anything).
 """
 
@@ -16,6 +16,7 @@ from dialogs.access import Access
 from dialogs.app.accounts import Accounts
 from dialogs.app.admin import Admin
 from dialogs.app.cases import Cases
+from dialogs.app.links import Links
 from dialogs.app.reports import CaseReports
 from dialogs.app.settings import Settings
 from dialogs.app.sharing import Sharing
@@ -87,6 +88,11 @@ class Door:
     def accounts(self) -> Accounts:
         """Web accounts and sessions (the web channel's sign-in); its clock is this door's."""
         return Accounts(self.store, self.settings, self.clock)
+
+    @cached_property
+    def links(self) -> Links:
+        """Links from Telegram into the web app (LENSBOT_TELEGRAM_CONTENT=minimal)."""
+        return Links(self.store, self.settings, self.accounts, self.clock)
 
     @cached_property
     def cases(self) -> Cases:

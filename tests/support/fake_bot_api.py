@@ -56,7 +56,10 @@ the bot must make at least one API call for that chat afterwards, and then the
 chat must be quiet for ``quiet`` seconds (50 ms by default). A call answered
 with an injected fault does not count as that API call, and after a fault the
 chat stays "busy" for ``retry_after`` (429 only) plus ``fault_grace`` seconds,
-so a bot that retries is waited for.
+so a bot that retries is waited for. No pause is needed where the bot says when it is done: an
+in-process harness calls ``mark_handled`` (``track_handling``), and for a bot in another process
+``settle_with_sentinels`` makes the wait end when the bot has answered a sentinel tap sent after
+the update (one chat is handled in order).
 
 Differences from the real Telegram worth knowing:
 
@@ -111,6 +114,8 @@ MAX_TEXT_LENGTH = 4096  # UTF-16 code units, after entity parsing
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
+# The data of a sentinel tap (FakeBotAPI.settle_with_sentinels): decodes to no button of the bot's.
+SENTINEL_DATA = "~sentinel~"
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
@@ -976,6 +981,7 @@ class FakeUser:
             a.text
             for a in self.server.callback_answers
             if a.chat_id == self.chat_id and a.user_id == self.user_id and a.text
+            and not self.server.is_sentinel(a.query_id)
         ]
 
     @property
@@ -1007,7 +1013,8 @@ class FakeUser:
     async def wait_handled(self, update_id: int, *, timeout: float = 5.0, quiet: float = 0.05) -> list[SentMessage]:
         """Wait until ``update_id`` was fetched, answered for this chat, and the chat is quiet.
 
-        With :meth:`FakeBotAPI.track_handling` on, wait until the bot reports the update handled.
+        With :meth:`FakeBotAPI.track_handling` on, wait until the bot reports the update handled; with
+        :meth:`FakeBotAPI.settle_with_sentinels`, until the bot answered a sentinel tap sent after it.
 
         Returns the bot messages sent or edited after the update was fetched.
         """
@@ -1027,6 +1034,12 @@ class FakeUser:
                 timeout=max(deadline - loop.time(), 0.0),
                 message=f"the bot did not finish update {update_id} for chat {self.chat_id}",
             )
+            return sorted(
+                (m for m in self._chat.messages.values() if m.from_bot and m.changed_seq > fetched_at),
+                key=lambda m: m.message_id,
+            )
+        if server._settle_by_sentinel:
+            await server.settle(self, timeout=max(deadline - loop.time(), 0.0))
             return sorted(
                 (m for m in self._chat.messages.values() if m.from_bot and m.changed_seq > fetched_at),
                 key=lambda m: m.message_id,
@@ -1185,6 +1198,11 @@ class FakeBotAPI:
         self._delivered_at_seq: dict[int, int] = {}
         # Set by a harness that can tell when the bot finished an update (see mark_handled()).
         self._handled: set[int] | None = None
+        # Ids of the sentinel callback queries sent so far (settle()); wait_handled() sends them after
+        # settle_with_sentinels().
+        self._sentinels: set[str] = set()
+        self._settle_by_sentinel = False
+        self._sentinel_ids = itertools.count(1)
         self._targeted: dict[str, list[tuple[str, float]]] = {}
         self._chats: dict[int, _Chat] = {}
         self._users: dict[int, FakeUser] = {}
@@ -1419,6 +1437,32 @@ class FakeBotAPI:
         if self._handled is None:
             self._handled = set()
 
+    def settle_with_sentinels(self) -> None:
+        """From now on, wait_handled() waits for a sentinel instead of a quiet chat (unless track_handling is on).
+
+        For a bot in another process, which cannot call mark_handled(): after the update was fetched,
+        the user taps a button whose data decodes to nothing (SENTINEL_DATA) and the wait ends when the
+        bot has answered that tap. lensbot handles the updates of one chat one after another
+        (bot/telegram/processor.py), so by then the update before it was handled completely. The
+        offset of the bot's next getUpdates is no such signal: PTB confirms an update as soon as it is
+        queued, before it is processed. Sentinel answers are left out of FakeUser.toasts and of
+        unanswered_callback_queries().
+        """
+        self._settle_by_sentinel = True
+
+    def is_sentinel(self, query_id: str) -> bool:
+        return query_id in self._sentinels
+
+    async def settle(self, user: FakeUser, timeout: float = 5.0) -> None:
+        """Send `user`'s sentinel tap (see settle_with_sentinels) and wait until the bot has answered it."""
+        qid = f"sentinel-{next(self._sentinel_ids)}"
+        self._sentinels.add(qid)
+        self.inject_update({"callback_query": {
+            "id": qid, "from": dict(user.profile), "chat_instance": "1", "data": SENTINEL_DATA,
+            "message": {"message_id": 0, "chat": user.chat, "date": 0}}})
+        await self.wait_for(lambda: self._queries.get(qid, (0, 0, False))[2], timeout=timeout,
+                            message=f"the bot to answer the sentinel tap of {user.user_id} (updates before it handled)")
+
     def mark_handled(self, update_id: int) -> None:
         """The bot has finished processing ``update_id`` (every API call it made for it returned)."""
         if self._handled is not None:
@@ -1515,7 +1559,7 @@ class FakeBotAPI:
 
     def unanswered_callback_queries(self) -> list[str]:
         """Ids of callback queries the bot has not answered (yet)."""
-        return [qid for qid, (_, _, answered) in self._queries.items() if not answered]
+        return [qid for qid, (_, _, answered) in self._queries.items() if not answered and not self.is_sentinel(qid)]
 
     def commands_for(self, scope_type: str = "default", language_code: str = "") -> list[dict[str, Any]]:
         """Commands set for a simple scope (``{"type": scope_type}``) and language."""

@@ -54,7 +54,9 @@ ERROR_TEXT = "Er ging iets mis"
 CODE_RE = re.compile(r"Zaakcode: ([A-Z2-9]{2}-[A-Z2-9]{4})")
 
 
-@dataclass
+# repr=False: pytest-asyncio's runner makes Python 3.11's signal.getsignal() format a ValueError holding
+# the fixture task's repr, so a dataclass repr of the whole lens (pydantic) cost ~10 ms twice per test.
+@dataclass(repr=False)
 class TelegramEnv:
     server: FakeBotAPI
     harness: TelegramHarness

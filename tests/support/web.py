@@ -1,0 +1,207 @@
+"""Shared support for the browser tests of the web channel: the real `lensbot web` process on a
+free port with its own SQLite file, and Debian's Chromium driven by Playwright.
+
+One server and one browser per test module (module-scoped fixtures): a module's tests are a
+story told in order by a few people (an admin from the setup link, a professional and a trainee
+from invitations). Helpers do what a person does: open a link, fill in the form by its labels,
+type the code the authenticator app would show (pyotp with the secret shown on the page).
+Passwords are hashed with argon2-cffi's cheapest profile here (LENSBOT_PASSWORD_HASHING).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyotp
+import pytest
+from sqlalchemy import create_engine, text
+
+CHROMIUM = "/usr/bin/chromium"
+SETUP = re.compile(r"(http://\S+/invite/\S+)")
+LISTENING = re.compile(r"lensbot web: listening on (http://\S+)")
+PASSWORD = "een lange zin als wachtwoord"
+START_TIMEOUT = 60.0
+
+
+@dataclass
+class WebServer:
+    """A running `lensbot web`: its address, the setup link it printed, its database."""
+
+    process: subprocess.Popen[str]
+    base: str
+    setup_link: str | None
+    db_path: Path
+    output: list[str] = field(default_factory=list)
+
+    def sql(self, statement: str, **params: object) -> list[tuple[object, ...]]:
+        """Look into (or change) the database the server uses, as an operator could."""
+        engine = create_engine(f"sqlite:///{self.db_path}")
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(statement), params)
+                return [tuple(r) for r in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_server(tmp: Path, **env: str) -> WebServer:
+    """`lensbot web --port 0` on an empty database; waits for its "listening" line."""
+    db_path = tmp / "web.db"
+    environment = {**os.environ, "LENSBOT_DATABASE_URL": f"sqlite:///{db_path}",
+                   "LENSBOT_PASSWORD_HASHING": "cheapest", "PYTHONUNBUFFERED": "1", **env}
+    environment.pop("LENSBOT_WEB_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "web", "--port", "0"], env=environment,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    lines: list[str] = []
+    setup, base = None, None
+    deadline = time.monotonic() + START_TIMEOUT
+    while base is None:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError("lensbot web stopped before listening:\n" + "".join(lines))
+        lines.append(line)
+        if (m := SETUP.search(line)) is not None:
+            setup = m.group(1)
+        if (m := LISTENING.search(line)) is not None:
+            base = m.group(1)
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("lensbot web did not start:\n" + "".join(lines))
+    server = WebServer(process, base, setup, db_path, lines)
+    threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
+    return server
+
+
+def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    running = start_server(tmp_path_factory.mktemp("web"))
+    try:
+        yield running
+    finally:
+        running.stop()
+        log = "".join(running.output)
+        assert "Traceback" not in log, log
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+# -- what a person does --------------------------------------------------------------------------
+@dataclass
+class Person:
+    """Someone with a browser context of their own (cookies), their login and TOTP secret."""
+
+    login: str
+    context: object
+    page: object
+    secret: str | None = None
+    recovery: list[str] = field(default_factory=list)
+
+    def code(self) -> str:
+        """What the authenticator app shows now; each 30-second step is accepted once, so a
+        second login in the same step uses a recovery code instead (see `second_factor`)."""
+        assert self.secret is not None
+        return pyotp.TOTP(self.secret).now()
+
+
+def register(browser: object, link: str, login: str, password: str = PASSWORD, **context: object) -> Person:
+    """Open an invitation link, choose a login name and password, and (when the role asks for it)
+    set up the authenticator app and keep the recovery codes."""
+    ctx = browser.new_context(**context)   # type: ignore[attr-defined]
+    page = ctx.new_page()
+    page.goto(link)
+    person = Person(login, ctx, page)
+    page.get_by_label("Inlognaam").fill(login)
+    page.get_by_label("Wachtwoord", exact=True).fill(password)
+    page.get_by_label("Wachtwoord nog een keer").fill(password)
+    page.get_by_role("button", name="Account maken").click()
+    if "/enrol" in page.url:
+        person.secret = page.locator("#secret").inner_text().strip()
+        page.get_by_label("Code uit de app (6 cijfers)").fill(person.code())
+        page.get_by_role("button", name="Bevestigen").click()
+        person.recovery = [c.strip() for c in page.locator("#recovery-codes li").all_inner_texts()]
+        page.get_by_role("link", name="Ik heb ze bewaard, verder").click()
+    return person
+
+
+def login(person: Person, base: str, password: str = PASSWORD) -> None:
+    """Log in with password and (when set up) a recovery code: the TOTP step of the set-up may
+    still be the current one, and a step is accepted once."""
+    page = person.page
+    if "/login" not in page.url:
+        page.goto(f"{base}/login")
+    page.get_by_label("Inlognaam").fill(person.login)
+    page.get_by_label("Wachtwoord").fill(password)
+    page.get_by_role("button", name="Inloggen").click()
+    if "/login/code" in page.url:
+        page.get_by_label("Code").fill(person.recovery.pop())
+        page.get_by_role("button", name="Controleren").click()
+
+
+def invite(admin: Person, base: str, role: str) -> str:
+    """The admin makes an invitation on the admin page; the link it shows."""
+    page = admin.page
+    page.goto(f"{base}/admin/invites")
+    page.get_by_label("Rol").select_option(role)
+    page.get_by_role("button", name="Uitnodiging maken").click()
+    return page.locator("#invite-link").inner_text().strip()
+
+
+def labels(page: object) -> list[str]:
+    """The buttons the question offers, as the person sees them."""
+    return [t.strip() for t in page.locator("form.question button").all_inner_texts()]   # type: ignore[attr-defined]
+
+
+def click_answer(page: object, label: str) -> None:
+    """Click the question's button with exactly this label and wait for the next page state."""
+    step = page.locator("input[name=step]").get_attribute("value")   # type: ignore[attr-defined]
+    page.locator("form.question button", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).click()  # type: ignore[attr-defined]
+    # the page (swapped in by htmx, or loaded anew without it) no longer shows that step
+    page.wait_for_selector(f"input[name=step][value='{step}']", state="detached")   # type: ignore[attr-defined]
+
+
+def answer_until(page: object, stop: str, choose: tuple[str, ...] = ("Nee",), limit: int = 200) -> int:
+    """Click the first of `choose` the question offers until a button labelled `stop` shows (or
+    there is no question any more); how many clicks it took."""
+    for clicks in range(limit):
+        offered = labels(page)
+        if stop in offered or not offered:
+            return clicks
+        click_answer(page, next(c for c in choose if c in offered))
+    raise AssertionError(f"no {stop} after {limit} answers")
