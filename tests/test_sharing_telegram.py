@@ -219,3 +219,25 @@ async def test_aanvullen_a_completed_case_keeps_the_history(env: TelegramEnv) ->
     open_code = env.open_case(agent)
     await agent.send_and_wait(f"/aanvullen {open_code}")
     assert "nog niet afgerond" in agent.last_message.text   # type: ignore[union-attr]
+
+
+async def test_minimal_mode_keeps_answers_out_of_the_chat(lens: Lens, sqlite_url: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """LENSBOT_TELEGRAM_CONTENT=minimal: the questions are asked, but no answer, summary or
+    combined picture reaches a chat, the contributor's nor the owner's."""
+    monkeypatch.setenv("LENSBOT_TELEGRAM_CONTENT", "minimal")
+    monkeypatch.setenv("LENSBOT_WEB_URL", "https://lensbot.example.org")
+    async with running_bot(lens, sqlite_url) as env:
+        agent = env.member(3301, first_name="Wijkagent")
+        code = env.complete(agent)
+        token = await ask(agent, code, ZINGEVING, combined="Ja, laat het gecombineerde beeld zien")
+        teacher = env.server.user(4301, first_name="Leraar")
+        await contribute(teacher, token, "school", lens, ["Ja"])
+        await taps(teacher, "Toon gecombineerd beeld")
+        await teacher.send_and_wait("/bijdragen")
+        await agent.send_and_wait(f"/aanvullen {code}")
+        await taps(agent, WONEN)
+        await taps(agent, "Ja", "Klaar")
+        shown = summary_text(teacher.messages) + summary_text(agent.messages)
+    assert "— ja" not in shown and "Gecombineerd beeld" not in shown and "(nu:" not in shown
+    assert "Zorgniveau" not in shown and "blijven buiten Telegram" in shown

@@ -18,16 +18,19 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
+from dataclasses import replace
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from bot.telegram import minimal
 from bot.telegram.guard import Ctx
 from bot.telegram.render import blocks_messages
 from bot.telegram.runtime import Runtime
-from dialogs.app import Action, BadInput, Block, Prompt, Reply
+from dialogs.app import Action, BadInput, Block, Line, Prompt, Reply
+from dialogs.app.links import content_free
 from dialogs.app.sharing import ShareDraft
 from dialogs.domain import CODE_ALPHABET
 
@@ -93,7 +96,13 @@ async def _remember(ctx: Ctx, code: str, ids: list[int]) -> None:
 
 
 async def _show(ctx: Ctx, reply: Reply, kind: str, key: str, message: Message | None = None) -> None:
-    """New blocks below; the prompt edited in place when the tap came from it and nothing else is said."""
+    """New blocks below; the prompt edited in place when the tap came from it and nothing else is said.
+    In minimal mode answers and pictures stay out of the chat (the door's content_free decides)."""
+    if minimal.on(ctx):
+        blocks, withheld = content_free(reply.blocks)
+        if withheld:
+            blocks = (*blocks, Block((Line(ctx.t("share_minimal_withheld")),), "notice"))
+        reply = replace(reply, blocks=blocks)
     markup = _keyboard(reply.prompt, kind, key)
     text = escape(reply.prompt.text, quote=False) if reply.prompt else None
     if message is not None and not reply.blocks and text is not None:
@@ -245,6 +254,8 @@ async def contributions(ctx: Ctx) -> None:
     """/bijdragen: what you contributed, and a button to go on with each request still open."""
     assert ctx.user is not None
     blocks = await ctx.rt.db(ctx.rt.door.sharing.mine, ctx.user, ctx.lang)
+    if minimal.on(ctx):   # what they answered stays out of the chat
+        blocks = [*content_free(blocks)[0], Block((Line(ctx.t("share_minimal_withheld")),), "notice")]
     await _send_blocks(ctx, blocks)
     open_ids = await ctx.rt.db(ctx.rt.door.sharing.my_requests, ctx.user)
     if open_ids:
@@ -292,7 +303,7 @@ async def on_callback(ctx: Ctx) -> None:
             await deliver_notices(ctx.rt, ctx.context)
     elif kind == "a":
         code = f"{key[:2]}-{key[2:]}"
-        reply = await ctx.rt.db(sharing.amend, ctx.user, code, option, ctx.lang)
+        reply = await ctx.rt.db(sharing.amend, ctx.user, code, option, ctx.lang, not minimal.on(ctx))
         if reply.refused:
             await ctx.toast(reply.toast)
             return

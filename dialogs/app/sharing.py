@@ -562,8 +562,10 @@ class Sharing:
         return Reply(view.case.code, view.case.step,
                      prompt=Prompt(t("share.amend_what", lang, code=view.case.code), tuple(opts)))
 
-    def amend(self, user: UserRow, code: str, option: str, lang: str) -> Reply:
-        """One tap while aanvullen: a scope, an answer ("yes:12:o"), "next:12:o" or "finish"."""
+    def amend(self, user: UserRow, code: str, option: str, lang: str, show_current: bool = True) -> Reply:
+        """One tap while aanvullen: a scope, an answer ("yes:12:o"), "next:12:o" or "finish".
+
+        `show_current=False` leaves the earlier answer out of the question (Telegram's minimal mode)."""
         parts = option.split(":")
         if parts[0] == "finish":
             blocks = self.service.summary(user, code, lang)
@@ -571,7 +573,7 @@ class Sharing:
                 return self._refused_case(code, lang)
             return Reply(normalise_code(code), 0, blocks=tuple(blocks), finished=True)
         if parts[0] == "scope" and len(parts) == 2 and SCOPE.fullmatch(parts[1]):
-            return self._amend_next(user, code, parts[1], -1, lang)
+            return self._amend_next(user, code, parts[1], -1, lang, show_current)
         if len(parts) != 3 or not parts[1].isdigit() or not SCOPE.fullmatch(parts[2]) \
                 or parts[0] not in (*ANSWERS, "next"):
             return self._refused("refuse.invalid", lang)
@@ -580,7 +582,7 @@ class Sharing:
             refused = self.set_answer(user, code, index, parts[0], lang)
             if refused is not None:
                 return refused
-        return self._amend_next(user, code, scope, index, lang)
+        return self._amend_next(user, code, scope, index, lang, show_current)
 
     def set_answer(self, user: UserRow, code: str, item: int | str, value: str, lang: str) -> Reply | None:
         """Change one answer of a completed case (by question index or item id), keeping the earlier
@@ -609,7 +611,8 @@ class Sharing:
                 tx.audit(actor(user), "amend", case.code, "answer")
         return None
 
-    def _amend_next(self, user: UserRow, code: str, scope: str, after: int, lang: str) -> Reply:
+    def _amend_next(self, user: UserRow, code: str, scope: str, after: int, lang: str,
+                    show_current: bool = True) -> Reply:
         t = dialog_texts()
         view = self.service.view(user, code)
         if view is None:
@@ -629,9 +632,10 @@ class Sharing:
         phase = t("phase.red_flags", lang) if q.phase == "red_flags" else (lens.phase_name(q.phase) or q.phase)
         if not isinstance(phase, str):
             phase = phase.get(lang)
-        text = t("share.amend_head", lang, code=view.case.code, phase=phase) + "\n\n" + \
-            lens.say(q.text, lang) + "\n" + t("share.amend_now", lang, answer=t(f"answer.{current}", lang)
-                                              if current in ANSWERS else t("share.not_asked", lang))
+        text = t("share.amend_head", lang, code=view.case.code, phase=phase) + "\n\n" + lens.say(q.text, lang)
+        if show_current:
+            text += "\n" + t("share.amend_now", lang, answer=t(f"answer.{current}", lang)
+                              if current in ANSWERS else t("share.not_asked", lang))
         opts = (*(Option(f"{a}:{q.index}:{scope}", t(f"option.{a}", lang), 0) for a in ANSWERS),
                 Option(f"next:{q.index}:{scope}", t("share.next", lang), 1),
                 Option("finish", t("share.finish", lang), 1))
