@@ -182,6 +182,8 @@ def test_isolation_between_cases_and_people(door: Door, store: Store) -> None:
     assert sharing.create(colleague, mine, ["open"], "combine_signals", "consent", True, None, 7, True) is None
     assert sharing.join("telegram", "603", "s_" + "x" * 40, "nl").outcome == "bad"
     assert sharing.join("telegram", "601", created.token, "nl").outcome == "own"
+    store.user("telegram", "609", create_role="trainee")   # a trainee never touches a real case: nothing claimed
+    assert sharing.join("telegram", "609", created.token, "nl").outcome == "role"
     joined = sharing.join("telegram", "602", created.token, "nl")
     assert joined.outcome == "ok" and joined.user is not None
     assert joined.user.role == "professional"   # a known user keeps their role

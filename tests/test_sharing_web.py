@@ -119,7 +119,9 @@ async def test_a_wijkagent_on_telegram_asks_a_teacher_on_the_web(server, lens: L
             # the teacher reaches no case as a case; what they gave is listed for them
             await page.goto(f"{server.base}/case/{code}/summary")
             assert "school: ja" not in await page.content()
-            await page.goto(f"{server.base}/contributions")
+            await page.goto(f"{server.base}/")
+            async with page.expect_navigation():
+                await page.get_by_role("link", name="Mijn bijdragen").click()
             assert f"Zaak {code} · school · klaar" in await page.content()
             problems += await axe(page)
             # a link someone else opened is refused to the next person, who is stored nowhere in it

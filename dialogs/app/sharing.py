@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from dialogs.access import Access, NotAllowed, actor, confirm, is_operator
+from dialogs.access import Access, NotAllowed, actor, confirm, is_operator, live_user
 from dialogs.app.errors import BadInput
 from dialogs.combined import OWNER, Source, case_lines, combined_lines, domain_label, merge
 from dialogs.domain import REAL_MODES, Action, Role
@@ -116,7 +116,7 @@ class RequestInfo:
 @dataclass(frozen=True)
 class Joined:
     """What opening a share link led to: ok (claimed now or before, by this person), taken (someone
-    else claimed it), own (the owner's own link), revoked, expired, closed, bad (no such link)."""
+    else claimed it), own (the owner's own link), role (a trainee), revoked, expired, closed, bad."""
 
     outcome: str
     user: UserRow | None = None
@@ -364,6 +364,9 @@ class Sharing:
             uid, created = db.ensure_user(tx, channel, ext, Role.CONTRIBUTOR)
             if uid == req.owner_id:
                 return Joined("own", message=t("share.link_own", lang))
+            if not Access.may(live_user(UserRow(uid, channel, ext, "", lang), tx.rights(uid)), Action.CONTRIBUTE):
+                tx.audit(who, "refused", req.case_code, f"share join: request {req.id}: role may not contribute")
+                return Joined("role", message=t("share.link_role", lang))   # a trainee: nothing claimed
             if req.claimed_by is None:
                 if not db.claim(tx, req.id, uid):   # someone claimed it a moment earlier
                     tx.audit(who, "refused", req.case_code, f"share join: request {req.id} taken")
