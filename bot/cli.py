@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot.cli_sharing import add_commands as add_sharing_commands
 from bot.console import ConsoleChat, console_texts
 from bot.terminal import render_block
 from dialogs.app import (
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
     up = db.add_parser("upgrade", help="run the Alembic migrations up to the newest schema")
     up.set_defaults(func=cmd_db_upgrade)
+    add_sharing_commands(sub)   # share, shares, amend, export-case (bot/cli_sharing.py, issue 13)
     return p
 
 

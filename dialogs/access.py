@@ -30,7 +30,11 @@ ACTIONS_BY_ROLE: dict[str, set[str]] = {
     Role.ADMIN: {Action.USE, Action.INTAKE, Action.CASES, Action.INVITE, Action.TRAINING},
     Role.PROFESSIONAL: {Action.USE, Action.INTAKE, Action.CASES, Action.TRAINING},
     Role.TRAINEE: {Action.USE, Action.TRAINING},   # trainees practise on vignettes and never hold real cases
+    # a colleague who opened a share link: their own settings, and the requests they claimed, nothing else
+    Role.CONTRIBUTOR: {Action.USE, Action.CONTRIBUTE},
 }
+for _role in (Role.ADMIN, Role.PROFESSIONAL):   # a professional may answer a request they claimed; a
+    ACTIONS_BY_ROLE[_role].add(Action.CONTRIBUTE)  # trainee never touches a real case, not even by a link
 ACTIONS = frozenset(Action)
 RANK = {Role.TRAINEE: 0, Role.PROFESSIONAL: 1, Role.ADMIN: 2}
 INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{8,32}")   # secrets.token_urlsafe: what an invitation code looks like

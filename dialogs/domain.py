@@ -30,6 +30,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     PROFESSIONAL = "professional"
     TRAINEE = "trainee"
+    CONTRIBUTOR = "contributor"   # a colleague asked to add to one case: only the requests they claimed
 
 
 ROLES: tuple[str, ...] = tuple(Role)
@@ -43,5 +44,6 @@ class Action(StrEnum):
     CASES = "cases"         # see, report, export and delete real cases
     TRAINING = "training"   # practise on vignettes
     INVITE = "invite"       # invitations and the local picture: admins
+    CONTRIBUTE = "contribute"   # answer a share request one claimed (dialogs/app/sharing.py)
 
 __all__ = ["CODE_ALPHABET", "REAL_MODES", "ROLES", "TRAINING_MODES", "Action", "Mode", "Role"]

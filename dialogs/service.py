@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dialogs.access import Access, NotAllowed, actor, confirm, live_user
+from dialogs.combined import Source, case_lines, merge
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
 from dialogs.identifying import Finding, describe, find_identifying
 from dialogs.intake import DONE, INTRO, MODES, NOTE, NOTE_MAX_CHARS, IntakeCase, IntakeDialog
@@ -30,7 +31,9 @@ from matrix.lens import AGE_PHASE, Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
 from matrix.training import TrainingResult, score_training
+from storage import sharing as shared_store
 from storage.repo import CaseRow, StorageUnavailable, Store, Tx, UserRow, normalise_code, now
+from storage.sharing import Change
 
 log = logging.getLogger(__name__)
 EVENTS = ("begin", "answer", "back", "skip", "note", "no_note", "continue", "deepen", "finish", "vignette")
@@ -45,9 +48,12 @@ class CaseView:
     case: CaseRow
     lens: Lens
     answers: dict[str, str]
+    shared: tuple[Source, ...] = ()     # the case's share requests with their contributions (issue 13)
+    history: tuple[Change, ...] = ()    # changes after completion and by contributors
 
     def assessment(self) -> Assessment:
-        return assess(self.lens, self.answers)
+        """The owner's answers, with every contributor's "ja" counted as an observation (dialogs/combined.py)."""
+        return assess(self.lens, merge(self.answers, list(self.shared)) if self.shared else self.answers)
 
 
 class IntakeService:
@@ -162,7 +168,11 @@ class IntakeService:
             case, answers = found
             if audit:
                 tx.audit(actor(user), audit[0], case.code, audit[1])
-        return CaseView(case, self.dialog_for(case.lens_version).lens, answers)
+            at = now()
+            shared = tuple(Source(r.domain or "", given, r.status(at), r.expires_at)
+                           for r, given in shared_store.case_contributions(tx, case.id))
+            history = tuple(shared_store.history(tx, case.id)) if case.status == "completed" or shared else ()
+        return CaseView(case, self.dialog_for(case.lens_version).lens, answers, shared, history)
 
     def load_in(self, tx: Tx, user: UserRow, code: str) -> tuple[CaseRow, dict[str, str]] | None:
         """view() inside a transaction: the case and its answers, or None."""
@@ -186,7 +196,10 @@ class IntakeService:
         view = self.view(user, code, audit=("view", "summary"))
         if view is None:
             return None
-        return summary_blocks(view.lens, view.assessment(), lang, view.case.code)
+        blocks = summary_blocks(view.lens, view.assessment(), lang, view.case.code)
+        if view.shared:   # per signal what each domain answered, conflicts, blind spots
+            blocks.append(Block(tuple(case_lines(view.lens, view.answers, list(view.shared), lang)), "summary"))
+        return blocks
 
     def open_case(self, user: UserRow, modes: tuple[str, ...] = MODES) -> str | None:
         """The user's most recently touched open case: where typed text belongs.

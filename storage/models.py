@@ -294,3 +294,66 @@ class LoginFailure(Base):
                                     autoincrement=True)
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ShareRequest(Base):
+    """A case owner's request to one colleague to add to the case (dialogs/app/sharing.py).
+
+    Only sha256 of the single-use link's token is kept. `case_id` becomes NULL when the case is
+    erased: the row then only says "this request's case is closed" to whoever claimed it (it holds
+    no answers), until 30 days after its validity (storage/sharing.py purges it).
+    """
+
+    __tablename__ = "share_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), nullable=True,
+                                                index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    areas: Mapped[str] = mapped_column(Text)                  # leefgebied ids, or "open" (the open questions)
+    items: Mapped[str] = mapped_column(Text)                  # the item ids asked, red flags first
+    purpose: Mapped[str] = mapped_column(String(40))          # an id of dialogs/sharing.yaml
+    legal_basis: Mapped[str] = mapped_column(String(40))      # an id of dialogs/sharing.yaml
+    informed: Mapped[bool] = mapped_column(Boolean)
+    not_informed_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    show_combined: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
+                                                   index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    domain: Mapped[str | None] = mapped_column(String(40), nullable=True)   # stated by the contributor
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    owner_told_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_told_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Contribution(Base):
+    """One contributor's answer to one question of a request: kept apart from the owner's answers."""
+
+    __tablename__ = "contributions"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("share_requests.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(String(8))
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnswerChange(Base):
+    """Every change made after a case was completed ("aanvullen") or by a contributor: who (by role),
+    when, and the earlier value; erased with the case."""
+
+    __tablename__ = "answer_history"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(60))          # a signal or red flag id, or "note"
+    old_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    by_role: Mapped[str] = mapped_column(String(60))          # "owner", "contributor:school"
+    request_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

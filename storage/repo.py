@@ -484,7 +484,10 @@ class Tx:
         """Erase a case in this transaction: its rows (the foreign keys cascade), its code in the audit
         log replaced by the keyed hash, and (with `actor`) the "delete" row naming the hash. The
         messages channels recorded for it are returned, for the channel to delete."""
+        from storage.sharing import forget_case  # sharing builds on this module
+
         messages = self.case_messages([case_id])
+        forget_case(self, case_id)   # contributions and history go, share requests become closed stubs
         self.delete_case(case_id)
         # A web form parked when a session expired (web_sessions.pending) may hold an answer or a
         # note of this case, return_to its code, and flash what an answer of it showed: all go with the case.

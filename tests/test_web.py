@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser   # CI insists these ran (.ci/run)
-
 from tests.support.web import (  # noqa: F401 - fixtures
     Person,
     answer_until,
@@ -28,6 +26,8 @@ from tests.support.web import (  # noqa: F401 - fixtures
     register,
     server,
 )
+
+pytestmark = pytest.mark.browser   # CI insists these ran (.ci/run)
 
 SKIP = "Sla leefgebied over"
 STALE = re.compile(r"al beantwoord|verouderd|niet meer|eerder", re.I)
@@ -79,7 +79,7 @@ def test_setup_link_then_a_full_intake_by_clicks_summary_pdf_and_delete(server, 
     first = page.locator("[data-progress]").inner_text()
     for label in ("Ja", "Nee", "Weet ik niet"):
         click_answer(page, label)
-    click_answer(page, "← Terug")   # back one question: the earlier answer is shown
+    click_answer(page, "Terug")   # back one question: the earlier answer is shown
     assert page.get_by_text("Weet ik niet", exact=False).count() >= 1
     assert page.locator("#live").inner_text() == page.locator("[data-progress]").inner_text() != first
     while SKIP in labels(page):

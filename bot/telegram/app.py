@@ -32,7 +32,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.telegram import handlers, logs, webhook
+from bot.telegram import handlers, logs, sharing, webhook
 from bot.telegram.commands import COMMANDS, menu
 from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.runtime import Runtime, telegram_texts
@@ -123,6 +123,8 @@ async def _post_init(app: Application) -> None:
         app.job_queue.run_repeating(_forget_updates, interval=timedelta(hours=6), first=timedelta(hours=6))
         app.job_queue.run_repeating(_purge, interval=timedelta(days=1), first=timedelta(minutes=1))
         app.job_queue.run_repeating(_remind, interval=timedelta(hours=1), first=timedelta(minutes=5))
+        app.job_queue.run_repeating(sharing.notices_job, interval=timedelta(minutes=1), first=timedelta(seconds=30),
+                                    name="share_notices")   # contributions and closed cases (issue 13)
 
 
 async def _forget_updates(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.telegram import handlers
+from bot.telegram import handlers, sharing
 from bot.telegram.guard import Ctx, guarded
 from dialogs.app import Action, User
 from dialogs.texts import Catalog
@@ -68,6 +68,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(("overzicht", "stats"), Action.INVITE, handlers.stats),   # the local picture: admins
     Command(("help",), None, handlers.help_, help=False),
     Command(("stop",), Action.USE, handlers.pause),                   # trainees pause practice cases too
+    Command(("delen", "share"), Action.CASES, sharing.share),                  # ask a colleague (issue 13)
+    Command(("verzoeken", "requests"), Action.CASES, sharing.requests),        # list and withdraw them
+    Command(("aanvullen", "amend"), Action.CASES, sharing.amend),              # add to a completed case
+    Command(("notitie", "note"), Action.CASES, sharing.note),
+    Command(("bijdragen", "contributions"), Action.CONTRIBUTE, sharing.contributions),
     Command(("uitnodigen", "invite"), Action.INVITE, handlers.invite, menu=False),
     Command(("uitnodigingen", "invites"), Action.INVITE, handlers.invites, menu=False),   # list and revoke
 )

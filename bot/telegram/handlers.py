@@ -16,12 +16,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Mess
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from bot.telegram import minimal
+from bot.telegram import minimal, sharing
 from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
 from dialogs.app import Action, BadInput, Block, File, Mode, Redeemed, Reply
 from dialogs.app.cases import Erased
+from dialogs.app.sharing import is_share_token
 from dialogs.domain import CODE_ALPHABET
 
 HTML = ParseMode.HTML
@@ -147,6 +148,9 @@ async def _not_found(ctx: Ctx, code: str) -> None:
 async def start(ctx: Ctx) -> None:
     """/start CODE redeems an invitation; a bare /start welcomes (or says how to get access)."""
     args = _args(ctx)
+    if args and is_share_token(args[0]):   # a colleague's share link (bot/telegram/sharing.py)
+        await sharing.join(ctx, args[0])
+        return
     if args:
         assert ctx.update.effective_user is not None
         result = await ctx.rt.db(ctx.rt.door.access.redeem, args[0], ctx.update.effective_user.id)
@@ -400,6 +404,9 @@ def _button_label(message: Message | None, data: str | None) -> str | None:
 async def on_callback(ctx: Ctx) -> None:
     query = ctx.update.callback_query
     assert query is not None
+    if sharing.handles(query.data):   # share wizard, contributor, aanvullen, withdraw a request
+        await sharing.on_callback(ctx)
+        return
     cb = decode(query.data)
     if cb is None or ctx.user is None or (cb.kind != "l" and not ctx.rt.door.access.may(ctx.user, Action.USE)):
         if ctx.user is None and ctx.update.effective_user is not None:   # a stranger: audited, no content
@@ -439,6 +446,7 @@ async def on_callback(ctx: Ctx) -> None:
                 text = cases.not_found(cb.code, ctx.lang)
             else:
                 text = await _erase_messages(ctx, erased, keep=message.message_id if message is not None else None)
+                await sharing.deliver_notices(ctx.rt, ctx.context)   # colleagues who contributed: case closed
         else:
             text = ctx.t("delete_cancelled")
         await _answer_in_place(ctx, message, text)

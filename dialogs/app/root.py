@@ -19,6 +19,7 @@ from dialogs.app.cases import Cases
 from dialogs.app.links import Links
 from dialogs.app.reports import CaseReports
 from dialogs.app.settings import Settings
+from dialogs.app.sharing import Sharing
 from dialogs.app.tools import Tools
 from dialogs.reports.service import Reports
 from dialogs.service import IntakeService
@@ -107,6 +108,13 @@ class Door:
     def admin(self) -> Admin:
         return Admin(self.store, self.settings.admin_ids, self.settings.retention_days,
                      self.settings.purge_max_share, self.clock, forget_sessions=lambda: self.accounts.forget_stale())
+
+    @cached_property
+    def sharing(self) -> Sharing:
+        """Sharing a case with colleagues (issue 13): requests, contributions, aanvullen, the export."""
+        return Sharing(self.service, self.settings.web_base_url,
+                       lambda channel: self.access if channel == self.channel else
+                       Access(self.store, channel, self.settings.admin_ids))
 
     def clock(self) -> datetime:
         """Now, as the housekeeping jobs read it (LENSBOT_CLOCK_OFFSET_DAYS shifts it in drills)."""

@@ -174,12 +174,14 @@ def _red_flags(story: _Story, view: AssessmentView, lang: str) -> None:
     story.raw(box)
 
 
-def dossier_pdf(lens: Lens, result: Assessment, info: CaseInfo, notes: list[str], lang: str = "nl") -> bytes:
+def dossier_pdf(lens: Lens, result: Assessment, info: CaseInfo, notes: list[str], lang: str = "nl",
+                extra: list[Line] | None = None) -> bytes:
     """The case file as A4 PDF bytes: signals, unknowns, advice with contacts, Meldcode steps, notes."""
-    return view_pdf(AssessmentView.of(lens, result), info, notes, lang)
+    return view_pdf(AssessmentView.of(lens, result), info, notes, lang, extra)
 
 
-def view_pdf(view: AssessmentView, info: CaseInfo, notes: list[str], lang: str = "nl") -> bytes:
+def view_pdf(view: AssessmentView, info: CaseInfo, notes: list[str], lang: str = "nl",
+             extra: list[Line] | None = None) -> bytes:
     """The dossier of a composed assessment (`dossier_pdf` composes it first)."""
     t, rt = dialog_texts(), report_texts()
     lens = view.lens
@@ -234,6 +236,8 @@ def view_pdf(view: AssessmentView, info: CaseInfo, notes: list[str], lang: str =
     _lines(story, phenomenon_lines(view, lang) or [Line(t("summary.phenomena", lang), "heading"),
                                                    Line(rt("pdf.phenomena_none", lang), "muted")])
     _lines(story, advice_lines(view, lang))
+    if extra:   # a shared case: what each domain answered, and the history of later changes (issue 13)
+        _lines(story, extra)
 
     story.add(rt("pdf.notes", lang), "h2")
     if not notes:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dialogs.access import confirm
+from dialogs.combined import case_lines, history_lines
 from dialogs.counts import Period
 from dialogs.domain import Action
-from dialogs.output import Block
+from dialogs.output import Block, Line
 from dialogs.reports.export import case_json, case_rows, cases_csv
 from dialogs.reports.model import CaseInfo, LocalPicture
 from dialogs.service import CaseView, IntakeService, actor
@@ -53,7 +54,15 @@ def _png(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:
 def _pdf(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:
     from dialogs.reports.pdf import dossier_pdf  # reportlab: imported on first use
 
-    return dossier_pdf(view.lens, view.assessment(), case_info(view), notes(), lang)
+    return dossier_pdf(view.lens, view.assessment(), case_info(view), notes(), lang, shared_lines(view, lang))
+
+
+def shared_lines(view: CaseView, lang: str) -> list[Line]:
+    """The combined picture (when colleagues were asked) and the history of later changes (issue 13)."""
+    lines = case_lines(view.lens, view.answers, list(view.shared), lang) if view.shared else []
+    if view.history:
+        lines += history_lines([(c.item_id, c.old, c.new, c.by_role, c.at) for c in view.history], view.lens, lang)
+    return lines
 
 
 def _json(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:

@@ -165,7 +165,8 @@ async def summary(ctx: Ctx) -> Response:
         return not_found(ctx, code)
     shown = ctx.rt.door.cases.normalise_code(code)
     flashed = await taken(ctx, shown)
-    notices = blocks_parts(flashed.blocks) if flashed else []
+    news = await ctx.rt.db(ctx.rt.door.sharing.news, ctx.user, shown, ctx.lang)   # colleagues' contributions
+    notices = blocks_parts([*(flashed.blocks if flashed else ()), *news])
     return ctx.page("summary.html", code=shown, blocks=blocks_parts(blocks), notices=notices,
                     downloads=DOWNLOADS)
 

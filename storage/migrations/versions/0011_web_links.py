@@ -6,7 +6,7 @@ when it expires. Nothing about the person: the token is random, the case a pseud
 row. A link goes with its user and with its case (ON DELETE CASCADE).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 00:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0009'   # the lead re-chains this after 0010 at merge
+down_revision = '0010'   # chained after 0010 (sharing, issue 13)
 branch_labels = None
 depends_on = None
 
