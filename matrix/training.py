@@ -220,3 +220,35 @@ def gaming_scores(lens: Lens, vignette: Vignette, length: Round = "kort") -> dic
 def model_answers(lens: Lens, vignette: Vignette, length: Round = "kort") -> dict[str, str]:
     """What a professional answers in a round: the vignette's answers, "weet ik niet" where it is silent."""
     return {**dict.fromkeys(round_items(lens, vignette, length), "unknown"), **expected_answers(vignette, lens)}
+
+
+def weak_spots(results: Iterable[TrainingResult]) -> dict[str, int]:
+    """How often each indicator ("indicator:<id>") and each kind ("kind:<kind>") held a missed signal."""
+    counts: dict[str, int] = {}
+    for result in results:
+        for fb in result.signals:
+            if fb.verdict == "missed":
+                for key in (f"indicator:{fb.indicator}" if fb.indicator else None, f"kind:{fb.kind}"):
+                    if key:
+                        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def choose_vignette(lens: Lens, done: list[str], results: Iterable[TrainingResult]) -> str:
+    """The next vignette: one not done yet (all done: the ones done longest ago) that exercises what
+    this trainee missed most, the missed indicators counting double, the missed kinds once; no
+    misses yet: lens order. `done` holds today's ids, oldest first."""
+    if not lens.vignettes:
+        raise ValueError("this lens has no vignettes")
+    fresh = [v for v in lens.vignettes if v not in done]
+    if not fresh:   # every one done: the half done longest ago
+        last = {v: max(i for i, d in enumerate(done) if d == v) for v in lens.vignettes}
+        fresh = sorted(lens.vignettes, key=lambda v: last[v])[: max(1, len(lens.vignettes) // 2)]
+    weak = weak_spots(results)
+
+    def exercise(vid: str) -> int:
+        return sum(2 * weak.get(f"indicator:{lens.signal_indicator.get(e.signal)}", 0)
+                   + weak.get(f"kind:{kind_of(lens, e.signal)}", 0)
+                   for e in lens.vignettes[vid].expected if e.answer == "yes")
+
+    return max(fresh, key=lambda vid: (exercise(vid), -fresh.index(vid)))
