@@ -391,4 +391,13 @@ def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: 
     return "refuse.invalid"
 
 
-__all__ = ["IDENTIFYING", "SAVE_NOTE", "CaseView", "IntakeService", "NotAllowed", "practice_block", "StorageUnavailable", "actor"]
+__all__ = [
+    "IDENTIFYING",
+    "SAVE_NOTE",
+    "CaseView",
+    "IntakeService",
+    "NotAllowed",
+    "StorageUnavailable",
+    "actor",
+    "practice_block",
+]
