@@ -270,6 +270,10 @@ class Cases:
                                 "notice"))
         return blocks
 
+    def has_progress(self, user: UserRow) -> bool:
+        """Whether the user completed a practice round (a chart has something to show)."""
+        return bool(self.service.store.list_cases(user.id, status="completed", modes=TRAINING_MODES))
+
     def progress_chart(self, user: UserRow, lang: str) -> bytes:
         """The trainee's scores and found-per-kind over their rounds as a small PNG."""
         from dialogs.training_chart import progress_png  # Pillow: imported on first use
