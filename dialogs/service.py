@@ -145,7 +145,7 @@ class IntakeService:
                         continue
                     answers = tx.answers(case.id)
                 lens = self.dialog_for(c.lens_version).lens
-            v = lens.vignettes.get(c.vignette or "")
+            v = lens.vignettes.get(c.vignette or "") or lens.vignettes.get(current_id(c.vignette) or "")
             if v is not None:
                 rows.append((c.updated_at, current_id(v.id) or v.id, score_training(lens, v, answers)))
         return rows
