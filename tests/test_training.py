@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from bot.console import ConsoleChat
 from dialogs.access import NotAllowed
 from dialogs.app import Door, Settings
 from dialogs.service import IntakeService
@@ -254,12 +255,16 @@ def test_console_transcripts_reader_and_gamers(env: dict[str, str], lens: Lens, 
     assert good.returncode == 0, good.stderr
     assert "Oefencasus gestart" in good.stdout and "Score: 100%" in good.stdout
     assert t("training.advice_title", "nl") in good.stdout and "Veilig Thuis" in good.stdout
+    # the three gamers in the same console channel, in this process (a CLI start costs a second each)
+    door = Door(Settings(database_url=env["LENSBOT_DATABASE_URL"]), "console")
+    gamer = door.operator("gamer-gus")
     for answer in STRATEGIES:
-        gamed = run(env, "\n".join(console_lines(lens, v, {}, answer)) + "\n",
-                    "chat", "--mode", "training", "--vignette", v)
-        assert gamed.returncode == 0, gamed.stderr
-        score = int(gamed.stdout.split("Score: ")[1].split("%")[0])
+        out = io.StringIO()
+        typed = io.StringIO("\n".join(console_lines(lens, v, {}, answer)) + "\n")
+        assert ConsoleChat(door.cases, gamer, "nl", typed, out).run(None, "training", v) == 0
+        score = int(out.getvalue().split("Score: ")[1].split("%")[0])
         assert score <= 50, (answer, score)
+    door.close()
 
     chart = tmp_path / "voortgang.png"
     progress = run(env, "", "progress", "--chart", str(chart))
