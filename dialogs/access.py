@@ -190,6 +190,10 @@ class Access:
             invite.issuer_external_id in self.admin_ids
         return effective_role(invite.issuer_role, invite.issuer_source, configured) == Role.ADMIN
 
+    def issuer_may(self, invite: InviteRow) -> bool:
+        """Whether the invitation's maker may (still) give its role: an admin, or a trainer a trainee's."""
+        return self.issuer_is_admin(invite) or self.issuer_trains(invite)
+
     @staticmethod
     def issuer_trains(invite: InviteRow) -> bool:
         """A trainee invitation made by someone who is a trainer now: it joins the trainer's group."""
@@ -208,7 +212,7 @@ class Access:
         found: dict[str, object] = {}
 
         def decide(tx: Tx, invite: InviteRow, current: UserRow | None) -> str | None:
-            if not self.issuer_is_admin(invite) and not self.issuer_trains(invite):
+            if not self.issuer_may(invite):
                 tx.audit(f"{self.channel}:{ext}", "refused", None, "invite: its maker is no longer admin")
                 return "bad"
             now_role = effective_role(current.role, current.source, configured) if current else None
