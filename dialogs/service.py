@@ -116,9 +116,10 @@ class IntakeService:
         log.info("case started", extra={"case": case.code, "user_id": user.id, "mode": mode})
         return self._reply(self.dialog_for(case.lens_version), _model(case, {}), case, lang, blocks)
 
-    def next_vignette(self, user: UserRow) -> str:
-        """The vignette that exercises what this trainee missed most, among those not done yet."""
-        rows = self.progress(user)
+    def next_vignette(self, user: UserRow, rows: list[tuple[datetime, str, TrainingResult]] | None = None) -> str:
+        """The vignette that exercises what this trainee missed most, among those not done yet
+        (`rows`: their progress, when the caller has it already)."""
+        rows = self.progress(user) if rows is None else rows
         done = [current_id(c.vignette) or "" for c in
                 reversed(self.store.list_cases(user.id, status="completed", modes=TRAINING_MODES))]
         return choose_vignette(self.lens, done, [r for _, _, r in rows])

@@ -263,7 +263,8 @@ class Cases:
     def progress(self, user: UserRow, lang: str) -> list[Block]:
         """The trainee's record with the next case chosen for them, and who else sees it (a trainer)."""
         rows = self.service.progress(user)
-        blocks = progress_blocks(self.service.lens, rows, lang, self.service.next_vignette(user) if rows else None)
+        nxt = self.service.next_vignette(user, rows) if rows else None
+        blocks = progress_blocks(self.service.lens, rows, lang, nxt)
         trainer = training_store.trainer_of(self.service.store, user.id)
         if trainer is not None:
             blocks.append(Block((Line(dialog_texts()("training.trainer_sees", lang, trainer=trainer), "muted"),),
