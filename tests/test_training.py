@@ -10,6 +10,7 @@ Practice cases stay fiction: marked, never counted, never listed; a trainer sees
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import os
 import subprocess
@@ -270,10 +271,11 @@ def test_console_transcripts_reader_and_gamers(env: dict[str, str], lens: Lens, 
     progress = run(env, "", "progress", "--chart", str(chart))
     assert progress.returncode == 0, progress.stderr
     assert f"{lens.vignettes[v].title.nl}: 100%" in progress.stdout and chart.read_bytes().startswith(b"\x89PNG")
-    listing = run(env, "", "cases", "--format", "json")
-    assert listing.stdout.strip() == "[]"                      # practice never listed among real cases
-    group = run(env, "", "trainees")
-    assert group.returncode == 2 and "role does not allow" in group.stderr   # the console user is no trainer
+    door = Door(Settings(database_url=env["LENSBOT_DATABASE_URL"]), "console")
+    assert door.cases.list(door.operator(getpass.getuser()), None) == []   # practice never among real cases
+    with pytest.raises(NotAllowed):                            # the console user is no trainer
+        door.training.group(door.operator("gamer-gus"), "nl")
+    door.close()
 
 
 if __name__ == "__main__":   # the table of the report: python -m tests.test_training
