@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 from bot.cli_sharing import add_commands as add_sharing_commands
+from bot.cli_training import add_commands as add_training_commands
+from bot.cli_training import write_chart
 from bot.console import ConsoleChat, console_texts
 from bot.terminal import render_block
 from dialogs.app import (
@@ -80,11 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--case", metavar="CODE", help="resume this case where it stopped")
     chat.add_argument("--mode", choices=list(Mode), default=Mode.FULL,
                       help="full intake, quick scan for school staff, or training on a vignette")
-    chat.add_argument("--vignette", metavar="ID", help="training: this vignette (default: the next one not done)")
+    chat.add_argument("--vignette", metavar="ID",
+                      help="with --mode training only: this vignette (default: the one that exercises what you miss)")
+    chat.add_argument("--round", choices=["kort", "volledig"], default=None,
+                      help="training: kort (the leefgebieden the case touches, default) or volledig (the whole lens)")
     chat.set_defaults(func=cmd_chat)
 
     progress = sub.add_parser("progress", help="your training record: vignettes done, scores, signals missed")
     progress.add_argument("--lang", choices=["nl", "en"], default="nl")
+    progress.add_argument("--chart", metavar="FILE.png", help="also write your scores per round as a PNG chart")
     progress.set_defaults(func=cmd_progress)
 
     cases = sub.add_parser("cases", help="list your cases (or delete one: lensbot cases delete CODE)")
@@ -197,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = db.add_parser("upgrade", help="run the Alembic migrations up to the newest schema")
     up.set_defaults(func=cmd_db_upgrade)
     add_sharing_commands(sub)   # share, shares, amend, export-case (bot/cli_sharing.py, issue 13)
+    add_training_commands(sub)  # trainees (bot/cli_training.py, issue 14)
     return p
 
 
@@ -214,18 +221,23 @@ def console_user(d: Door) -> User:
 
 # -- commands -----------------------------------------------------------------------------
 def cmd_chat(args: argparse.Namespace) -> int:
+    if (args.vignette or args.round) and args.mode != Mode.TRAINING:   # never a real intake on a made-up case
+        print("lensbot: --vignette and --round are for practice only: add --mode training", file=sys.stderr)
+        return 2
     d = door(args)
     if args.vignette and not d.cases.has_vignette(args.vignette):
         print(f"lensbot: unknown vignette '{args.vignette}' (known: {', '.join(d.cases.vignettes())})",
               file=sys.stderr)
         return 2
-    return ConsoleChat(d.cases, console_user(d), args.lang).run(args.case, args.mode, args.vignette)
+    return ConsoleChat(d.cases, console_user(d), args.lang).run(args.case, args.mode, args.vignette, args.round)
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
     d = door(args)
     for block in d.cases.progress(console_user(d), args.lang):
         print(render_block(block))
+    if args.chart:
+        write_chart(d, console_user(d), args.lang, args.chart)
     return 0
 
 

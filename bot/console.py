@@ -83,7 +83,8 @@ class ConsoleChat:
             if any(o.id == SAVE_NOTE for o in reply.prompt.options):
                 self.say(self.t("console.save_note", self.lang))
 
-    def run(self, code: str | None = None, mode: str = Mode.FULL, vignette: str | None = None) -> int:
+    def run(self, code: str | None = None, mode: str = Mode.FULL, vignette: str | None = None,
+            length: str | None = None) -> int:
         try:
             if code:
                 reply = self.cases.resume(self.user, code, self.lang)
@@ -92,8 +93,9 @@ class ConsoleChat:
                     return 2
                 self.say(self.t("console.resumed", self.lang, code=reply.case_code))
             else:
-                reply = self.cases.start(self.user, self.lang, mode=mode, vignette=vignette)
-                self.say(self.t("console.started", self.lang, code=reply.case_code))
+                reply = self.cases.start(self.user, self.lang, mode=mode, vignette=vignette, length=length)
+                started = "console.started_training" if mode == Mode.TRAINING else "console.started"
+                self.say(self.t(started, self.lang, code=reply.case_code))
         except Unavailable as exc:
             self.say(self.t("console.storage_error", self.lang, error=exc))
             return 1

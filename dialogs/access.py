@@ -32,11 +32,13 @@ ACTIONS_BY_ROLE: dict[str, set[str]] = {
     Role.TRAINEE: {Action.USE, Action.TRAINING},   # trainees practise on vignettes and never hold real cases
     # a colleague who opened a share link: their own settings, and the requests they claimed, nothing else
     Role.CONTRIBUTOR: {Action.USE, Action.CONTRIBUTE},
+    # a trainer practises too, invites trainees and follows their practice cases; no real cases
+    Role.TRAINER: {Action.USE, Action.TRAINING, Action.TRAINEES},
 }
 for _role in (Role.ADMIN, Role.PROFESSIONAL):   # a professional may answer a request they claimed; a
     ACTIONS_BY_ROLE[_role].add(Action.CONTRIBUTE)  # trainee never touches a real case, not even by a link
 ACTIONS = frozenset(Action)
-RANK = {Role.TRAINEE: 0, Role.PROFESSIONAL: 1, Role.ADMIN: 2}
+RANK = {Role.TRAINEE: 0, Role.TRAINER: 1, Role.PROFESSIONAL: 2, Role.ADMIN: 3}
 INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{8,32}")   # secrets.token_urlsafe: what an invitation code looks like
 REFUSAL_MEMORY = 60.0   # seconds: one audit row per person and refused thing, not one per message of a flood
 _REFUSALS_MAX = 10_000
@@ -188,6 +190,16 @@ class Access:
             invite.issuer_external_id in self.admin_ids
         return effective_role(invite.issuer_role, invite.issuer_source, configured) == Role.ADMIN
 
+    def issuer_may(self, invite: InviteRow) -> bool:
+        """Whether the invitation's maker may (still) give its role: an admin, or a trainer a trainee's."""
+        return self.issuer_is_admin(invite) or self.issuer_trains(invite)
+
+    @staticmethod
+    def issuer_trains(invite: InviteRow) -> bool:
+        """A trainee invitation made by someone who is a trainer now: it joins the trainer's group."""
+        return invite.role == Role.TRAINEE and invite.created_by is not None and \
+            effective_role(invite.issuer_role, invite.issuer_source, False) == Role.TRAINER
+
     def redeem(self, code: str, external_id: int | str, confirmed: bool = False,
                then: Callable[[Tx, int, bool], object] | None = None) -> Redeemed:
         """Open an invitation: give its role, or say why not (see Redeemed). `then(tx, user_id,
@@ -200,7 +212,7 @@ class Access:
         found: dict[str, object] = {}
 
         def decide(tx: Tx, invite: InviteRow, current: UserRow | None) -> str | None:
-            if not self.issuer_is_admin(invite):
+            if not self.issuer_may(invite):
                 tx.audit(f"{self.channel}:{ext}", "refused", None, "invite: its maker is no longer admin")
                 return "bad"
             now_role = effective_role(current.role, current.source, configured) if current else None

@@ -30,6 +30,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     PROFESSIONAL = "professional"
     TRAINEE = "trainee"
+    TRAINER = "trainer"           # follows the practice of the trainees they invited (issue 14)
     CONTRIBUTOR = "contributor"   # a colleague asked to add to one case: only the requests they claimed
 
 
@@ -45,5 +46,6 @@ class Action(StrEnum):
     TRAINING = "training"   # practise on vignettes
     INVITE = "invite"       # invitations and the local picture: admins
     CONTRIBUTE = "contribute"   # answer a share request one claimed (dialogs/app/sharing.py)
+    TRAINEES = "trainees"   # invite trainees and see their practice (never their real cases): trainers
 
 __all__ = ["CODE_ALPHABET", "REAL_MODES", "ROLES", "TRAINING_MODES", "Action", "Mode", "Role"]

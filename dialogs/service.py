@@ -30,7 +30,7 @@ from dialogs.texts import dialog_texts
 from matrix.lens import AGE_PHASE, Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
-from matrix.training import TrainingResult, score_training
+from matrix.training import ROUNDS, Round, TrainingResult, choose_vignette, current_id, score_training, training_script
 from storage import sharing as shared_store
 from storage.repo import CaseRow, StorageUnavailable, Store, Tx, UserRow, normalise_code, now
 from storage.sharing import Change
@@ -75,13 +75,17 @@ class IntakeService:
 
     # -- starting and resuming -------------------------------------------------------------
     def start(self, user: UserRow, lang: str, mode: str = Mode.FULL, update: tuple[str, int] | None = None,
-              vignette: str | None = None) -> Reply:
+              vignette: str | None = None, length: str | None = None) -> Reply:
         """Create a case and show how it begins; `update` (channel, id) makes a redelivery a no-op.
 
         full: the intro with a Begin button. quick: straight to the acute-danger gate (a teacher has
-        two minutes). training: the vignette (the next one this trainee has not done), then Begin.
+        two minutes). training: the vignette (the next one for this trainee), then Begin; `length`
+        "kort" (default) or "volledig" says how much of the lens the round asks (matrix/training.py).
+        A vignette outside training is refused (ValueError): it must never start a real intake.
         """
         lens = self.lens
+        if vignette is not None and mode != Mode.TRAINING:
+            raise ValueError("a vignette is for practice only (mode training)")
         state, script, trail, blocks = INTRO, None, None, []
         if mode == Mode.QUICK:
             if lens.doc.quick_scan is None:
@@ -97,9 +101,13 @@ class IntakeService:
                 done = {c.vignette for c in self.store.list_cases(user.id, status="completed", modes=TRAINING_MODES)}
                 if vignette in done:   # every vignette done: say that this one comes again
                     blocks.append(Block((Line(dialog_texts()("training.none_left", lang), "muted"),), "notice"))
+            vignette = current_id(vignette)
             if vignette not in lens.vignettes:
                 raise ValueError(f"unknown vignette {vignette!r}")
-            script = list(lens.script_for(e.signal for e in lens.vignettes[vignette].expected))
+            if (length or ROUNDS[0]) not in ROUNDS:
+                raise ValueError(f"unknown round {length!r}")
+            round_: Round = "volledig" if length == "volledig" else "kort"
+            script = list(training_script(lens, lens.vignettes[vignette], round_))
         needs = Action.TRAINING if mode == Mode.TRAINING else Action.INTAKE   # as stored now, in the same transaction
         case = self.store.create_case(user.id, lens.version, state, lang, mode, claim=update, script=script,
                                       trail=trail, vignette=vignette, check=lambda tx: confirm(tx, user, needs))
@@ -108,25 +116,39 @@ class IntakeService:
         log.info("case started", extra={"case": case.code, "user_id": user.id, "mode": mode})
         return self._reply(self.dialog_for(case.lens_version), _model(case, {}), case, lang, blocks)
 
-    def next_vignette(self, user: UserRow) -> str:
-        """The first vignette this user has not completed; all done: the one done longest ago."""
-        done = self.store.list_cases(user.id, status="completed", modes=TRAINING_MODES)
-        seen = [c.vignette for c in reversed(done)]   # oldest first
-        fresh = [v for v in self.lens.vignettes if v not in seen]
-        if fresh:
-            return fresh[0]
-        if not self.lens.vignettes:
-            raise ValueError("this lens has no vignettes")
-        return min(self.lens.vignettes, key=lambda v: max(i for i, s in enumerate(seen) if s == v))
+    def next_vignette(self, user: UserRow, rows: list[tuple[datetime, str, TrainingResult]] | None = None) -> str:
+        """The vignette that exercises what this trainee missed most, among those not done yet
+        (`rows`: their progress, when the caller has it already)."""
+        rows = self.progress(user) if rows is None else rows
+        done = [current_id(c.vignette) or "" for c in
+                reversed(self.store.list_cases(user.id, status="completed", modes=TRAINING_MODES))]
+        return choose_vignette(self.lens, done, [r for _, _, r in rows])
 
     def progress(self, user: UserRow) -> list[tuple[datetime, str, TrainingResult]]:
-        """Completed training cases, oldest first, each scored against its vignette."""
+        """Completed training cases, oldest first, each scored against its vignette (today's id)."""
+        return self.progress_of(user.id, user)
+
+    def progress_of(self, user_id: int, reader: UserRow | None = None) -> list[tuple[datetime, str, TrainingResult]]:
+        """A trainee's practice record: only training cases are read, never a real one. Scored with
+        the lens version each case was answered with; `reader` the owner (their role checked) or
+        None for a trainer's view (dialogs/app/training.py checks who may see it)."""
         rows = []
-        for c in reversed(self.store.list_cases(user.id, status="completed", modes=TRAINING_MODES)):
-            view = self.view(user, c.code)
-            v = view.lens.vignettes.get(c.vignette or "") if view else None
-            if view is not None and v is not None:
-                rows.append((c.updated_at, v.id, score_training(view.lens, v, view.answers)))
+        for c in reversed(self.store.list_cases(user_id, status="completed", modes=TRAINING_MODES)):
+            if reader is not None:
+                view = self.view(reader, c.code)
+                if view is None:
+                    continue
+                lens, answers = view.lens, view.answers
+            else:
+                with self.store.transaction() as tx:
+                    case = tx.load_case(c.code)
+                    if case is None or case.mode not in TRAINING_MODES or case.user_id != user_id:
+                        continue
+                    answers = tx.answers(case.id)
+                lens = self.dialog_for(c.lens_version).lens
+            v = lens.vignettes.get(c.vignette or "") or lens.vignettes.get(current_id(c.vignette) or "")
+            if v is not None:
+                rows.append((c.updated_at, current_id(v.id) or v.id, score_training(lens, v, answers)))
         return rows
 
     def resume(self, user: UserRow, code: str, lang: str) -> Reply:
@@ -197,6 +219,8 @@ class IntakeService:
         if view is None:
             return None
         blocks = summary_blocks(view.lens, view.assessment(), lang, view.case.code)
+        if view.case.mode in TRAINING_MODES:   # fiction stays fiction: never mistaken for a real case
+            blocks.insert(0, practice_block(lang))
         if view.shared:   # per signal what each domain answered, conflicts, blind spots
             blocks.append(Block(tuple(case_lines(view.lens, view.answers, list(view.shared), lang)), "summary"))
         return blocks
@@ -337,6 +361,11 @@ class IntakeService:
         return Reply(case_code=normalise_code(code), step=step, refused=True, toast=text, reason=key)
 
 
+def practice_block(lang: str) -> Block:
+    """The mark every summary or report of a practice case carries."""
+    return Block((Line(dialog_texts()("training.practice_mark", lang), "title"),), "notice")
+
+
 def _may_touch(user: UserRow | None, case: CaseRow) -> bool:
     """Only the owner, and only kinds of case their role allows (a trainee: training cases)."""
     return user is not None and case.user_id == user.id and case.mode in Access.case_modes(user)
@@ -363,4 +392,13 @@ def _refusal_reason(dialog: IntakeDialog, model: IntakeCase, event: str, value: 
     return "refuse.invalid"
 
 
-__all__ = ["IDENTIFYING", "SAVE_NOTE", "CaseView", "IntakeService", "NotAllowed", "StorageUnavailable", "actor"]
+__all__ = [
+    "IDENTIFYING",
+    "SAVE_NOTE",
+    "CaseView",
+    "IntakeService",
+    "NotAllowed",
+    "StorageUnavailable",
+    "actor",
+    "practice_block",
+]

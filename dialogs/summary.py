@@ -18,8 +18,8 @@ from dialogs.output import Block, Line
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
 from matrix.models import Text, Vignette
-from matrix.scoring import Assessment
-from matrix.training import TrainingResult
+from matrix.scoring import Assessment, assess
+from matrix.training import Share, TrainingResult, expected_answers
 from matrix.view import AssessmentView
 
 
@@ -223,34 +223,71 @@ def quick_result_blocks(lens: Lens, result: Assessment, answers: dict[str, str],
     return blocks
 
 
+UNLISTED_YES_LINES = 8   # over-flagged questions the text does not mention, named one by one; then a count
+
+
 def feedback_blocks(lens: Lens, vignette: Vignette, result: TrainingResult, lang: str) -> list[Block]:
+    """Per signal what the trainee answered and why the text says otherwise, its kind in one line, the
+    score in its parts, then the case as a professional reads it: concern, advice, routes and steps."""
     t = dialog_texts()
-    lines = [Line(t("training.feedback_title", lang, title=vignette.title.get(lang)), "title")]
-    for fb in result.signals:
+    lines = [Line(t("training.feedback_title", lang, title=vignette.title.get(lang)), "title"),
+             Line(t("training.practice_mark", lang), "muted"), Line(t("training.listed_title", lang), "heading")]
+    for fb in result.listed:
         given = t(f"answer.{fb.given}", lang) if fb.given else t("training.no_answer", lang)
         lines.append(Line(t("training.signal_line", lang, verdict=t(f"verdict.{fb.verdict}", lang),
                             question=lens.say(lens.question_text(fb.signal), lang, vignette.age), given=given,
                             expected=t(f"answer.{fb.expected}", lang)), "item"))
-        lines.append(Line(fb.reason.get(lang), "subitem"))
+        if fb.reason is not None:
+            lines.append(Line(fb.reason.get(lang), "subitem"))
+        if fb.kind:
+            lines.append(Line(t(f"training.kind.{fb.kind}", lang), "subitem"))
+    unlisted = [fb for fb in result.signals if not fb.listed]
+    if unlisted:
+        lines.append(Line(t("training.unlisted_title", lang), "heading"))
+        count = {a: sum(1 for fb in unlisted if fb.given == a) for a in ("yes", "no", "unknown")}
+        lines.append(Line(t("training.unlisted_counts", lang, total=len(unlisted), **count)))
+        flagged = [fb for fb in unlisted if fb.given == "yes"]
+        for fb in flagged[:UNLISTED_YES_LINES]:
+            lines.append(Line(t("training.unlisted_yes", lang,
+                                question=lens.say(lens.question_text(fb.signal), lang, vignette.age)), "item"))
+            if fb.kind:
+                lines.append(Line(t(f"training.kind.{fb.kind}", lang), "subitem"))
+        if len(flagged) > UNLISTED_YES_LINES:
+            lines.append(Line(t("training.unlisted_more", lang, count=len(flagged) - UNLISTED_YES_LINES), "muted"))
     if vignette.age is not None and vignette.age in lens.age_bands:
         given_age = lens.age_bands.get(result.age_given or "")
         lines.append(Line(t("training.age", lang, given=given_age.label.get(lang) if given_age else
                             t("training.no_answer", lang), expected=lens.age_bands[vignette.age].label.get(lang),
                             verdict=t("verdict.rightly_no" if result.age_given == vignette.age else "verdict.differs",
                                       lang)), "item"))
-    lines.append(Line(t("training.concern", lang, given=t(f"concern.{result.concern_given}", lang),
-                        expected=t(f"concern.{result.concern_expected}", lang)), "heading"))
-    lines.append(Line(t("training.reading_yes" if vignette.exploitation else "training.reading_no", lang)))
-    def pct(share: float | None) -> str:
-        return "–" if share is None else f"{round(100 * share)}%"
-
-    lines.append(Line(t("training.score", lang, score=result.score, recall=pct(result.recall),
-                        precision=pct(result.precision)), "heading"))
-    return [Block(tuple(lines), "summary")]
+    lines.append(Line(t("training.score", lang, score=result.score), "heading"))
+    for key, share in (("found", result.found), ("rightly_no", result.rightly_no),
+                       ("rightly_unknown", result.rightly_unknown)):
+        if share.total:
+            lines.append(Line(t(f"training.score_{key}", lang, n=share.n, total=share.total, pct=share.pct()), "item"))
+    lines.append(Line(t("training.score_how", lang), "muted"))
+    return [Block(tuple(lines), "summary"), Block(tuple(advice_for_vignette(lens, vignette, result, lang)), "summary")]
 
 
-def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]], lang: str) -> list[Block]:
-    """A trainee's record: cases done, scores, and the signals they miss most often.
+def advice_for_vignette(lens: Lens, vignette: Vignette, result: TrainingResult, lang: str) -> list[Line]:
+    """The case as a professional would get it: the concern and why, the advice with its routes and
+    the steps (the Meldcode where it applies), from the vignette's own answers under today's rules."""
+    t = dialog_texts()
+    view = AssessmentView.of(lens, assess(lens, expected_answers(vignette, lens)))
+    lines = [Line(t("training.advice_title", lang), "title"), Line(t("training.advice_intro", lang)),
+             Line(t("training.concern", lang, given=t(f"concern.{result.concern_given}", lang),
+                    expected=t(f"concern.{result.concern_expected}", lang)), "heading"),
+             Line(t("training.reading_yes" if vignette.exploitation else "training.reading_no", lang)),
+             Line(view.say(view.concern_explanation, lang))]
+    lines += advice_lines(view, lang)
+    lines.append(Line(t("training.principle", lang), "muted"))
+    return lines
+
+
+def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]], lang: str,
+                    next_vignette: str | None = None) -> list[Block]:
+    """A trainee's record: cases done, scores, found per kind over time, the indicators and
+    signals missed most often, and the next case chosen for them.
 
     Each row was scored with the lens version of its case. A vignette or signal still in `lens` is
     named in the current words; one that left it in the words of the version it was scored with,
@@ -268,6 +305,18 @@ def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]]
                  else result.title.get(lang) if result.title else vid)
         lines.append(Line(t("progress.line", lang, date=when.strftime("%Y-%m-%d"), title=title, score=result.score),
                           "item"))
+    kinds = kind_progress([r for _, _, r in rows])
+    if kinds:
+        lines.append(Line(t("progress.kinds", lang), "heading"))
+        for kind, (first, last, n) in kinds.items():
+            lines.append(Line(t("progress.kind_line", lang, kind=t(f"progress.kind.{kind}", lang), first=first.pct(),
+                                last=last.pct(), n=n), "item"))
+    indicators = indicator_misses([r for _, _, r in rows])
+    if indicators:
+        lines.append(Line(t("progress.indicators", lang), "heading"))
+        for ind, (missed_n, total) in list(indicators.items())[:5]:
+            name = lens.indicators[ind].name.get(lang) if ind in lens.indicators else ind
+            lines.append(Line(t("progress.indicator_line", lang, name=name, missed=missed_n, total=total), "item"))
     missed: dict[str, int] = {}
     recorded: dict[str, Text] = {}
     for _, _, result in rows:
@@ -282,4 +331,37 @@ def progress_blocks(lens: Lens, rows: list[tuple[datetime, str, TrainingResult]]
             question = (lens.say(lens.question_text(s), lang) if s in lens.question_index
                         else lens.say(recorded[s], lang) if s in recorded else s)
             lines.append(Line(t("progress.missed_line", lang, question=question, count=n), "item"))
+    if next_vignette in lens.vignettes:
+        lines.append(Line(t("progress.next", lang, title=lens.vignettes[next_vignette].title.get(lang)), "muted"))
     return [Block(tuple(lines), "summary")]
+
+
+def kind_progress(results: list[TrainingResult]) -> dict[str, tuple[Share, Share, int]]:
+    """Per kind: found in the first half of the rounds, found in the last half, signals in all.
+    One round: both halves are that round."""
+    half = len(results) // 2
+    first, last = (results[:half], results[half:]) if half else (results, results)
+
+    def found(part: list[TrainingResult]) -> dict[str, Share]:
+        total: dict[str, Share] = {}
+        for r in part:
+            for kind, share in r.found_by_kind().items():
+                old = total.get(kind, Share(0, 0))
+                total[kind] = Share(old.n + share.n, old.total + share.total)
+        return total
+
+    a, b, every = found(first), found(last), found(results)
+    return {k: (a.get(k, Share(0, 0)), b.get(k, Share(0, 0)), every[k].total)
+            for k in ("exploitation", "harm", "vulnerability", "red_flag") if k in every}
+
+
+def indicator_misses(results: list[TrainingResult]) -> dict[str, tuple[int, int]]:
+    """Per indicator with a miss: (missed, expected "ja" in all rounds), most missed first."""
+    counts: dict[str, list[int]] = {}
+    for r in results:
+        for fb in r.signals:
+            if fb.expected == "yes" and fb.indicator:
+                c = counts.setdefault(fb.indicator, [0, 0])
+                c[0] += fb.verdict == "missed"
+                c[1] += 1
+    return {k: (m, n) for k, (m, n) in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0])) if m}

@@ -416,8 +416,8 @@ async def test_a_trainee_cannot_reach_real_cases_they_held_before(env: Env) -> N
         (lambda u: u.send(f"/verwijder {code}"), Seen(texts=[tg("admin_only", "nl")])),
         (lambda u: u.send("/zaken"), Seen(texts=[tg("admin_only", "nl")])),
         (lambda u: u.send("/export"), Seen(texts=[tg("admin_only", "nl")])),
-        (lambda u: u.send("/hervat"), Seen(texts=[tg("no_open_case", "nl")])),   # practice cases only
-        (lambda u: u.send("Het gaat om de notitie"), Seen(texts=[tg("no_open_case", "nl")])),
+        (lambda u: u.send("/hervat"), Seen(texts=[tg("no_open_case_training", "nl")])),   # issue 14: to /oefenen
+        (lambda u: u.send("Het gaat om de notitie"), Seen(texts=[tg("no_open_case_training", "nl")])),
         (lambda u: u.tap_data(f"r:{bare}", 10**6), Seen(toasts=[not_found])),
         (lambda u: u.tap_data(f"q:{bare}:{step}:y", 10**6), Seen(toasts=[not_found])),
         (lambda u: u.tap_data(f"d:{bare}:y", 10**6), Seen(texts=[not_found], toasts=[""])),

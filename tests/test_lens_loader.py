@@ -147,7 +147,7 @@ def test_bundled_lens_has_the_documented_shape() -> None:
     assert len(lens.indicators) == 19
     assert len(lens.signals) == 94
     assert len(lens.red_flags) == 8
-    assert len(lens.vignettes) == 18
+    assert len(lens.vignettes) == 24
     assert lens.counts()["quick_signals"] == 10   # after the age and the acute-danger question
     assert [lg.order for lg in lens.leefgebieden] == [1, 2, 3, 4]
     # Every question of the intake is a red flag or a signal, red flags first.

@@ -24,7 +24,7 @@ from dialogs.texts import dialog_texts
 from matrix.checks import MAX_QUICK
 from matrix.lens import Lens
 from matrix.scoring import assess
-from matrix.training import expected_answers, score_training
+from matrix.training import expected_answers, model_answers, round_items, score_training
 from storage import records
 from storage.repo import Store, UserRow
 
@@ -352,16 +352,18 @@ def test_every_vignette_claims_the_concern_its_expected_answers_give(lens: Lens)
         assert result.score == 100 and {f.verdict for f in result.signals} <= RIGHT, v.id
 
 
+# Issue 14 changed this: a round asks whole leefgebieden (not only the vignette's signals), so a sample
+# of vignettes goes through the service here; tests/test_training.py scores every vignette.
 def test_training_cases_score_expected_answers_100_and_over_flagging_lower(store: Store, lens: Lens) -> None:
     service, user = service_user(store, lens, "trainee-tom", role="trainee")
-    for v in lens.vignettes.values():
-        expected = expected_answers(v, lens)                          # the vignette's signals and its age
+    for v in list(lens.vignettes.values())[::8]:
+        expected = model_answers(lens, v)                  # the vignette's signals, "weet ik niet" elsewhere, its age
         good = Session(service, user, "training", v.id)
         assert good.options == ["begin"] and v.text.nl in good.reply.prompt.text  # type: ignore[union-attr]
         good.tap("begin")
         assert good.question == lens.age_item, v.id                   # the age first, as in a real case
         asked = good.answer_all(expected)
-        assert sorted(asked) == sorted({lens.age_item, *(e.signal for e in v.expected)}), v.id   # exactly these
+        assert sorted(asked) == sorted({lens.age_item, *round_items(lens, v)}), v.id   # the whole round
         assert good.reply.finished, v.id
         shown = good.text()
         assert "Score: 100%" in shown, v.id
@@ -381,8 +383,8 @@ def test_training_cases_score_expected_answers_100_and_over_flagging_lower(store
         eager.answer_all({lens.age_item: expected[lens.age_item]} if lens.age_item in expected else {}, default="yes")
         result = score_training(lens, v, stored_answers(service, user, eager.code))
         flagged = {f.signal for f in result.signals if f.verdict == "wrongly_flagged"}
-        assert flagged == {e.signal for e in v.expected if e.answer != "yes"}, v.id
-        assert flagged and result.score < 100, v.id
+        assert flagged == set(round_items(lens, v)) - {e.signal for e in v.expected if e.answer == "yes"}, v.id
+        assert flagged and result.score <= 50, v.id
         assert f"Score: {result.score}%" in eager.text(), v.id
         shown = eager.text()
         assert t("concern." + result.concern_given, "nl") in shown and t("concern." + v.concern, "nl") in shown
@@ -393,7 +395,7 @@ def test_vignette_option_reshows_the_text_without_changing_the_step(store: Store
     v = next(iter(lens.vignettes.values()))
     s = Session(service, user, "training", v.id)
     s.tap("begin")
-    expected = expected_answers(v, lens)
+    expected = model_answers(lens, v)
     s.give_age(expected.get(lens.age_item or "", unknown_band(lens)))
     s.tap(expected[s.question or ""])
     question, step = s.question, s.reply.step
@@ -417,7 +419,7 @@ def test_progress_lists_training_cases_which_never_count_as_real(store: Store, l
     first_id = service.next_vignette(user)
     first = Session(service, user, "training")
     first.tap("begin")
-    first.answer_all(expected_answers(lens.vignettes[first_id], lens))
+    first.answer_all(model_answers(lens, lens.vignettes[first_id]))
     second_id = service.next_vignette(user)
     assert second_id != first_id
     second = Session(service, user, "training")
@@ -487,9 +489,9 @@ def test_console_quick_scan_piped(env: dict[str, str], lens: Lens) -> None:
 
 
 def test_console_training_with_expected_answers_and_progress(env: dict[str, str], lens: Lens) -> None:
-    v = lens.vignettes["v13_opgewacht_bij_school"]
-    expected = expected_answers(v, lens)
-    order = [lens.all_questions[i].item_id for i in lens.script_for(e.signal for e in v.expected)]
+    v = lens.vignettes["casus_13"]
+    expected = model_answers(lens, v)
+    order = [lens.all_questions[i].item_id for i in lens.script_for(round_items(lens, v))]
     assert order[0] == lens.age_item                   # the age after Begin
     lines = ["begin", *(age_line(lens, expected[item]) if item == lens.age_item else WORDS[expected[item]]
                         for item in order)]

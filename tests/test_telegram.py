@@ -85,7 +85,7 @@ async def test_help_lists_what_the_role_may_use(env: TelegramEnv) -> None:
     (admin,) = await env.admin().send_and_wait("/help")
     lines = admin.text.split("\n")
     assert "/overzicht — het lokale beeld" in lines and "/nieuw — volledige intake" in lines
-    assert "/uitnodigen [professional|trainee|admin] — iemand uitnodigen" in lines
+    assert "/uitnodigen [professional|trainee|trainer|admin] — iemand uitnodigen" in lines   # issue 14: trainer
     (stranger,) = await env.server.user(2999).send_and_wait("/help")
     assert commands(stranger.text.split("\n")) == ["/nood"]
     (english,) = await env.server.user(2998, language_code="en").send_and_wait("/help")

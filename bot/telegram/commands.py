@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.telegram import handlers, sharing
+from bot.telegram import handlers, sharing, training
 from bot.telegram.guard import Ctx, guarded
 from dialogs.app import Action, User
 from dialogs.texts import Catalog
@@ -54,8 +54,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("start",), None, handlers.start, help=False),   # the welcome and no_access texts explain it
     Command(("nieuw", "new"), Action.INTAKE, handlers.new_case),
     Command(("snel", "quick"), Action.INTAKE, handlers.quick_scan),
-    Command(("oefenen", "practice", "train"), Action.TRAINING, handlers.training),
-    Command(("voortgang", "progress"), Action.TRAINING, handlers.progress),
+    Command(("oefenen", "practice", "train"), Action.TRAINING, training.training),   # issue 14: [kort|volledig]
+    Command(("voortgang", "progress"), Action.TRAINING, training.progress),
+    Command(("groep", "group"), Action.TRAINEES, training.group),   # a trainer's view of their trainees
     Command(("hervat", "resume"), Action.USE, handlers.resume),
     Command(("zaken", "cases"), Action.CASES, handlers.list_cases),
     Command(("samenvatting", "summary"), Action.CASES, handlers.summary),

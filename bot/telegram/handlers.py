@@ -20,7 +20,7 @@ from bot.telegram import minimal, sharing
 from bot.telegram.callback import Callback, decode
 from bot.telegram.guard import Ctx, guarded
 from bot.telegram.render import blocks_messages, keyboard, prompt_html
-from dialogs.app import Action, BadInput, Block, File, Mode, Redeemed, Reply
+from dialogs.app import Action, BadInput, Block, File, Mode, Redeemed, Reply, User
 from dialogs.app.cases import Erased
 from dialogs.app.sharing import is_share_token
 from dialogs.domain import CODE_ALPHABET
@@ -172,12 +172,17 @@ async def start(ctx: Ctx) -> None:
     if ctx.user is None:
         await ctx.refuse_stranger()
         return
-    await ctx.send(ctx.t("welcome"))
+    await ctx.send(ctx.t(_for_role(ctx, "welcome", ctx.user)))
+
+
+def _for_role(ctx: Ctx, key: str, user: User | None) -> str:
+    """A text that points to a command: the practice variant for someone who may not start an intake."""
+    return key if ctx.rt.door.access.may(user, Action.INTAKE) else f"{key}_training"
 
 
 def _redeemed_text(ctx: Ctx, result: Redeemed) -> str:
     if result.outcome == "ok" and result.user is not None:
-        return ctx.t("invite_ok", role=result.user.role)
+        return ctx.t(_for_role(ctx, "invite_ok", result.user), role=result.user.role)
     if result.outcome == "same":
         return ctx.t("invite_same", role=result.current)
     if result.outcome == "open_cases":
@@ -212,24 +217,11 @@ async def quick_scan(ctx: Ctx) -> None:
     await _start(ctx, Mode.QUICK)
 
 
-async def training(ctx: Ctx) -> None:
-    """Continue an open practice case, or start the next vignette."""
-    assert ctx.user is not None
-    reply = await ctx.rt.db(ctx.rt.door.cases.practise, ctx.user, ctx.lang, ctx.update_key)
-    if not reply.duplicate:
-        await show(ctx, reply)
-
-
-async def progress(ctx: Ctx) -> None:
-    assert ctx.user is not None
-    await send_blocks(ctx, await ctx.rt.db(ctx.rt.door.cases.progress, ctx.user, ctx.lang))
-
-
 async def resume(ctx: Ctx) -> None:
     assert ctx.user is not None
     cases = await ctx.rt.db(ctx.rt.door.cases.resume_choices, ctx.user)
     if not cases:
-        await ctx.send(ctx.t("no_open_case"))
+        await ctx.send(ctx.t(_for_role(ctx, "no_open_case", ctx.user)))
         return
     buttons = [[InlineKeyboardButton(f"{c.code} · {c.answers}", callback_data=Callback("r", c.code).encode())]
                for c in cases]
@@ -525,7 +517,7 @@ async def on_text(ctx: Ctx) -> None:
         code = ctx.rt.last_note_prompt.get(ctx.chat_id)
     result = await ctx.rt.db(ctx.rt.door.cases.text, ctx.user, text, ctx.lang, ctx.update_key, code, replied)
     if result.kind == "no_case":
-        await ctx.send(ctx.t("no_open_case"))
+        await ctx.send(ctx.t(_for_role(ctx, "no_open_case", ctx.user)))
     elif result.kind == "notice" and result.notice:
         await ctx.send(result.notice)
     elif result.kind == "reply" and result.reply is not None:

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bot.web.guard import Ctx, page
-from bot.web.pages import account, admin, cases, info, link, sharing
+from bot.web.pages import account, admin, cases, info, link, sharing, training
 from bot.web.runtime import Runtime
 from bot.web.security import SecurityHeaders
 from bot.web.session import SessionMiddleware
@@ -57,7 +57,7 @@ def create_app(door: Door) -> Starlette:
     rt = Runtime(door)
     rt.templates = Jinja2Templates(directory=HERE / "templates")
     routes = [*extension_routes(), *account.routes, *cases.routes, *admin.routes, *info.routes, *link.routes,
-              *sharing.routes,
+              *sharing.routes, *training.routes,
               Mount("/static", GZipMiddleware(StaticFiles(directory=HERE / "static")), name="static")]
     app = Starlette(routes=routes,
                     middleware=[Middleware(SecurityHeaders), Middleware(SessionMiddleware, rt=rt)],

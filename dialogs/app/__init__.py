@@ -7,6 +7,7 @@ files). Storage trouble arrives as `Unavailable`, bad arguments as `BadInput`, b
 `ConfigError`, a broken lens as `LensError`.
 
     cases.py    start, answer, typed text, resume, list, summary, delete, practice, progress
+    training.py a trainer's view: the practice of the trainees they invited, its CSV, invitations
     reports.py  a case's report, the export of all cases, the local picture (files)
     accounts.py web accounts: invitations, passwords, TOTP, throttling, sessions (the web channel)
     links.py    links from Telegram into the web app (Telegram's minimal mode)

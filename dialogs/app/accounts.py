@@ -226,7 +226,7 @@ class Accounts:
         with self.store.transaction() as tx:
             invite = stored_accounts.find_invite(tx, code)
             if invite is not None:
-                usable = invite.is_open(now()) and self.access.issuer_is_admin(invite)
+                usable = invite.is_open(now()) and self.access.issuer_may(invite)
                 return InvitationInfo(invite.role, invite.expires_at) if usable else None
             found = stored.account_by_reset(tx, _sha256(code), at)
         if found is None:
@@ -263,7 +263,7 @@ class Accounts:
                 if live is None:
                     raise BadInput("accounts.invite_bad")
                 return live
-            if not (invite.is_open(now()) and self.access.issuer_is_admin(invite)):
+            if not (invite.is_open(now()) and self.access.issuer_may(invite)):
                 raise BadInput("accounts.invite_bad")   # first: no one without an invitation learns a name is taken
             if stored.login_taken(tx, name):
                 raise BadInput("accounts.login_taken")

@@ -181,7 +181,7 @@ class Admin:
             return "used"
         if invite.expires_at < at:
             return "expired"
-        return "open" if self._access().issuer_is_admin(invite) else "orphaned"
+        return "open" if self._access().issuer_may(invite) else "orphaned"
 
     @shielded
     def revoke_invite(self, code: str, by: By = None) -> bool:

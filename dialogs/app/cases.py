@@ -24,16 +24,18 @@ from typing import Literal
 from dialogs.access import Access, actor, confirm
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
 from dialogs.intake import NOTE
-from dialogs.output import Block, Option, Reply
+from dialogs.output import Block, Line, Option, Reply
 from dialogs.render import AGE_OPTION, option_event
 from dialogs.service import IDENTIFYING, SAVE_NOTE, IntakeService
 from dialogs.summary import progress_blocks, red_flag_block
 from dialogs.texts import dialog_texts
 from storage import records
+from storage import training as training_store
 from storage.repo import CaseSummary, MessageRef, Store, UserRow, normalise_code, now
 
 RESUME_LIMIT = 10   # open cases offered to resume
 LIST_LIMIT = 50     # cases in a chat's case list
+ROUND_WORDS = {"kort": "kort", "short": "kort", "volledig": "volledig", "full": "volledig", "lang": "volledig"}
 REMINDER_WORDS = {"aan": True, "on": True, "uit": False, "off": False}
 CODE_LENGTHS = range(6, 9)   # K7QX3M, K7-QX3M, with a stray space: what a typed code may look like
 HELD_NOTES = 1000            # notes waiting for "save anyway", at most (oldest forgotten first)
@@ -104,15 +106,21 @@ class Cases:
 
     # -- starting ---------------------------------------------------------------------------
     def start(self, user: UserRow, lang: str, mode: Mode | str = Mode.FULL, update: Update = None,
-              vignette: str | None = None) -> Reply:
-        return self.service.start(user, lang, Mode(mode), update, vignette)
+              vignette: str | None = None, length: str | None = None) -> Reply:
+        return self.service.start(user, lang, Mode(mode), update, vignette, length)
 
-    def practise(self, user: UserRow, lang: str, update: Update = None) -> Reply:
-        """Continue the open practice case, or start the next vignette."""
+    def practise(self, user: UserRow, lang: str, update: Update = None, length: str | None = None) -> Reply:
+        """Continue the open practice case, or start the next vignette: a "kort" (default) or
+        "volledig" round (matrix/training.py)."""
         code = self.service.open_case(user, TRAINING_MODES)
         if code is not None:
             return self.service.resume(user, code, lang)
-        return self.service.start(user, lang, Mode.TRAINING, update)
+        return self.service.start(user, lang, Mode.TRAINING, update, length=length)
+
+    @staticmethod
+    def round_length(word: str | None) -> str | None:
+        """A channel's word for the length of a round ("kort"/"short", "volledig"/"full"), or None."""
+        return ROUND_WORDS.get((word or "").strip().lower())
 
     def age_options(self, lang: str) -> tuple[Option, ...]:
         """The age question's options (as the first question of a case offers them), before any case
@@ -253,7 +261,25 @@ class Cases:
         return self.service.summary(user, code, lang)
 
     def progress(self, user: UserRow, lang: str) -> list[Block]:
-        return progress_blocks(self.service.lens, self.service.progress(user), lang)
+        """The trainee's record with the next case chosen for them, and who else sees it (a trainer)."""
+        rows = self.service.progress(user)
+        nxt = self.service.next_vignette(user, rows) if rows else None
+        blocks = progress_blocks(self.service.lens, rows, lang, nxt)
+        trainer = training_store.trainer_of(self.service.store, user.id)
+        if trainer is not None:
+            blocks.append(Block((Line(dialog_texts()("training.trainer_sees", lang, trainer=trainer), "muted"),),
+                                "notice"))
+        return blocks
+
+    def has_progress(self, user: UserRow) -> bool:
+        """Whether the user completed a practice round (a chart has something to show)."""
+        return bool(self.service.store.list_cases(user.id, status="completed", modes=TRAINING_MODES))
+
+    def progress_chart(self, user: UserRow, lang: str) -> bytes:
+        """The trainee's scores and found-per-kind over their rounds as a small PNG."""
+        from dialogs.training_chart import progress_png  # Pillow: imported on first use
+
+        return progress_png([r for _, _, r in self.service.progress(user)], lang)
 
     def emergency(self, lang: str) -> list[Block]:
         """What to do in acute danger: for anyone, at any moment; changes nothing."""

@@ -21,6 +21,7 @@ from dialogs.app.reports import CaseReports
 from dialogs.app.settings import Settings
 from dialogs.app.sharing import Sharing
 from dialogs.app.tools import Tools
+from dialogs.app.training import Trainers
 from dialogs.reports.service import Reports
 from dialogs.service import IntakeService
 from matrix.lens import Lens
@@ -99,6 +100,11 @@ class Door:
         if "service" in self.__dict__:
             return Cases(self.service)
         return Cases(lambda: self.service, self.store)   # the lens is loaded when a case needs it
+
+    @cached_property
+    def training(self) -> Trainers:
+        """A trainer's view of the trainees they invited (issue 14)."""
+        return Trainers(lambda: self.service)
 
     @cached_property
     def reports(self) -> CaseReports:

@@ -134,7 +134,10 @@ class Reports:
         if view is None:
             return None
         data = form.render(view, lambda: self.store.notes(view.case.id), lang)
-        return File(form.name.format(code=view.case.code), form.mime, data, form.binary)
+        name = form.name.format(code=view.case.code)
+        if view.case.mode == "training":   # fiction stays fiction: the file name says so too (issue 14)
+            name = f"oefencasus-{name}"
+        return File(name, form.mime, data, form.binary)
 
     def case_report(self, user: UserRow, code: str, fmt: ReportFormat, lang: str) -> bytes | None:
         """The bytes of case_file()."""

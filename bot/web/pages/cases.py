@@ -35,7 +35,7 @@ async def start_page(ctx: Ctx) -> Response:
     ages = await ctx.rt.db(cases.age_options, ctx.lang) if "quick" in ways else ()
     login = await ctx.rt.db(ctx.rt.door.accounts.login_name, user)
     return ctx.page("start.html", ways=ways, cases=listed, open_cases=open_cases, ages=ages,
-                    role=ctx.t(f"role.{user.role}"), login=login)
+                    role=ctx.t(f"role.{user.role}"), login=login, trainer=access.may(user, Action.TRAINEES))
 
 
 @page()
@@ -46,7 +46,7 @@ async def start_case(ctx: Ctx) -> Response:
     if mode is None:
         return ctx.redirect("/")
     if mode == Mode.TRAINING:
-        reply = await ctx.rt.db(cases.practise, ctx.user, ctx.lang)
+        reply = await ctx.rt.db(cases.practise, ctx.user, ctx.lang, None, cases.round_length(ctx.field("round")))
     else:
         reply = await ctx.rt.db(cases.start, ctx.user, ctx.lang, mode)
         age = ctx.field("age")
@@ -207,7 +207,8 @@ async def delete_case(ctx: Ctx) -> Response:
 @page(action=Action.TRAINING)
 async def progress(ctx: Ctx) -> Response:
     blocks = await ctx.rt.db(ctx.rt.door.cases.progress, ctx.user, ctx.lang)
-    return ctx.page("progress.html", blocks=blocks_parts(blocks))
+    chart = await ctx.rt.db(ctx.rt.door.cases.has_progress, ctx.user)
+    return ctx.page("progress.html", blocks=blocks_parts(blocks), chart=chart)
 
 
 routes = [
