@@ -20,7 +20,6 @@ import functools
 import os
 import ssl
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,11 @@ from sqlalchemy import create_engine, text
 from matrix.lens import Lens
 from storage.db import normalise_url
 from storage.repo import Store
+from tests import MACHINE_TMP
 from tests.support.app import lens_under_test
+
+if os.environ.get("LENSBOT_TEST_CPU"):   # opt-in: CPU and wall per test file (tests/support/cpu_report.py)
+    pytest_plugins = ["tests.support.cpu_report"]
 
 
 def _share_the_tls_context() -> None:
@@ -83,7 +86,7 @@ _remember_that_sniffio_is_missing()
 
 POSTGRES_URL = os.environ.get("LENSBOT_TEST_POSTGRES_URL")
 # One lock for every lensbot test run on this machine: the PostgreSQL server is shared by all of them.
-SUITE_LOCK = Path(tempfile.gettempdir()) / f"lensbot-tests-{os.getuid()}.lock"
+SUITE_LOCK = MACHINE_TMP / f"lensbot-tests-{os.getuid()}.lock"   # not TMPDIR (tests/__init__.py)
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser   # CI insists these ran (.ci/run)
-
 from tests.support.web import (  # noqa: F401 - fixtures
     Person,
     answer_until,
@@ -28,6 +26,8 @@ from tests.support.web import (  # noqa: F401 - fixtures
     register,
     server,
 )
+
+pytestmark = pytest.mark.browser   # CI insists these ran (.ci/run)
 
 SKIP = "Sla leefgebied over"
 STALE = re.compile(r"al beantwoord|verouderd|niet meer|eerder", re.I)
