@@ -36,6 +36,8 @@ from storage import records
 from storage.repo import Store, UserRow
 from tests.support.closed import close_this_month
 
+pytestmark = pytest.mark.slow(seconds=12)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 LENSBOT = Path(sys.executable).with_name("lensbot")
 NEW_VERSION = "2.1.0-test"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
