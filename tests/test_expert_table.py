@@ -54,7 +54,7 @@ SUBPROCESS_CASE = "trap_armoede_schuldhulp"
 
 
 def load_cases() -> list[dict[str, Any]]:
-    cases = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
+    cases = yaml.load(CASES_FILE.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     assert isinstance(cases, list), f"{CASES_FILE}: expected a list of cases"
     return cases
 
