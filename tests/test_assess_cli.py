@@ -16,7 +16,7 @@ import pytest
 from dialogs.texts import dialog_texts
 from matrix.loader import DEFAULT_LENS, load_lens
 
-pytestmark = pytest.mark.slow(seconds=6)   # about its wall time on one worker: handed out early (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=8)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
 ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")
 

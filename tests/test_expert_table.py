@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow(seconds=8)   # about its wall time on one worker: handed out early (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=10)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
 CASES_FILE = Path(__file__).parent / "data" / "expert_cases.yaml"
 ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")  # the bundled lens, never an operator's override

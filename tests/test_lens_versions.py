@@ -36,7 +36,7 @@ from storage import records
 from storage.repo import Store, UserRow
 from tests.support.closed import close_this_month
 
-pytestmark = pytest.mark.slow(seconds=12)   # about its wall time on one worker: handed out early (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=10)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
 LENSBOT = Path(sys.executable).with_name("lensbot")
 NEW_VERSION = "2.1.0-test"

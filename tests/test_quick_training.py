@@ -28,7 +28,7 @@ from matrix.training import expected_answers, score_training
 from storage import records
 from storage.repo import Store, UserRow
 
-pytestmark = pytest.mark.slow(seconds=10)   # about its wall time on one worker: handed out early (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=20)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
 LENSBOT = Path(sys.executable).with_name("lensbot")
 GATE = "rf_snelle_scan_acuut"

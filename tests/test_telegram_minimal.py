@@ -36,7 +36,7 @@ from tests.support.web import (  # noqa: F401 - fixtures
     server,
 )
 
-pytestmark = pytest.mark.slow(seconds=14)   # about its wall time on one worker: handed out early (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=9)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
 WEB = "https://lensbot.gemeente.example"
 LINK = re.compile(r"(https?://\S+/t/([A-Za-z0-9_-]{43}))")

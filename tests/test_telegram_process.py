@@ -29,7 +29,7 @@ from matrix.lens import Lens, Question
 from storage.repo import Store
 from tests.support.fake_bot_api import FakeBotAPI, FakeUser, FaultPlan, SentMessage
 
-pytestmark = pytest.mark.slow(seconds=40)   # about its wall time on one worker: handed out early (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=25)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
 LENSBOT = Path(sys.executable).with_name("lensbot")
 TOKEN = "123456789:TEST-lensbot-e2e-token-abcdefghij"
