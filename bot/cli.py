@@ -345,14 +345,15 @@ def cmd_dialog_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_telegram(args: argparse.Namespace) -> int:
-    from telegram.error import InvalidToken
-
-    from bot.telegram.app import CHANNEL, run
-
     settings = door(args).settings
     settings.telegram_token()   # ConfigError (exit 2) before anything is opened
     if args.webhook_url and not settings.webhook_secret:
         raise ConfigError("LENSBOT_WEBHOOK_SECRET must be set for webhook mode")
+    # Imported after the checks: python-telegram-bot costs ~0.3 s of CPU, a refusal need not pay for it.
+    from telegram.error import InvalidToken
+
+    from bot.telegram.app import CHANNEL, run
+
     d = Door(settings, CHANNEL)
     d.service   # noqa: B018 - the lens first (a broken one stops here), then the database
     try:

@@ -20,7 +20,6 @@ import functools
 import os
 import ssl
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,12 @@ from sqlalchemy import create_engine, text
 from matrix.lens import Lens
 from storage.db import normalise_url
 from storage.repo import Store
+from tests import MACHINE_TMP
 from tests.support.app import lens_under_test
+from tests.support.migrated import start_migrated
+
+if os.environ.get("LENSBOT_TEST_CPU"):   # opt-in: CPU and wall per test file (tests/support/cpu_report.py)
+    pytest_plugins = ["tests.support.cpu_report"]
 
 
 def _share_the_tls_context() -> None:
@@ -83,7 +87,7 @@ _remember_that_sniffio_is_missing()
 
 POSTGRES_URL = os.environ.get("LENSBOT_TEST_POSTGRES_URL")
 # One lock for every lensbot test run on this machine: the PostgreSQL server is shared by all of them.
-SUITE_LOCK = Path(tempfile.gettempdir()) / f"lensbot-tests-{os.getuid()}.lock"
+SUITE_LOCK = MACHINE_TMP / f"lensbot-tests-{os.getuid()}.lock"   # not TMPDIR (tests/__init__.py)
 
 
 @pytest.fixture(scope="session")
@@ -166,8 +170,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
+    """A Store on a fresh database at the schema's head: on SQLite a copy of a migrated file
+    (tests/support/migrated.py), on PostgreSQL a new schema migrated here."""
+    migrated = start_migrated(db_url)
     s = Store(db_url)
-    s.upgrade()
+    if not migrated:
+        s.upgrade()
     yield s
     s.dispose()
 
@@ -177,12 +185,34 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'lensbot.db'}"
 
 
+DEFAULT_SLOW_SECONDS = 10.0   # a bare @pytest.mark.slow
+
+
+def _slow_seconds(item: pytest.Item) -> float:
+    """How long the `slow` marker says the item's file takes on one worker (0 when unmarked)."""
+    marks = list(item.iter_markers("slow"))
+    return max((float(m.kwargs.get("seconds", DEFAULT_SLOW_SECONDS)) for m in marks), default=0.0)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The PostgreSQL restart test first (it waits for no running test then), then the long tests:
-    the xdist workers take files in the order their tests are collected, and a long file picked up
-    last would leave one worker running alone at the end."""
+    """The PostgreSQL restart test first (it waits for no running test then), then the files longest
+    first, as their `slow` markers estimate them (`pytestmark = pytest.mark.slow(seconds=30)`: about
+    how long the file takes on one idle worker), then the rest in collection order.
+
+    The xdist workers (`--dist loadfile`) take whole files in the order their tests come here, each
+    worker the next file when it is free: longest first is what lets the two end together. A long
+    file picked up last would leave one worker running alone at the end.
+    """
+    weight: dict[str, float] = {}
+    restart: set[str] = set()
+    for item in items:
+        path = str(item.path)
+        weight[path] = max(weight.get(path, 0.0), _slow_seconds(item))
+        if item.get_closest_marker("restarts_postgres") is not None:
+            restart.add(path)
+    order = {id(item): n for n, item in enumerate(items)}
     items.sort(key=lambda item: (item.get_closest_marker("restarts_postgres") is None,
-                                 item.get_closest_marker("slow") is None))
+                                 str(item.path) not in restart, -weight[str(item.path)], order[id(item)]))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -35,6 +35,8 @@ from storage.repo import normalise_code
 from tests.support.fake_bot_api import FakeUser
 from tests.support.telegram_env import TelegramEnv, running_bot
 
+pytestmark = pytest.mark.slow(seconds=18)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 TOKEN = "123456789:TEST-lensbot-access-token-abcdefgh"
 tg, dt = telegram_texts(), dialog_texts()
 VICTIM, STRANGER = 9001, 3001

@@ -29,6 +29,8 @@ from storage.repo import Store
 from tests.support.app import Lens
 from tests.support.telegram_env import TelegramEnv, running_bot, start_intake
 
+pytestmark = pytest.mark.slow(seconds=8)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 NOT_FOR_ROLE = "Dit is niet beschikbaar voor jouw rol."
 NO_ACCESS = "Je hebt (nog) geen toegang tot lensbot."
 INVITE_BAD = "Deze uitnodiging is ongeldig"

@@ -16,6 +16,8 @@ import pytest
 from dialogs.texts import dialog_texts
 from matrix.loader import DEFAULT_LENS, load_lens
 
+pytestmark = pytest.mark.slow(seconds=8)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")
 
 # Strong signals in two leefgebieden about a minor, written the way a Dutch user would.

@@ -17,6 +17,8 @@ import pytest
 
 from matrix.lens import Lens
 
+pytestmark = pytest.mark.slow(seconds=18)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 LENSBOT = Path(sys.executable).with_name("lensbot")
 STRONG = {  # strong (weight-3) exploitation signals in two leefgebieden
     "bankpas_rekening_afgestaan", "schuld_aan_persoon",                 # Wonen & Financiën

@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow(seconds=10)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 CASES_FILE = Path(__file__).parent / "data" / "expert_cases.yaml"
 ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")  # the bundled lens, never an operator's override
 
@@ -52,7 +54,7 @@ SUBPROCESS_CASE = "trap_armoede_schuldhulp"
 
 
 def load_cases() -> list[dict[str, Any]]:
-    cases = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
+    cases = yaml.load(CASES_FILE.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     assert isinstance(cases, list), f"{CASES_FILE}: expected a list of cases"
     return cases
 

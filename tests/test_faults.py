@@ -63,6 +63,8 @@ from tests.support.fake_bot_api import FakeBotAPI, FakeUser, FaultPlan, SentMess
 from tests.support.faults import ApiGate, BotLife, SqliteLock, Zygote
 from tests.support.harness import TelegramHarness
 
+pytestmark = pytest.mark.slow(seconds=45)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 LONG = os.environ.get("LENSBOT_LONG_FAULTS") == "1"
 KILLS = 200 if LONG else 50
 SEED = 20240611

@@ -46,6 +46,8 @@ from storage.repo import CODE_ALPHABET, Store, UserRow, normalise_code
 from tests.support.fake_bot_api import FakeBotAPI, FakeUser
 from tests.support.harness import TelegramHarness
 
+pytestmark = pytest.mark.slow(seconds=30)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 TOKEN = "123456789:TEST-lensbot-fuzz-token-abcdefghijk"
 ADMIN, PRO, WRITER, TRAINEE, STRANGER, VICTIM = 1001, 2001, 2002, 3001, 4001, 9001
 NOT_FOUND = re.compile(r"(?:Zaak (\S+) is niet gevonden|Case (\S+) was not found)\.")

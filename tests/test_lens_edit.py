@@ -21,6 +21,8 @@ import pytest
 from tests.support.app import DEFAULT_LENS, load_lens
 from tests.support.lens_edit import INDICATOR, LEEFGEBIED_FILE, NEW_SIGNAL, edited_lens_copy
 
+pytestmark = pytest.mark.slow(seconds=30)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 ROOT = Path(__file__).parents[1]
 # A slice of the files whose tests depend on the lens's content: the intake (counts, order, ids), the quick
 # scan and training in the console, the rendered reports and the Telegram modes (about 15 s on one core;

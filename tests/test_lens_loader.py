@@ -21,6 +21,8 @@ from dialogs.app.root import configured_lens
 from matrix.loader import DEFAULT_LENS, LensError, lens_from_content, load_lens
 from matrix.scoring import assess
 
+pytestmark = pytest.mark.slow(seconds=9)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 ENV_KEYS = ("LENSBOT_LENS", "LENSBOT_CONTACTS")
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+): (?:(?P<path>[^:\s]+): )?(?P<message>.+)$")
 VERSION = re.compile(r"^\d+\.\d+\.\d+\+[0-9a-f]{10}$")   # the declared version plus a content hash

@@ -36,6 +36,8 @@ from storage import records
 from storage.repo import Store, UserRow
 from tests.support.closed import close_this_month
 
+pytestmark = pytest.mark.slow(seconds=10)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 LENSBOT = Path(sys.executable).with_name("lensbot")
 NEW_VERSION = "2.1.0-test"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -64,8 +66,14 @@ def _values(node: Any) -> Iterator[Any]:
         yield node
 
 
+# libyaml's loader and dumper when PyYAML has them (as the lens loader does): the pure-Python ones took
+# ~1.5 s of CPU per test here, reading and writing the ten lens files.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _documents(folder: Path) -> dict[Path, Any]:
-    return {p: yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.yaml"))}
+    return {p: yaml.load(p.read_text(encoding="utf-8"), Loader=SAFE_LOADER) for p in sorted(folder.glob("*.yaml"))}
 
 
 def vignette_only_signals(lens: Lens, folder: Path) -> list[str]:
@@ -110,7 +118,7 @@ def edited_lens(folder: Path, removed: str, renamed: tuple[str, str]) -> Path:
                         s["split_from"] = [renamed[0]]
         if "lens" in doc:
             doc["lens"]["version"] = NEW_VERSION
-        path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        path.write_text(yaml.dump(doc, Dumper=SAFE_DUMPER, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return folder
 
 

@@ -24,6 +24,8 @@ from storage.repo import Store, audit_hash, now
 from tests.support.closed import close_this_month, last_month
 from tests.support.generate import run_case
 
+pytestmark = pytest.mark.slow(seconds=18)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 LENSBOT = Path(sys.executable).with_name("lensbot")
 
 

@@ -24,7 +24,8 @@ from tests.conftest import POSTGRES_URL, _postgres_schema_url
 from tests.support.fake_bot_api import FakeBotAPI, FakeUser
 from tests.test_telegram_process import TOKEN, BotProcess, free_port, port_open
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="LENSBOT_TEST_POSTGRES_URL is not set")
+pytestmark = [pytest.mark.skipif(not POSTGRES_URL, reason="LENSBOT_TEST_POSTGRES_URL is not set"),
+              pytest.mark.slow(seconds=10)]   # about its wall time on one worker (tests/conftest.py)
 SECRET = "multi-instance-secret"
 LENSBOT = Path(sys.executable).with_name("lensbot")
 ANN, BOB = 1001, 2002

@@ -28,6 +28,8 @@ from matrix.training import expected_answers, model_answers, round_items, score_
 from storage import records
 from storage.repo import Store, UserRow
 
+pytestmark = pytest.mark.slow(seconds=20)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 LENSBOT = Path(sys.executable).with_name("lensbot")
 GATE = "rf_snelle_scan_acuut"
 TEEN = "a12_17"   # the age band a teacher picks for a pupil

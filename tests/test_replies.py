@@ -23,6 +23,8 @@ from tests.support.app import Lens, Store
 from tests.support.fake_bot_api import FakeBotAPI, FaultPlan
 from tests.support.telegram_env import TOKEN, TelegramEnv, progress, running_bot, start_intake
 
+pytestmark = pytest.mark.slow(seconds=12)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 STALE = "hoort bij een eerdere vraag"
 INVALID_BUTTON = "Deze knop is niet (meer) geldig."
 NO_ACCESS = "Je hebt (nog) geen toegang"

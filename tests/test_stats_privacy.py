@@ -37,6 +37,8 @@ from tests.support.closed import close_this_month
 from tests.support.generate import run_case
 from tests.support.telegram_env import TelegramEnv, after, running_bot, texts
 
+pytestmark = pytest.mark.slow(seconds=8)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 TODAY = datetime.now(UTC).date()
 QUARTER = Period.last_closed_quarter(TODAY)
 SECTIONS = ("leefgebieden", "indicators", "signals_yes", "signals_unknown", "phenomena")

@@ -22,6 +22,8 @@ from storage import accounts, migrate, records
 from storage.models import Invite
 from storage.repo import CaseRow, StorageUnavailable, Store, UserRow, audit_hash, now
 
+pytestmark = pytest.mark.slow(seconds=9)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 LENS = "test-lens"
 
 

@@ -33,6 +33,8 @@ from tests.support.telegram_env import (
     to_note,
 )
 
+pytestmark = pytest.mark.slow(seconds=9)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 PERSON = "de jongere"    # how questions say it for the AGE tapped in these sessions
 STALE = "Die knop hoort bij een eerdere vraag; er is niets veranderd. Met /hervat ga je verder waar je was."
 INVALID_BUTTON = "Deze knop is niet (meer) geldig."

@@ -36,6 +36,8 @@ from tests.support.web import (  # noqa: F401 - fixtures
     server,
 )
 
+pytestmark = pytest.mark.slow(seconds=9)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 WEB = "https://lensbot.gemeente.example"
 LINK = re.compile(r"(https?://\S+/t/([A-Za-z0-9_-]{43}))")
 READY = "staat klaar in de webapp"

@@ -29,6 +29,8 @@ from matrix.lens import Lens, Question
 from storage.repo import Store
 from tests.support.fake_bot_api import FakeBotAPI, FakeUser, FaultPlan, SentMessage
 
+pytestmark = pytest.mark.slow(seconds=25)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 LENSBOT = Path(sys.executable).with_name("lensbot")
 TOKEN = "123456789:TEST-lensbot-e2e-token-abcdefghij"
 TOKEN_SECRET_PART = TOKEN.split(":", 1)[1]

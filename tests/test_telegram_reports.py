@@ -35,6 +35,8 @@ from tests.support.telegram_env import (
 )
 from tests.support.telegram_env import start_intake as shared_start_intake
 
+pytestmark = pytest.mark.slow(seconds=12)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 TOKEN = "123456789:TEST-lensbot-reports-token-abcdefgh"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ROLE_REFUSED = "Dit is niet beschikbaar voor jouw rol."

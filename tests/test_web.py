@@ -27,7 +27,7 @@ from tests.support.web import (  # noqa: F401 - fixtures
     server,
 )
 
-pytestmark = pytest.mark.browser   # CI insists these ran (.ci/run)
+pytestmark = [pytest.mark.browser, pytest.mark.slow(seconds=35)]   # CI insists these ran (.ci/run)
 
 SKIP = "Sla leefgebied over"
 STALE = re.compile(r"al beantwoord|verouderd|niet meer|eerder", re.I)

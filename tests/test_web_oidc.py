@@ -20,7 +20,7 @@ import pytest
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, IdentityProvider
 from tests.support.web import Person, WebServer, browser, invite, start_server  # noqa: F401 - fixtures
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow(seconds=12)]
 
 ORG = "Testorganisatie"
 SSO = f"Inloggen via {ORG}"

@@ -19,6 +19,7 @@ from dialogs.service import IntakeService
 from matrix.lens import Lens
 from storage.repo import Store
 from tests.support.fake_bot_api import FakeBotAPI
+from tests.support.migrated import start_migrated
 
 
 class TelegramHarness:
@@ -28,6 +29,7 @@ class TelegramHarness:
         self.store: Store | None = None
 
     async def start(self) -> TelegramHarness:
+        start_migrated(self.db_url)   # a new SQLite file starts as a copy of a migrated one (tests/support/migrated.py)
         self.store = open_store(Settings.load(database_url=self.db_url), migrate=True)   # LENSBOT_SQLITE_BUSY_...
         self.store.ensure_schema(auto_upgrade=True)
         settings = Settings(token=self.server.token, base_url=self.server.base_url,
