@@ -28,7 +28,7 @@ from tests.support.web import CHROMIUM, PASSWORD, server  # noqa: F401 - fixture
 from tests.test_sharing_store import complete
 from tests.test_sharing_telegram import WONEN, ZINGEVING, ask, contribute, size, summary_text
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow(seconds=17)]   # browser: CI insists they ran; slow: first
 
 
 def console(server, lens: Lens, channel: str = "console") -> Door:  # noqa: F811

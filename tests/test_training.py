@@ -41,6 +41,8 @@ from storage.models import Case
 from storage.repo import Store, UserRow
 from tests.test_quick_training import Session, age_line, lensbot_cmd
 
+pytestmark = pytest.mark.slow(seconds=13)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 t = dialog_texts()
 STRATEGIES = {"yes": "alles ja", "unknown": "alles weet ik niet", "no": "alles nee"}
 WORDS = {"yes": "ja", "no": "nee", "unknown": "weet ik niet"}

@@ -21,6 +21,8 @@ from tests.support.app import Lens
 from tests.support.fake_bot_api import FakeUser
 from tests.support.telegram_env import ANSWER_ROW, ANSWERS, TelegramEnv, running_bot, texts
 
+pytestmark = pytest.mark.slow(seconds=15)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 TOKEN = "123456789:TEST-lensbot-train-token-abcdefghij"
 t = dialog_texts()
 

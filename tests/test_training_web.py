@@ -21,7 +21,7 @@ from dialogs.texts import dialog_texts
 from matrix.loader import load_lens
 from matrix.training import model_answers
 
-pytestmark = pytest.mark.browser   # CI insists these ran (.ci/run)
+pytestmark = [pytest.mark.browser, pytest.mark.slow(seconds=20)]   # browser: CI insists they ran; slow: first
 
 from tests.support.web import (  # noqa: E402, F401 - fixtures
     Person,

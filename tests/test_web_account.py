@@ -23,6 +23,8 @@ from storage.repo import Store
 from tests.support.web import PASSWORD, WebServer, browser, register, start_server  # noqa: F401 - browser: a fixture
 from tests.support.web_client import SECRET, WebClient
 
+pytestmark = pytest.mark.slow(seconds=7)   # about its wall time on one worker: handed out early (tests/conftest.py)
+
 INVITE_LINK = re.compile(r'<code id="invite-link" class="secret">([^<]+)</code>')
 
 

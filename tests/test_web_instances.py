@@ -28,7 +28,8 @@ from tests.conftest import POSTGRES_URL, _postgres_schema_url
 from tests.support.web import PASSWORD, WebServer, start_server
 from tests.support.web_client import CASE, Page, WebClient
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="LENSBOT_TEST_POSTGRES_URL is not set")
+pytestmark = [pytest.mark.skipif(not POSTGRES_URL, reason="LENSBOT_TEST_POSTGRES_URL is not set"),
+              pytest.mark.slow(seconds=9)]
 A, B = 0, 1
 ANSWERS = ("yes", "no", "unknown")   # options that store an answer (an age choice does too)
 ACUTE = html.escape(dialog_texts()("red_flag.title", "nl"), quote=True)
