@@ -19,7 +19,6 @@ import pypdf
 import pytest
 
 from dialogs.app import Door, Settings
-from dialogs.render import option_event
 from tests.support.app import Lens
 
 ORGANISATION = "Gemeente Utrecht, team Jeugd"

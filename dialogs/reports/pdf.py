@@ -302,7 +302,7 @@ def _numbered(footer: str, made_at: datetime) -> type[Canvas]:
             self.setDateFormatter(lambda *_: created)   # CreationDate/ModDate: when it was made
             self._held: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802 - reportlab's name
+        def showPage(self) -> None:
             self._held.append(dict(self.__dict__))
             self._startPage()
 
