@@ -53,7 +53,16 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
         await ctx.rt.call(lambda: bot.edit_message_text(closed, ctx.chat_id, message.message_id, parse_mode=HTML))
     await _retire_live_prompt(ctx, keep=message.message_id if message is not None else None)
     blocks, withheld = minimal.shown_blocks(ctx, reply)   # minimal mode: the result only in the web app
-    ids = await send_blocks(ctx, blocks)
+    ids: list[int] = []
+    if not withheld and "lens_picture" in reply.attachments and ctx.user is not None:
+        # the summary's first screen with buttons for the rest (issue 15); the full one is a tap away
+        short = await ctx.rt.db(ctx.rt.door.cases.summary, ctx.user, reply.case_code, ctx.lang, True)
+        first = next((i for i, b in enumerate(blocks) if b.kind == "summary"), None)
+        if short and first is not None:   # what came before it (acute danger, a skipped leefgebied) stays first
+            ids += await send_blocks(ctx, blocks[:first])
+            ids += await send_short(ctx, reply.case_code, short)
+            blocks = tuple(b for b in blocks[first:] if b.kind != "summary")
+    ids += await send_blocks(ctx, blocks)
     if withheld:
         try:
             _, link = await minimal.send_link(ctx, "minimal.summary", code=reply.case_code)
@@ -113,6 +122,23 @@ async def send_blocks(ctx: Ctx, blocks: tuple[Block, ...] | list[Block]) -> list
     ids = []
     for html in blocks_messages(blocks):
         sent = await ctx.send(html, parse_mode=HTML)
+        if sent is not None:
+            ids.append(sent.message_id)
+    return ids
+
+
+def short_buttons(ctx: Ctx, code: str) -> InlineKeyboardMarkup:
+    """Under a short summary: the full summary, the lens picture and the PDF dossier, one tap each."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(ctx.t(f"short_{key}"), callback_data=Callback("m", code, option=option).encode())
+        for key, option in (("details", "d"), ("picture", "p"), ("pdf", "f"))]])
+
+
+async def send_short(ctx: Ctx, code: str, blocks: list[Block]) -> list[int]:
+    """A short summary as one message with its buttons; the ids of the messages sent."""
+    ids = []
+    for html in blocks_messages(blocks):
+        sent = await ctx.send(html, parse_mode=HTML, reply_markup=short_buttons(ctx, code))
         if sent is not None:
             ids.append(sent.message_id)
     return ids
@@ -463,11 +489,30 @@ async def on_callback(ctx: Ctx) -> None:
         else:
             text = ctx.t("invite_kept", role=ctx.user.role)
         await _answer_in_place(ctx, message, text)
+    elif cb.kind == "m":   # a short summary's buttons: the details, the picture, the PDF
+        assert cb.code is not None
+        async with ctx.toasting():
+            await _short_button(ctx, cb.code, cb.option or "")
     elif cb.kind == "v":   # revoke an invitation from /uitnodigingen (admins, as stored now)
         assert cb.invite is not None
         done = await ctx.rt.db(ctx.rt.door.admin.revoke_invite, cb.invite, ctx.user)
         await _answer_in_place(ctx, None, ctx.t("invite_revoked" if done else "invite_not_open",
                                                 short=cb.invite[:6]))
+
+
+async def _short_button(ctx: Ctx, code: str, option: str) -> None:
+    assert ctx.user is not None
+    if minimal.on(ctx):   # minimal mode: content only in the web app
+        await _link_or_not_found(ctx, "minimal.summary" if option == "d" else "minimal.report", code)
+        return
+    if option == "d":
+        blocks = await ctx.rt.db(ctx.rt.door.cases.details, ctx.user, code, ctx.lang)
+        if blocks is None:
+            await _not_found(ctx, code)
+            return
+        await remember(ctx, [code], await send_blocks(ctx, blocks))
+    elif not await send_report(ctx, code, "png" if option == "p" else "pdf"):
+        await _not_found(ctx, code)
 
 
 async def _erase_messages(ctx: Ctx, erased: Erased, keep: int | None) -> str:

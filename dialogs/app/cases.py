@@ -249,7 +249,13 @@ class Cases:
             tx.audit(actor(user), "list", None, f"cases ({len(cases)})")
         return cases
 
-    def summary(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
+    def summary(self, user: UserRow, code: str, lang: str, short: bool = False) -> list[Block] | None:
+        """A case's summary: in full, or with `short` the first screen (reading, why, what to do now,
+        whom to call, at most three open topics); a channel offers the full one as "details"."""
+        return self.service.summary(user, code, lang, short)
+
+    def details(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
+        """The full summary behind a short one (the "Details" button, the console's `details`)."""
         return self.service.summary(user, code, lang)
 
     def progress(self, user: UserRow, lang: str) -> list[Block]:
