@@ -260,10 +260,11 @@ def quick_result_blocks(lens: Lens, result: Assessment, answers: dict[str, str],
     unknown = [view.say(s.question, lang) for s in view.signals.values()
                if s.id in quick_items and s.answer == "unknown"]
     none = t("quick.forward_none", lang)
+    # one question a line: "…?" then "Onbekend" on its own line, never "…?. Onbekend" (issue 15)
     forward = t("quick.forward_text", lang, code=code, date=when.strftime("%Y-%m-%d"),
                 level=t(f"concern.{view.concern}", lang),
-                signals="; ".join(view.say(s.question, lang) for s in view.yes) or none,
-                unknown="; ".join(unknown) or none)
+                signals="\n".join(f"- {view.say(s.question, lang)}" for s in view.yes) or f"- {none}",
+                unknown="\n".join(f"- {q}" for q in unknown) or f"- {none}")
     # A message of its own, so it can be forwarded without the rest.
     blocks.append(Block((Line(t("quick.forward_title", lang), "heading"), Line(forward)), "info"))
     return blocks

@@ -182,9 +182,9 @@ async def start(ctx: Ctx) -> None:
         result = await ctx.rt.db(ctx.rt.door.access.redeem, args[0], ctx.update.effective_user.id)
         if result.outcome == "confirm":   # a lower role than one has: ask first
             assert result.role is not None
-            text = ctx.t("invite_lower", current=result.current, role=result.role)
+            text = ctx.t("invite_lower", current=role_name(ctx, result.current), role=role_name(ctx, result.role))
             if result.open_cases:
-                text += "\n\n" + ctx.t("invite_lower_open", count=result.open_cases, role=result.role)
+                text += "\n\n" + ctx.t("invite_lower_open", count=result.open_cases, role=role_name(ctx, result.role))
             buttons = InlineKeyboardMarkup([[
                 InlineKeyboardButton(ctx.t("invite_continue"),
                                      callback_data=Callback("i", option="y", invite=args[0].strip()).encode()),
@@ -201,11 +201,21 @@ async def start(ctx: Ctx) -> None:
     await ctx.send(ctx.t("welcome"))
 
 
+def role_name(ctx: Ctx, role: str | None) -> str:
+    """A role in the reader's words: "beheerder", "cursist" in Dutch text, not "admin", "trainee"."""
+    try:
+        return ctx.t(f"role.{role}")
+    except KeyError:   # a role added later: its id is better than nothing
+        return role or ""
+
+
 def _redeemed_text(ctx: Ctx, result: Redeemed) -> str:
     if result.outcome == "ok" and result.user is not None:
-        return ctx.t("invite_ok", role=result.user.role)
+        return ctx.t("invite_ok", role=role_name(ctx, result.user.role))
     if result.outcome == "same":
-        return ctx.t("invite_same", role=result.current)
+        return ctx.t("invite_same", role=role_name(ctx, result.current))
+    if result.outcome == "already":   # one's own used link, opened again: one has access
+        return ctx.t("invite_already", role=role_name(ctx, result.current))
     if result.outcome == "open_cases":
         return ctx.t("invite_open_cases", count=result.open_cases)
     return ctx.t("invite_bad")
@@ -218,8 +228,17 @@ async def help_(ctx: Ctx) -> None:
 
 
 async def emergency(ctx: Ctx) -> None:
-    """Works for anyone at any moment and changes nothing: it only tells what to do."""
+    """Works for anyone at any moment, in a group too, and changes nothing: it only tells what to do.
+    In the middle of an intake the current question is asked again below the advice, so the
+    buttons are where the eye is (issue 15)."""
     await send_blocks(ctx, ctx.rt.door.cases.emergency(ctx.lang))
+    if ctx.user is None or ctx.chat_id not in ctx.rt.live_prompts:
+        return
+    code = await ctx.rt.db(ctx.rt.door.cases.current, ctx.user)
+    if code is not None:
+        reply = await ctx.rt.db(ctx.rt.door.cases.resume, ctx.user, code, ctx.lang)
+        if reply.prompt is not None and not reply.refused:
+            await show(ctx, reply)
 
 
 async def _start(ctx: Ctx, mode: Mode) -> None:
@@ -257,8 +276,8 @@ async def resume(ctx: Ctx) -> None:
     if not cases:
         await ctx.send(ctx.t("no_open_case"))
         return
-    buttons = [[InlineKeyboardButton(f"{c.code} · {c.answers}", callback_data=Callback("r", c.code).encode())]
-               for c in cases]
+    buttons = [[InlineKeyboardButton(ctx.t("resume_button", code=c.code, count=c.answers),
+                                     callback_data=Callback("r", c.code).encode())] for c in cases]
     await ctx.send(ctx.t("choose_case"), reply_markup=InlineKeyboardMarkup(buttons))
 
 
@@ -326,7 +345,7 @@ async def invite(ctx: Ctx) -> None:
         await ctx.send(ctx.t("invite_usage"))
         return
     link = f"https://t.me/{ctx.context.bot.username}?start={inv.code}"
-    await ctx.send(ctx.t("invite_created", role=inv.role, code=inv.code, link=link,
+    await ctx.send(ctx.t("invite_created", role=role_name(ctx, inv.role), code=inv.code, link=link,
                          expires=inv.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
 
 
@@ -339,7 +358,7 @@ async def invites(ctx: Ctx) -> None:
         return
     shown = listed[:INVITES_SHOWN]
     lines = [ctx.t("invites_title")] + [
-        ctx.t("invite_line", short=i.code[:6], role=i.role, issuer=i.issuer,
+        ctx.t("invite_line", short=i.code[:6], role=role_name(ctx, i.role), issuer=i.issuer,
               expires=i.expires_at.strftime("%Y-%m-%d %H:%M UTC")) for i in shown]
     buttons = [[InlineKeyboardButton(ctx.t("invite_revoke_button", short=i.code[:6]),
                                      callback_data=Callback("v", invite=i.code).encode())] for i in shown]
@@ -468,11 +487,11 @@ async def on_callback(ctx: Ctx) -> None:
         assert cb.code is not None
         if cb.option == "y":
             erased = await ctx.rt.db(cases.delete, ctx.user, cb.code)
-            if erased is None:
-                text = cases.not_found(cb.code, ctx.lang)
-            else:
-                text = await _erase_messages(ctx, erased, keep=message.message_id if message is not None else None)
-                await sharing.deliver_notices(ctx.rt, ctx.context)   # colleagues who contributed: case closed
+            if erased is None:   # a second tap on "Ja, verwijder": the message already says "verwijderd"
+                await ctx.toast(cases.not_found(cb.code, ctx.lang))
+                return
+            text = await _erase_messages(ctx, erased, keep=message.message_id if message is not None else None)
+            await sharing.deliver_notices(ctx.rt, ctx.context)   # colleagues who contributed: case closed
         else:
             text = ctx.t("delete_cancelled")
         await _answer_in_place(ctx, message, text)
@@ -487,7 +506,7 @@ async def on_callback(ctx: Ctx) -> None:
             result = await ctx.rt.db(ctx.rt.door.access.redeem, cb.invite, ctx.user.external_id, confirmed=True)
             text = _redeemed_text(ctx, result)
         else:
-            text = ctx.t("invite_kept", role=ctx.user.role)
+            text = ctx.t("invite_kept", role=role_name(ctx, ctx.user.role))
         await _answer_in_place(ctx, message, text)
     elif cb.kind == "m":   # a short summary's buttons: the details, the picture, the PDF
         assert cb.code is not None
@@ -535,6 +554,14 @@ async def _erase_messages(ctx: Ctx, erased: Erased, keep: int | None) -> str:
         except TelegramError as exc:
             log.warning("could not delete a message of an erased case: %s", type(exc).__name__)
             failed += 1
+    live = ctx.rt.live_prompts.get(ctx.chat_id)
+    if live is not None and any(ref.message_id == live and str(ref.chat_id) == str(ctx.chat_id)
+                                for ref in erased.messages):
+        ctx.rt.live_prompts.pop(ctx.chat_id, None)   # its question is gone: no live buttons for a deleted case
+        try:
+            await ctx.rt.call(lambda: bot.edit_message_reply_markup(ctx.chat_id, live, reply_markup=None))
+        except TelegramError as exc:   # deleted above already: nothing left to edit
+            log.info("no keyboard left to remove: %s", type(exc).__name__)
     old = erased.too_old()
     lines = [ctx.t("deleted", code=erased.code)]
     if deleted:
@@ -578,7 +605,18 @@ async def on_text(ctx: Ctx) -> None:
         # the user's own message holds the note: in a private chat the bot may delete it with the case
         await remember(ctx, [result.reply.case_code], [message.message_id], "note")
         await show(ctx, result.reply)
+    elif result.kind == "answer" and result.reply is not None:   # "ja" typed at a question
+        ctx.rt.hinted.pop(ctx.chat_id, None)
+        await show(ctx, result.reply)
     elif result.kind == "refused" and result.reply is not None:
+        live = ctx.rt.live_prompts.get(ctx.chat_id)
+        if result.notice is None and live is not None and result.reply.prompt is not None \
+                and not result.reply.prompt.accepts_text:
+            # the question with its buttons is on screen: one short hint per question, no repeats
+            if ctx.rt.hinted.get(ctx.chat_id) != live:
+                ctx.rt.hinted[ctx.chat_id] = live
+                await ctx.send(ctx.t("typed_hint"))
+            return
         await ctx.send(result.notice or ctx.t("reminder"))
         await show(ctx, result.reply)
 
