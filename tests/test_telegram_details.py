@@ -110,7 +110,7 @@ async def test_resume_button_and_quick_scan_forward_text(env: TelegramEnv) -> No
     assert choose.buttons == [[f"{code} — 2 antwoorden"]]          # the age and one red flag
     # the quick scan: answer "weet ik niet" throughout
     await ann.send_and_wait("/snel")
-    while ann.last_message is not None and "Weet ik niet" in sum(ann.last_message.buttons, []):
+    while ann.last_message is not None and any("Weet ik niet" in row for row in ann.last_message.buttons):
         await ann.tap_and_wait("Weet ik niet")
     await env.server.wait_for(lambda: ann.last_message is not None and ann.last_message.buttons
                               and ann.last_message.buttons[0] == ["Klaar"], timeout=10, message="Klaar first")
