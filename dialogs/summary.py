@@ -150,6 +150,9 @@ def short_lines(view: AssessmentView, lang: str, code: str | None = None) -> lis
         lines.append(Line(t("red_flag.title", lang), "heading"))
     lines.append(Line(t("summary.concern", lang, level=t(f"concern.{view.concern}", lang)), "heading"))
     lines.append(Line(first_sentence(view.say(view.concern_explanation, lang))))
+    age = age_line(view, lang)
+    if age is not None:
+        lines.append(age)
     now = [view.say(step, lang) for step in view.steps[:1]] or [view.say(r.why, lang) for r in view.reasons[:1]]
     if now:
         lines.append(Line(t("short.now", lang, step=first_sentence(now[0]))))

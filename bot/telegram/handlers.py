@@ -28,6 +28,7 @@ from dialogs.domain import CODE_ALPHABET
 HTML = ParseMode.HTML
 log = logging.getLogger("lensbot.telegram")
 CAPTIONS = {"image/png": "picture_caption", "application/pdf": "report_caption"}   # a case's report, by type
+ERASED_REMEMBERED = 1000   # (chat, code) of recent erasures: a double tap on "Ja, verwijder" is recognised
 INVITES_SHOWN = 20   # open invitations listed by /uitnodigingen, each with its revoke button
 PROMPT_CODE = re.compile(rf"\b([{CODE_ALPHABET}]{{2}}-[{CODE_ALPHABET}]{{4}})\b")   # "zaak K7-QX3M" in a note prompt
 
@@ -237,7 +238,7 @@ async def emergency(ctx: Ctx) -> None:
     code = await ctx.rt.db(ctx.rt.door.cases.current, ctx.user)
     if code is not None:
         reply = await ctx.rt.db(ctx.rt.door.cases.resume, ctx.user, code, ctx.lang)
-        if reply.prompt is not None and not reply.refused:
+        if reply.prompt is not None and reply.prompt.question_id is not None and not reply.refused:
             await show(ctx, reply)
 
 
@@ -487,9 +488,15 @@ async def on_callback(ctx: Ctx) -> None:
         assert cb.code is not None
         if cb.option == "y":
             erased = await ctx.rt.db(cases.delete, ctx.user, cb.code)
-            if erased is None:   # a second tap on "Ja, verwijder": the message already says "verwijderd"
-                await ctx.toast(cases.not_found(cb.code, ctx.lang))
+            if erased is None and (ctx.chat_id, cb.code) in ctx.rt.erased_here:
+                await ctx.toast()   # a second tap on "Ja, verwijder": the message keeps saying "verwijderd"
                 return
+            if erased is None:
+                await _answer_in_place(ctx, message, cases.not_found(cb.code, ctx.lang))
+                return
+            ctx.rt.erased_here[(ctx.chat_id, cb.code)] = None
+            while len(ctx.rt.erased_here) > ERASED_REMEMBERED:
+                ctx.rt.erased_here.pop(next(iter(ctx.rt.erased_here)))
             text = await _erase_messages(ctx, erased, keep=message.message_id if message is not None else None)
             await sharing.deliver_notices(ctx.rt, ctx.context)   # colleagues who contributed: case closed
         else:
@@ -615,7 +622,8 @@ async def on_text(ctx: Ctx) -> None:
             # the question with its buttons is on screen: one short hint per question, no repeats
             if ctx.rt.hinted.get(ctx.chat_id) != live:
                 ctx.rt.hinted[ctx.chat_id] = live
-                await ctx.send(ctx.t("typed_hint"))
+                words = any(o.id == "yes" for o in result.reply.prompt.options)   # typing ja/nee works here
+                await ctx.send(ctx.t("typed_hint" if words else "typed_hint_buttons"))
             return
         await ctx.send(result.notice or ctx.t("reminder"))
         await show(ctx, result.reply)
