@@ -382,7 +382,7 @@ async def test_emergency_mid_question_keeps_the_keyboard_working(env: TelegramEn
 # -- 10. free text and the closing note -----------------------------------------------------
 async def test_free_text_during_a_question_is_not_stored(env: TelegramEnv) -> None:
     ann = env.member(2002)
-    code, q = await start_intake(ann)
+    code, _ = await start_intake(ann)
     step = env.case(code).step  # type: ignore[union-attr]
     old = ann.last_message
     (hint,) = await ann.send_and_wait("Het gaat om Jan uit Utrecht")
