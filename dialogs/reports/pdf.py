@@ -52,7 +52,7 @@ from dialogs.output import Line
 from dialogs.reports.model import CaseInfo, DatedNote
 from dialogs.reports.picture import draw_view, plain_text, png_bytes, report_texts
 from dialogs.reports.typeface import registered, shaped_text
-from dialogs.summary import age_line, contact_label, kind_sections, open_lines, phenomenon_lines
+from dialogs.summary import advice_lines, age_line, contact_label, kind_sections, open_lines, phenomenon_lines
 from dialogs.texts import dialog_texts
 from matrix.lens import Lens
 from matrix.scoring import Assessment
@@ -63,6 +63,7 @@ FONT, BOLD = registered()   # DejaVu Sans, regular and bold
 ACCENT = colors.Color(181 / 255, 74 / 255, 0)
 GREY = colors.Color(0.33, 0.33, 0.33)
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")   # a Dutch dossier gives Dutch wall-clock time, not UTC
+FIRST_PAGE_STEPS = 4      # the next steps on page 1; all of them follow under "Advies"
 PICTURE_WIDTH = 64 * mm   # the lens picture on page 1, with the reading, steps and contacts beside it
 
 
@@ -172,7 +173,7 @@ def _facts(story: _Story, view: AssessmentView, info: CaseInfo, lang: str) -> No
     s = story.styles
     cells = [[Paragraph(markup(k), s["cell_label"]), Paragraph(markup(v), s["cell"])] for k, v in pairs]
     rows = [cells[i] + cells[i + 1] for i in range(0, len(cells), 2)]
-    table = Table(rows, colWidths=[27 * mm, 55 * mm, 34 * mm, None], hAlign="LEFT")
+    table = Table(rows, colWidths=[31 * mm, 51 * mm, 34 * mm, None], hAlign="LEFT")
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 10),   # a table names Helvetica otherwise, which is never embedded
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -220,16 +221,18 @@ def _first_page(story: _Story, view: AssessmentView, info: CaseInfo, lang: str) 
         first.add(age.text)
     first.add(t("summary.spread", lang, count=len(view.spread), total=len(view.leefgebieden)))
 
+    # the first steps and every contact once; all steps and each contact's reason open page 2 ("Advies")
     first.add(rt("pdf.next_steps", lang), "h2")
     steps = [view.say(step, lang) for step in view.steps]
-    for step in steps or [rt("pdf.next_steps_none", lang)]:
+    for step in steps[:FIRST_PAGE_STEPS] or [rt("pdf.next_steps_none", lang)]:
         first.add(step, "item" if steps else "muted")
+    if len(steps) > FIRST_PAGE_STEPS:
+        first.add(rt("pdf.more_steps", lang, count=len(steps) - FIRST_PAGE_STEPS), "muted")
     first.add(rt("pdf.contacts", lang), "h2")
-    for reason in view.reasons:
-        first.add(view.say(reason.why, lang), "label")
-        for c in reason.contacts:
-            first.add(contact_label(view.lens, c.id, lang), "item")
-    if not view.reasons:
+    contacts = list(dict.fromkeys(c.id for reason in view.reasons for c in reason.contacts))
+    for cid in contacts:
+        first.add(contact_label(view.lens, cid, lang), "item")
+    if not contacts:
         first.add(rt("pdf.contacts_none", lang), "muted")
 
     image, _ = draw_view(view, info, lang)
@@ -337,6 +340,7 @@ def view_pdf(view: AssessmentView, info: CaseInfo, notes: Sequence[str | DatedNo
     rt = report_texts()
     story = _Story()
     _first_page(story, view, info, lang)
+    _lines(story, advice_lines(view, lang))   # each reason with its contacts, then every step
     _answers(story, view, lang)
     _why(story, view, lang)
     _lines(story, open_lines(view, lang, limit=None))   # what is not known yet, all of it
