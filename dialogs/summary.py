@@ -153,9 +153,8 @@ def short_lines(view: AssessmentView, lang: str, code: str | None = None) -> lis
     age = age_line(view, lang)
     if age is not None:
         lines.append(age)
-    now = [view.say(step, lang) for step in view.steps[:1]] or [view.say(r.why, lang) for r in view.reasons[:1]]
-    if now:
-        lines.append(Line(t("short.now", lang, step=first_sentence(now[0]))))
+    if view.steps:   # the lens's first step; without one, no made-up advice (the reading says why)
+        lines.append(Line(t("short.now", lang, step=first_sentence(view.say(view.steps[0], lang)))))
     contacts = list(dict.fromkeys(c.id for r in view.reasons for c in r.contacts
                                   if view.lens.contacts[c.id].phone))[:2]
     if contacts:
