@@ -101,7 +101,8 @@ class Redeemed:
     """What opening an invitation led to.
 
     outcome: "ok" (the role is given), "bad" (unknown, used, revoked, expired, or its maker is no
-    longer admin), "same" (one has this role already; the invitation stays open), "confirm" (the
+    longer admin), "already" (one used this invitation oneself and still has access: `current`),
+    "same" (one has this role already; the invitation stays open), "confirm" (the
     invitation gives a lower role: ask first, then redeem again with confirmed=True) or
     "open_cases" (the lower role could not open `open_cases` open cases: finish them first).
     """
@@ -235,6 +236,10 @@ class Access:
 
         result = accounts.redeem_invite(self.store, code, self.channel, ext, decide, then)
         if result.outcome == "bad" and result.invite is None:
+            mine = accounts.redeemed_by(self.store, code, self.channel, ext)
+            live = self.store.user(self.channel, ext) if mine else None
+            if live is not None:   # one's own used link, opened again: say one has access (issue 15)
+                return Redeemed("already", current=effective_role(live.role, live.source, configured))
             self.refused(ext, "/start: invalid invitation")
         user = self._effective(result.user) if result.outcome == "ok" else None
         current = found.get("current")

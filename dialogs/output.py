@@ -13,7 +13,7 @@ from typing import Literal
 from dialogs.domain import Mode
 
 LineStyle = Literal["title", "heading", "text", "item", "subitem", "alert", "muted"]
-BlockKind = Literal["info", "alert", "interim", "summary", "notice"]
+BlockKind = Literal["info", "alert", "interim", "summary", "notice", "short"]   # short: a summary's first screen
 
 
 @dataclass(frozen=True)

@@ -78,10 +78,12 @@ def prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignett
         lens = dialog.lens
         deepen = tuple(
             Option(f"deepen_{lens.leefgebied_by_id[lg].order}",
-                   t("option.deepen", lang, name=lens.leefgebied_by_id[lg].name.get(lang)), 1 + i)
+                   t("option.deepen", lang, name=lens.leefgebied_by_id[lg].name.get(lang)), 2 + i)
             for i, lg in enumerate(dialog.deepen_options(case)))
+        # "Klaar" first: most teachers stop here, and its place never shifts with the deepen options
         return Prompt(t("quick.more", lang),
-                      options(lang, "continue") + deepen + options(lang, "finish", "back", row=9))
+                      options(lang, "finish") + options(lang, "continue", row=1) + deepen
+                      + options(lang, "back", row=9))
     if case.state == DONE:
         return None
     q = dialog.current_question(case)

@@ -25,12 +25,13 @@ from dialogs.intake import DONE, INTRO, MODES, NOTE, NOTE_MAX_CHARS, IntakeCase,
 from dialogs.output import Block, Line, Prompt, Reply
 from dialogs.render import AGE_OPTION, age_band_at, effect_blocks, options, prompt, vignette_lines
 from dialogs.stats import completion_keys
-from dialogs.summary import summary_blocks
+from dialogs.summary import short_blocks, summary_blocks
 from dialogs.texts import dialog_texts
 from matrix.lens import AGE_PHASE, Lens
 from matrix.loader import lens_from_content
 from matrix.scoring import Assessment, assess
 from matrix.training import ROUNDS, Round, TrainingResult, choose_vignette, current_id, score_training, training_script
+from matrix.view import AssessmentView
 from storage import sharing as shared_store
 from storage.repo import CaseRow, StorageUnavailable, Store, Tx, UserRow, normalise_code, now
 from storage.sharing import Change
@@ -214,10 +215,13 @@ class IntakeService:
             raise NotAllowed(Action.CASES if case.mode in REAL_MODES else Action.TRAINING, user)
         return case
 
-    def summary(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
+    def summary(self, user: UserRow, code: str, lang: str, short: bool = False) -> list[Block] | None:
+        """The full summary, or with `short` its first screen (`dialogs.summary.short_blocks`)."""
         view = self.view(user, code, audit=("view", "summary"))
         if view is None:
             return None
+        if short:
+            return short_blocks(AssessmentView.of(view.lens, view.assessment()), lang, view.case.code)
         blocks = summary_blocks(view.lens, view.assessment(), lang, view.case.code)
         if view.case.mode in TRAINING_MODES:   # fiction stays fiction: never mistaken for a real case
             blocks.insert(0, practice_block(lang))

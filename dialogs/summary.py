@@ -129,6 +129,54 @@ def advice_lines(view: AssessmentView, lang: str) -> list[Line]:
     return advice
 
 
+SHORT_OPEN_LINES = 3   # "wat zie ik nog niet" on the first screen: the three most telling topics
+
+
+def first_sentence(text: str) -> str:
+    """The reason in one line: its first sentence (a lens explanation may run to three)."""
+    head, dot, _ = text.partition(". ")
+    return head + "." if dot else text
+
+
+def short_lines(view: AssessmentView, lang: str, code: str | None = None) -> list[Line]:
+    """The first screen of a result (issue 15): the reading, why in one line, what to do now, whom to
+    call, and what is not seen yet in at most three lines. The rest is one tap away (details, PDF);
+    no lens version: that is for the dossier."""
+    t = dialog_texts()
+    lines: list[Line] = []
+    if code:
+        lines.append(Line(t("summary.title", lang, code=code), "title"))
+    if view.red_flags:
+        lines.append(Line(t("red_flag.title", lang), "heading"))
+    lines.append(Line(t("summary.concern", lang, level=t(f"concern.{view.concern}", lang)), "heading"))
+    lines.append(Line(first_sentence(view.say(view.concern_explanation, lang))))
+    age = age_line(view, lang)
+    if age is not None:
+        lines.append(age)
+    if view.steps:   # the lens's first step; without one, no made-up advice (the reading says why)
+        lines.append(Line(t("short.now", lang, step=first_sentence(view.say(view.steps[0], lang)))))
+    contacts = list(dict.fromkeys(c.id for r in view.reasons for c in r.contacts
+                                  if view.lens.contacts[c.id].phone))[:2]
+    if contacts:
+        lines.append(Line(t("short.call", lang), "heading"))
+        for cid in contacts:
+            c = view.lens.contacts[cid]
+            lines.append(Line(t("short.contact", lang, name=c.name.get(lang), phone=c.phone), "item"))
+    open_questions = view.open_questions[:SHORT_OPEN_LINES]
+    if open_questions:
+        lines.append(Line(t("summary.unknown", lang), "heading"))
+        for group in open_questions:
+            who = ", ".join(v.name.get(lang) for v in group.seen_by[:2])
+            lines.append(Line(t("short.unknown_line", lang, name=group.indicator.name.get(lang), who=who), "item"))
+    lines.append(Line(t("short.more", lang), "muted"))
+    return lines
+
+
+def short_blocks(view: AssessmentView, lang: str, code: str | None = None) -> list[Block]:
+    """`short_lines` as the one block a channel shows first (kind "short": buttons may follow it)."""
+    return [Block(tuple(short_lines(view, lang, code)), "short")]
+
+
 def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None = None,
                    asker: str = "general") -> list[Block]:
     return view_blocks(AssessmentView.of(lens, result), lang, code, asker)
@@ -214,10 +262,11 @@ def quick_result_blocks(lens: Lens, result: Assessment, answers: dict[str, str],
     unknown = [view.say(s.question, lang) for s in view.signals.values()
                if s.id in quick_items and s.answer == "unknown"]
     none = t("quick.forward_none", lang)
+    # one question a line: "…?" then "Onbekend" on its own line, never "…?. Onbekend" (issue 15)
     forward = t("quick.forward_text", lang, code=code, date=when.strftime("%Y-%m-%d"),
                 level=t(f"concern.{view.concern}", lang),
-                signals="; ".join(view.say(s.question, lang) for s in view.yes) or none,
-                unknown="; ".join(unknown) or none)
+                signals="\n".join(f"- {view.say(s.question, lang)}" for s in view.yes) or f"- {none}",
+                unknown="\n".join(f"- {q}" for q in unknown) or f"- {none}")
     # A message of its own, so it can be forwarded without the rest.
     blocks.append(Block((Line(t("quick.forward_title", lang), "heading"), Line(forward)), "info"))
     return blocks

@@ -181,6 +181,15 @@ def revoke_invite(tx: Tx, code: str, actor: str) -> InviteRow | None:
     return invite
 
 
+def redeemed_by(store: Store, code: str, channel: str, external_id: str) -> bool:
+    """Whether this user of `channel` is who used the invitation `code` (reopening one's own link)."""
+    with store.reading() as conn:
+        row = conn.execute(select(Invite.used_at).join(User, User.id == Invite.used_by)
+                           .where(Invite.code == code, User.channel == channel,
+                                  User.external_id == external_id)).first()
+    return row is not None and row.used_at is not None
+
+
 def redeem_invite(store: Store, code: str, channel: str, external_id: str,
                   decide: Callable[[Tx, InviteRow, UserRow | None], str | None] | None = None,
                   then: Callable[[Tx, int, bool], object] | None = None) -> Redemption:

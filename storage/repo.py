@@ -793,6 +793,13 @@ class Store:
             rows = conn.execute(select(Note.text).where(Note.case_id == case_id).order_by(Note.id)).all()
         return [r.text for r in rows]
 
+    def dated_notes(self, case_id: int) -> list[tuple[str, datetime]]:
+        """The notes with when each was written: a dossier dates every note (issue 15)."""
+        with self.reading() as conn:
+            rows = conn.execute(select(Note.text, Note.created_at).where(Note.case_id == case_id)
+                                .order_by(Note.id)).all()
+        return [(r.text, aware(r.created_at)) for r in rows]
+
     def answer_log(self, case_id: int) -> list[tuple[str, str]]:
         with self.reading() as conn:
             rows = conn.execute(

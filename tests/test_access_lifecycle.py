@@ -182,7 +182,7 @@ async def test_an_admin_lists_and_revokes_invitations_in_telegram(lens: Lens, sq
         (bad,) = await env.server.user(5010).send_and_wait(f"/start {codes[0]}")
         assert bad.text.startswith(INVITE_BAD)
         (ok,) = await env.server.user(5011).send_and_wait(f"/start {codes[1]}")
-        assert ok.text.startswith("Welkom! Je hebt nu toegang als trainee.")
+        assert ok.text.startswith("Welkom! Je hebt nu toegang als cursist.")
         (listed,) = await admin.send_and_wait("/uitnodigingen")
         assert listed.text == "Er zijn geen open uitnodigingen."
 
@@ -201,7 +201,7 @@ async def test_a_professional_opening_a_trainee_link_is_asked_and_keeps_their_op
         link = accounts.create_invite(env.store, "trainee", actor="console:test").code
 
         (ask,) = await pro.send_and_wait(f"/start {link}")
-        assert ask.text.startswith("Je bent nu professional; deze uitnodiging maakt je trainee. Doorgaan?")
+        assert ask.text.startswith("Je bent nu professional; deze uitnodiging maakt je cursist. Doorgaan?")
         assert "1 open zaak" in ask.text and ask.buttons == [["Doorgaan", "Niet doen"]]
         await pro.tap_and_wait("Doorgaan", ask.message_id)
         assert pro.message(ask.message_id).text.startswith("Dat kan nu nog niet: je hebt nog 1 open zaak")
@@ -219,12 +219,12 @@ async def test_a_professional_opening_a_trainee_link_is_asked_and_keeps_their_op
         (ask,) = await other.send_and_wait(f"/start {link}")
         assert "open zaak" not in ask.text
         await other.tap_and_wait("Doorgaan", ask.message_id)
-        assert other.message(ask.message_id).text.startswith("Welkom! Je hebt nu toegang als trainee.")
+        assert other.message(ask.message_id).text.startswith("Welkom! Je hebt nu toegang als cursist.")
         assert env.known(other).role == "trainee"
 
         admin = env.admin()                                         # an admin is asked too
         (ask,) = await admin.send_and_wait(f"/start {accounts.create_invite(env.store, 'professional').code}")
-        assert ask.text.startswith("Je bent nu admin; deze uitnodiging maakt je professional. Doorgaan?")
+        assert ask.text.startswith("Je bent nu beheerder; deze uitnodiging maakt je professional. Doorgaan?")
         await admin.tap_and_wait("Niet doen", ask.message_id)
 
 

@@ -98,4 +98,4 @@ def test_the_quick_scan_forward_text_lists_what_is_unknown_in_lens_order(lens: L
     blocks = quick_result_blocks(lens, assess(lens, answers), answers, set(quick), "nl", "K7Q-2MXR", WHEN)
     forward = blocks[-1].lines[-1].text
     texts = [lens.say(lens.signals[s].question, "nl") for s in quick if s in unknown]
-    assert "; ".join(texts) in forward
+    assert "\n".join(f"- {q}" for q in texts) in forward   # issue 15: one question a line

@@ -79,7 +79,8 @@ NO_OPEN = "Er staat geen zaak open. Start een intake met /nieuw."
 DONE_TEXTS = ("De intake is afgerond", "Deze zaak is afgerond")   # finished now / resumed when finished
 VALUES = {"Ja": "yes", "Nee": "no", "Weet ik niet": "unknown"}
 SKIP, BEGIN, NO_NOTE = "Sla leefgebied over", "Begin", "Geen notitie"
-CHOOSER = re.compile(r"^[A-Z2-9]{2}-[A-Z2-9]{4} · \d+$")
+SHORT_SUMMARY_KEYS = [["Details", "Plaatje", "PDF-dossier"]]   # under the short summary (issue 15)
+CHOOSER = re.compile(r"^[A-Z2-9]{2}-[A-Z2-9]{4} — \d+ antwoorden$")   # /hervat's buttons
 CODE_RE = re.compile(r"Zaakcode: ([A-Z2-9]{2}-[A-Z2-9]{4})")
 
 
@@ -138,7 +139,8 @@ def is_done(message: SentMessage) -> bool:
 
 
 def keyboard(user: FakeUser) -> SentMessage:
-    found = [m for m in user.messages if not m.deleted and m.inline_keyboard]
+    """The latest question keyboard (a short summary's Details/Plaatje/PDF buttons stay above it)."""
+    found = [m for m in user.messages if not m.deleted and m.inline_keyboard and m.buttons != SHORT_SUMMARY_KEYS]
     assert found, user.transcript()
     return found[-1]
 
@@ -196,7 +198,7 @@ def settled(server: FakeBotAPI, user: FakeUser, a: Action) -> bool:
     assert a.message is not None
     if a.message.text != a.text_at and a.message.inline_keyboard:
         return True
-    return any(m.inline_keyboard or is_done(m) for m in later)
+    return any((m.inline_keyboard and m.buttons != SHORT_SUMMARY_KEYS) or is_done(m) for m in later)
 
 
 async def tap_settled(server: FakeBotAPI, user: FakeUser, label: str, message: SentMessage | None = None) -> Action:
@@ -272,7 +274,8 @@ class Player:
         self.finished = False
 
     def screen(self) -> SentMessage | None:
-        live = [m for m in self.user.messages if not m.deleted and m.inline_keyboard and m.message_id > self.floor]
+        live = [m for m in self.user.messages if not m.deleted and m.inline_keyboard and m.message_id > self.floor
+                and m.buttons != SHORT_SUMMARY_KEYS]   # a result's buttons stay; the intake goes on below them
         return live[-1] if live else None
 
     def label_for(self, q: Question) -> str:

@@ -150,7 +150,7 @@ def forward_pattern() -> re.Pattern[str]:
     template = t("quick.forward_text", "nl")
     parts = re.split(r"\{(\w+)\}", template)
     regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts))
-    return re.compile(regex)
+    return re.compile(regex, re.DOTALL)
 
 
 def stored_answers(service: IntakeService, user: UserRow, code: str) -> dict[str, str]:
@@ -212,8 +212,9 @@ def test_quick_scan_result_in_at_most_12_taps(store: Store, lens: Lens) -> None:
     assert match["code"] == s.code
     assert match["date"] in {before, datetime.now(UTC).strftime("%Y-%m-%d")}
     assert match["level"] == level
-    assert match["signals"] == "; ".join(say(lens, lens.signals[i].question) for i in yes)
-    assert match["unknown"] == "; ".join(say(lens, lens.signals[i].question) for i in unknown)
+    # issue 15: one question a line, never "…?. Onbekend"
+    assert match["signals"] == "\n".join(f"- {say(lens, lens.signals[i].question)}" for i in yes)
+    assert match["unknown"] == "\n".join(f"- {say(lens, lens.signals[i].question)}" for i in unknown)
     assert "Jan" not in forward and user.external_id not in forward
     view = service.view(user, s.code)
     assert view is not None and store.notes(view.case.id) == []
@@ -247,7 +248,7 @@ def test_deepen_asks_only_the_rest_of_a_leefgebied_with_a_yes(store: Store, lens
     name = {lg.id: lg.name.nl for lg in lens.leefgebieden}
     deepen = [label for label in s.labels if label.startswith("Meer vragen over")]
     assert deepen == [f"Meer vragen over {name[lg]}" for lg in ("wonen_financien", "werk_activiteiten_relaties")]
-    assert s.labels[0] == "Doorgaan met volledige intake" and s.labels[-2:] == ["Klaar", "← Terug"]
+    assert s.labels[:2] == ["Klaar", "Doorgaan met volledige intake"] and s.labels[-1] == "← Terug"
     order = {lg.id: lg.order for lg in lens.leefgebieden}
     assert s.event("deepen", str(order["gezondheid"])).refused      # no yes there: not offered, not accepted
 

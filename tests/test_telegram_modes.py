@@ -93,8 +93,8 @@ async def test_quick_scan_continue_and_summary(env: TelegramEnv) -> None:
     (forward,) = [m for m in ann.messages if m.text.startswith("Om door te sturen")]
     assert forward.message_id == result[0].message_id + 1 and "Resultaat snelle scan" not in forward.text
     prompt = ann.last_message
-    assert prompt is not None and prompt.buttons == [
-        [CONTINUE], [f"Meer vragen over {leefgebied.name.nl}"], [FINISH, BACK]]
+    assert prompt is not None and prompt.buttons == [   # issue 15: "Klaar" first
+        [FINISH], [CONTINUE], [f"Meer vragen over {leefgebied.name.nl}"], [BACK]]
 
     await ann.tap_and_wait(CONTINUE, timeout=10)
     assert "De volledige intake gaat verder" in texts(ann.messages)
@@ -193,4 +193,4 @@ async def test_professional_training_case_is_not_listed_by_zaken_or_hervat(env: 
     (listing,) = await ann.send_and_wait("/zaken")
     assert real in listing.text and training not in listing.text
     (resume,) = await ann.send_and_wait("/hervat")
-    assert resume.buttons == [[f"{real} · 2"]]                     # the age and the gate
+    assert resume.buttons == [[f"{real} — 2 antwoorden"]]                     # the age and the gate

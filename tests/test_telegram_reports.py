@@ -97,8 +97,8 @@ async def test_summary_then_lens_picture_then_note_prompt(env: TelegramEnv) -> N
     kinds = [m.kind for m in new]
     assert kinds[-2:] == ["photo", "text"] and set(kinds[:-2]) == {"text"}, ann.transcript()
     summary, photo, prompt = new[:-2], new[-2], new[-1]
-    assert f"Overzicht zaak {code}" in summary[0].text
-    assert "Woonomstandigheden" in texts(summary)          # the indicator the two yes answers trigger
+    assert f"Overzicht zaak {code}" in summary[-1].text    # issue 15: the short summary, its buttons below it
+    assert summary[-1].buttons == [["Details", "Plaatje", "PDF-dossier"]]
     assert photo.caption == f"Lensbeeld zaak {code}" and photo.buttons == []
     picture = upload(photo)
     assert picture.filename == f"lens-{code}.png"
@@ -106,6 +106,9 @@ async def test_summary_then_lens_picture_then_note_prompt(env: TelegramEnv) -> N
     assert "notitie" in prompt.text and prompt.buttons == NOTE_KEYS
     assert [u.filename for u in env.server.uploads] == [f"lens-{code}.png"]   # sent once
 
+    ann.tap("Details", summary[-1].message_id)
+    await env.server.wait_for(lambda: "Woonomstandigheden" in texts(after(ann, prompt.message_id)), timeout=10,
+                              message="the full summary behind Details (the indicator the two yes answers trigger)")
     await ann.tap_and_wait("Geen notitie")
     case = env.case(code)
     assert case is not None and case.status == "completed"

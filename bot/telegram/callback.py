@@ -20,8 +20,9 @@ OPTION_CODES = {"yes": "y", "no": "n", "unknown": "u", "back": "b", "skip": "s",
                 **{f"deepen_{n}": str(n) for n in range(1, 10)},
                 **{f"age_{n}": "ABCDEFGHI"[n - 1] for n in range(1, 10)}}
 OPTION_IDS = {v: k for k, v in OPTION_CODES.items()}
-KINDS = {"q", "r", "d", "l", "i", "v"}   # question option, resume case, delete confirmation, language,
-#                                         accept a lower-role invitation (y/n), revoke an invitation
+KINDS = {"q", "r", "d", "l", "i", "v", "m"}   # question option, resume case, delete confirmation, language,
+#                                         accept a lower-role invitation (y/n), revoke an invitation,
+#                                         a short summary's buttons (d details, p picture, f PDF)
 _INVITE = r"[A-Za-z0-9_-]{8,32}"   # an invitation code (secrets.token_urlsafe)
 _CODE = f"[{CODE_ALPHABET}]{{6}}"
 _STEP = r"0|[1-9][0-9]{0,8}"   # ASCII digits as str(int) writes them
@@ -32,6 +33,7 @@ _PATTERNS = {   # matched with fullmatch: no trailing newline, nothing around
     "l": re.compile(r"l:(nl|en)"),
     "i": re.compile(rf"i:({_INVITE}):([yn])"),
     "v": re.compile(rf"v:({_INVITE})"),
+    "m": re.compile(rf"m:({_CODE}):([dpf])"),   # "s:" is sharing's (bot/telegram/sharing.py)
 }
 
 
@@ -57,6 +59,8 @@ class Callback:
             data = f"i:{self.invite}:{self.option}"
         elif self.kind == "v":
             data = f"v:{self.invite}"
+        elif self.kind == "m":
+            data = f"m:{bare}:{self.option}"
         else:
             raise ValueError(f"unknown callback kind {self.kind!r}")
         if len(data.encode()) > MAX_BYTES:
@@ -88,6 +92,6 @@ def decode(data: str | None) -> Callback | None:
     code = f"{match.group(1)[:2]}-{match.group(1)[2:]}"
     if kind == "q":
         return Callback("q", code, int(match.group(2)), OPTION_IDS[match.group(3)])
-    if kind == "d":
-        return Callback("d", code, option=match.group(2))
+    if kind in ("d", "m"):
+        return Callback(kind, code, option=match.group(2))
     return Callback("r", code)

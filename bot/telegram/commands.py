@@ -30,6 +30,7 @@ class Command:
     handler: Callable[[Ctx], Awaitable[None]]
     menu: bool = True                       # listed in Telegram's command menu
     help: bool = True                       # a line in /help for whoever may use it
+    groups: bool = False                    # answers in group chats too (without a user; stores nothing)
 
     @property
     def name(self) -> str:
@@ -45,8 +46,9 @@ class Command:
         return f"cmd.{self.name}"
 
     def callback(self) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
-        """The handler inside the one guard: private chats only, the user looked up, the permission checked."""
-        return guarded(self.permission)(self.handler)
+        """The handler inside the one guard: private chats only (unless `groups`), the user looked up,
+        the permission checked."""
+        return guarded(self.permission, self.groups)(self.handler)
 
 
 # In menu order.
@@ -63,7 +65,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("rapport", "report"), Action.CASES, handlers.report),
     Command(("export",), Action.CASES, handlers.export),
     Command(("verwijder", "delete"), Action.CASES, handlers.delete),
-    Command(("nood", "emergency"), None, handlers.emergency),         # acute danger: for anyone, any time
+    Command(("nood", "emergency"), None, handlers.emergency, groups=True),   # acute danger: anyone, anywhere
     Command(("taal", "language"), Action.USE, handlers.language),     # only a known user has a language to set
     Command(("herinneringen", "reminders"), Action.USE, handlers.reminders),
     Command(("overzicht", "stats"), Action.INVITE, handlers.stats),   # the local picture: admins

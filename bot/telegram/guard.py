@@ -117,8 +117,10 @@ async def refuse(ctx: Ctx, sender_id: int, stranger: bool) -> None:
     await ctx.send(ctx.t(key))
 
 
-def guarded(action: str | None) -> Callable[[Handler], Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]]:
-    """Wrap a handler; `action` is the permission it needs (None: anyone, e.g. /start, /help)."""
+def guarded(action: str | None, groups: bool = False
+            ) -> Callable[[Handler], Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]]:
+    """Wrap a handler; `action` is the permission it needs (None: anyone, e.g. /start, /help).
+    `groups`: it also answers in a group chat, without a user and storing nothing (/nood: 112)."""
 
     def decorate(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
         @functools.wraps(handler)
@@ -131,6 +133,9 @@ def guarded(action: str | None) -> Callable[[Handler], Callable[[Update, Context
             if chat.type != ChatType.PRIVATE:
                 # Say it once per command or tap, never to ordinary group chatter; store nothing.
                 ctx = Ctx(rt, update, context, None, lang)
+                if groups:   # acute danger advice is for anyone, wherever they ask
+                    await handler(ctx)
+                    return
                 await ctx.toast(ctx.t("private_only"))
                 text = update.effective_message.text if update.effective_message else None
                 if update.callback_query is None and text and text.startswith("/"):

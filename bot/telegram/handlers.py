@@ -28,6 +28,7 @@ from dialogs.domain import CODE_ALPHABET
 HTML = ParseMode.HTML
 log = logging.getLogger("lensbot.telegram")
 CAPTIONS = {"image/png": "picture_caption", "application/pdf": "report_caption"}   # a case's report, by type
+ERASED_REMEMBERED = 1000   # (chat, code) of recent erasures: a double tap on "Ja, verwijder" is recognised
 INVITES_SHOWN = 20   # open invitations listed by /uitnodigingen, each with its revoke button
 PROMPT_CODE = re.compile(rf"\b([{CODE_ALPHABET}]{{2}}-[{CODE_ALPHABET}]{{4}})\b")   # "zaak K7-QX3M" in a note prompt
 
@@ -53,7 +54,16 @@ async def show(ctx: Ctx, reply: Reply, message: Message | None = None, chosen: s
         await ctx.rt.call(lambda: bot.edit_message_text(closed, ctx.chat_id, message.message_id, parse_mode=HTML))
     await _retire_live_prompt(ctx, keep=message.message_id if message is not None else None)
     blocks, withheld = minimal.shown_blocks(ctx, reply)   # minimal mode: the result only in the web app
-    ids = await send_blocks(ctx, blocks)
+    ids: list[int] = []
+    if not withheld and "lens_picture" in reply.attachments and ctx.user is not None:
+        # the summary's first screen with buttons for the rest (issue 15); the full one is a tap away
+        short = await ctx.rt.db(ctx.rt.door.cases.summary, ctx.user, reply.case_code, ctx.lang, True)
+        first = next((i for i, b in enumerate(blocks) if b.kind == "summary"), None)
+        if short and first is not None:   # what came before it (acute danger, a skipped leefgebied) stays first
+            ids += await send_blocks(ctx, blocks[:first])
+            ids += await send_short(ctx, reply.case_code, short)
+            blocks = tuple(b for b in blocks[first:] if b.kind != "summary")
+    ids += await send_blocks(ctx, blocks)
     if withheld:
         try:
             _, link = await minimal.send_link(ctx, "minimal.summary", code=reply.case_code)
@@ -118,6 +128,23 @@ async def send_blocks(ctx: Ctx, blocks: tuple[Block, ...] | list[Block]) -> list
     return ids
 
 
+def short_buttons(ctx: Ctx, code: str) -> InlineKeyboardMarkup:
+    """Under a short summary: the full summary, the lens picture and the PDF dossier, one tap each."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(ctx.t(f"short_{key}"), callback_data=Callback("m", code, option=option).encode())
+        for key, option in (("details", "d"), ("picture", "p"), ("pdf", "f"))]])
+
+
+async def send_short(ctx: Ctx, code: str, blocks: list[Block]) -> list[int]:
+    """A short summary as one message with its buttons; the ids of the messages sent."""
+    ids = []
+    for html in blocks_messages(blocks):
+        sent = await ctx.send(html, parse_mode=HTML, reply_markup=short_buttons(ctx, code))
+        if sent is not None:
+            ids.append(sent.message_id)
+    return ids
+
+
 async def send_file(ctx: Ctx, file: File, caption: str) -> int | None:
     """A picture as a photo, anything else as a document; the id of the message sent."""
     bot, chat = ctx.context.bot, ctx.chat_id
@@ -156,9 +183,9 @@ async def start(ctx: Ctx) -> None:
         result = await ctx.rt.db(ctx.rt.door.access.redeem, args[0], ctx.update.effective_user.id)
         if result.outcome == "confirm":   # a lower role than one has: ask first
             assert result.role is not None
-            text = ctx.t("invite_lower", current=result.current, role=result.role)
+            text = ctx.t("invite_lower", current=role_name(ctx, result.current), role=role_name(ctx, result.role))
             if result.open_cases:
-                text += "\n\n" + ctx.t("invite_lower_open", count=result.open_cases, role=result.role)
+                text += "\n\n" + ctx.t("invite_lower_open", count=result.open_cases, role=role_name(ctx, result.role))
             buttons = InlineKeyboardMarkup([[
                 InlineKeyboardButton(ctx.t("invite_continue"),
                                      callback_data=Callback("i", option="y", invite=args[0].strip()).encode()),
@@ -180,11 +207,21 @@ def _for_role(ctx: Ctx, key: str, user: User | None) -> str:
     return key if ctx.rt.door.access.may(user, Action.INTAKE) else f"{key}_training"
 
 
+def role_name(ctx: Ctx, role: str | None) -> str:
+    """A role in the reader's words: "beheerder", "cursist" in Dutch text, not "admin", "trainee"."""
+    try:
+        return ctx.t(f"role.{role}")
+    except KeyError:   # a role added later: its id is better than nothing
+        return role or ""
+
+
 def _redeemed_text(ctx: Ctx, result: Redeemed) -> str:
     if result.outcome == "ok" and result.user is not None:
-        return ctx.t(_for_role(ctx, "invite_ok", result.user), role=result.user.role)
+        return ctx.t(_for_role(ctx, "invite_ok", result.user), role=role_name(ctx, result.user.role))
     if result.outcome == "same":
-        return ctx.t("invite_same", role=result.current)
+        return ctx.t("invite_same", role=role_name(ctx, result.current))
+    if result.outcome == "already":   # one's own used link, opened again: one has access
+        return ctx.t("invite_already", role=role_name(ctx, result.current))
     if result.outcome == "open_cases":
         return ctx.t("invite_open_cases", count=result.open_cases)
     return ctx.t("invite_bad")
@@ -197,8 +234,17 @@ async def help_(ctx: Ctx) -> None:
 
 
 async def emergency(ctx: Ctx) -> None:
-    """Works for anyone at any moment and changes nothing: it only tells what to do."""
+    """Works for anyone at any moment, in a group too, and changes nothing: it only tells what to do.
+    In the middle of an intake the current question is asked again below the advice, so the
+    buttons are where the eye is (issue 15)."""
     await send_blocks(ctx, ctx.rt.door.cases.emergency(ctx.lang))
+    if ctx.user is None or ctx.chat_id not in ctx.rt.live_prompts:
+        return
+    code = await ctx.rt.db(ctx.rt.door.cases.current, ctx.user)
+    if code is not None:
+        reply = await ctx.rt.db(ctx.rt.door.cases.resume, ctx.user, code, ctx.lang)
+        if reply.prompt is not None and reply.prompt.question_id is not None and not reply.refused:
+            await show(ctx, reply)
 
 
 async def _start(ctx: Ctx, mode: Mode) -> None:
@@ -223,8 +269,8 @@ async def resume(ctx: Ctx) -> None:
     if not cases:
         await ctx.send(ctx.t(_for_role(ctx, "no_open_case", ctx.user)))
         return
-    buttons = [[InlineKeyboardButton(f"{c.code} · {c.answers}", callback_data=Callback("r", c.code).encode())]
-               for c in cases]
+    buttons = [[InlineKeyboardButton(ctx.t("resume_button", code=c.code, count=c.answers),
+                                     callback_data=Callback("r", c.code).encode())] for c in cases]
     await ctx.send(ctx.t("choose_case"), reply_markup=InlineKeyboardMarkup(buttons))
 
 
@@ -292,7 +338,7 @@ async def invite(ctx: Ctx) -> None:
         await ctx.send(ctx.t("invite_usage"))
         return
     link = f"https://t.me/{ctx.context.bot.username}?start={inv.code}"
-    await ctx.send(ctx.t("invite_created", role=inv.role, code=inv.code, link=link,
+    await ctx.send(ctx.t("invite_created", role=role_name(ctx, inv.role), code=inv.code, link=link,
                          expires=inv.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
 
 
@@ -305,7 +351,7 @@ async def invites(ctx: Ctx) -> None:
         return
     shown = listed[:INVITES_SHOWN]
     lines = [ctx.t("invites_title")] + [
-        ctx.t("invite_line", short=i.code[:6], role=i.role, issuer=i.issuer,
+        ctx.t("invite_line", short=i.code[:6], role=role_name(ctx, i.role), issuer=i.issuer,
               expires=i.expires_at.strftime("%Y-%m-%d %H:%M UTC")) for i in shown]
     buttons = [[InlineKeyboardButton(ctx.t("invite_revoke_button", short=i.code[:6]),
                                      callback_data=Callback("v", invite=i.code).encode())] for i in shown]
@@ -434,11 +480,17 @@ async def on_callback(ctx: Ctx) -> None:
         assert cb.code is not None
         if cb.option == "y":
             erased = await ctx.rt.db(cases.delete, ctx.user, cb.code)
+            if erased is None and (ctx.chat_id, cb.code) in ctx.rt.erased_here:
+                await ctx.toast()   # a second tap on "Ja, verwijder": the message keeps saying "verwijderd"
+                return
             if erased is None:
-                text = cases.not_found(cb.code, ctx.lang)
-            else:
-                text = await _erase_messages(ctx, erased, keep=message.message_id if message is not None else None)
-                await sharing.deliver_notices(ctx.rt, ctx.context)   # colleagues who contributed: case closed
+                await _answer_in_place(ctx, message, cases.not_found(cb.code, ctx.lang))
+                return
+            ctx.rt.erased_here[(ctx.chat_id, cb.code)] = None
+            while len(ctx.rt.erased_here) > ERASED_REMEMBERED:
+                ctx.rt.erased_here.pop(next(iter(ctx.rt.erased_here)))
+            text = await _erase_messages(ctx, erased, keep=message.message_id if message is not None else None)
+            await sharing.deliver_notices(ctx.rt, ctx.context)   # colleagues who contributed: case closed
         else:
             text = ctx.t("delete_cancelled")
         await _answer_in_place(ctx, message, text)
@@ -453,13 +505,32 @@ async def on_callback(ctx: Ctx) -> None:
             result = await ctx.rt.db(ctx.rt.door.access.redeem, cb.invite, ctx.user.external_id, confirmed=True)
             text = _redeemed_text(ctx, result)
         else:
-            text = ctx.t("invite_kept", role=ctx.user.role)
+            text = ctx.t("invite_kept", role=role_name(ctx, ctx.user.role))
         await _answer_in_place(ctx, message, text)
+    elif cb.kind == "m":   # a short summary's buttons: the details, the picture, the PDF
+        assert cb.code is not None
+        async with ctx.toasting():
+            await _short_button(ctx, cb.code, cb.option or "")
     elif cb.kind == "v":   # revoke an invitation from /uitnodigingen (admins, as stored now)
         assert cb.invite is not None
         done = await ctx.rt.db(ctx.rt.door.admin.revoke_invite, cb.invite, ctx.user)
         await _answer_in_place(ctx, None, ctx.t("invite_revoked" if done else "invite_not_open",
                                                 short=cb.invite[:6]))
+
+
+async def _short_button(ctx: Ctx, code: str, option: str) -> None:
+    assert ctx.user is not None
+    if minimal.on(ctx):   # minimal mode: content only in the web app
+        await _link_or_not_found(ctx, "minimal.summary" if option == "d" else "minimal.report", code)
+        return
+    if option == "d":
+        blocks = await ctx.rt.db(ctx.rt.door.cases.details, ctx.user, code, ctx.lang)
+        if blocks is None:
+            await _not_found(ctx, code)
+            return
+        await remember(ctx, [code], await send_blocks(ctx, blocks))
+    elif not await send_report(ctx, code, "png" if option == "p" else "pdf"):
+        await _not_found(ctx, code)
 
 
 async def _erase_messages(ctx: Ctx, erased: Erased, keep: int | None) -> str:
@@ -482,6 +553,14 @@ async def _erase_messages(ctx: Ctx, erased: Erased, keep: int | None) -> str:
         except TelegramError as exc:
             log.warning("could not delete a message of an erased case: %s", type(exc).__name__)
             failed += 1
+    live = ctx.rt.live_prompts.get(ctx.chat_id)
+    if live is not None and any(ref.message_id == live and str(ref.chat_id) == str(ctx.chat_id)
+                                for ref in erased.messages):
+        ctx.rt.live_prompts.pop(ctx.chat_id, None)   # its question is gone: no live buttons for a deleted case
+        try:
+            await ctx.rt.call(lambda: bot.edit_message_reply_markup(ctx.chat_id, live, reply_markup=None))
+        except TelegramError as exc:   # deleted above already: nothing left to edit
+            log.info("no keyboard left to remove: %s", type(exc).__name__)
     old = erased.too_old()
     lines = [ctx.t("deleted", code=erased.code)]
     if deleted:
@@ -525,7 +604,19 @@ async def on_text(ctx: Ctx) -> None:
         # the user's own message holds the note: in a private chat the bot may delete it with the case
         await remember(ctx, [result.reply.case_code], [message.message_id], "note")
         await show(ctx, result.reply)
+    elif result.kind == "answer" and result.reply is not None:   # "ja" typed at a question
+        ctx.rt.hinted.pop(ctx.chat_id, None)
+        await show(ctx, result.reply)
     elif result.kind == "refused" and result.reply is not None:
+        live = ctx.rt.live_prompts.get(ctx.chat_id)
+        if result.notice is None and live is not None and result.reply.prompt is not None \
+                and not result.reply.prompt.accepts_text:
+            # the question with its buttons is on screen: one short hint per question, no repeats
+            if ctx.rt.hinted.get(ctx.chat_id) != live:
+                ctx.rt.hinted[ctx.chat_id] = live
+                words = any(o.id == "yes" for o in result.reply.prompt.options)   # typing ja/nee works here
+                await ctx.send(ctx.t("typed_hint" if words else "typed_hint_buttons"))
+            return
         await ctx.send(result.notice or ctx.t("reminder"))
         await show(ctx, result.reply)
 

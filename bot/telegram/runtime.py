@@ -80,6 +80,10 @@ class Runtime:
     # The message per chat that holds the live question keyboard; when a new question is sent as
     # a new message, the old keyboard is removed so only one set of buttons is ever live.
     live_prompts: dict[int, int] = field(default_factory=dict)
+    # The live question a "tap a button" hint was given for: one hint per question, not one per word typed.
+    hinted: dict[int, int] = field(default_factory=dict)
+    # Cases erased from this chat lately, (chat, code): a second "Ja, verwijder" is no "niet gevonden".
+    erased_here: dict[tuple[int, str], None] = field(default_factory=dict)
     # Which case a note prompt belongs to, and which case a typed note went to, so that a reply to
     # a prompt and an edited note reach their own case. In memory: after a restart a reply is
     # matched by the case code in the prompt's text, and an edit is refused with a clear message.

@@ -75,12 +75,25 @@ class TextResult:
     `reply`), "no_case" (nothing open to type into), "duplicate" (handled before: say nothing),
     "refused" (not a note here: show `notice` if any, else the channel's pointer to the buttons,
     then the question again, `reply`), "notice" (say `notice` and nothing else, e.g. the case
-    replied to no longer takes a note).
+    replied to no longer takes a note), "answer" (the text was "ja", "nee" or "weet ik niet" at a
+    question and answered it: show `reply`).
     """
 
-    kind: Literal["reply", "no_case", "duplicate", "refused", "notice"]
+    kind: Literal["reply", "no_case", "duplicate", "refused", "notice", "answer"]
     reply: Reply | None = None
     notice: str | None = None
+
+
+def typed_answer(text: str) -> str | None:
+    """The answer option typed words stand for ("ja", "Nee.", "weet ik niet", "don't know"), in either
+    language; None for anything else. The words are data: dialogs/texts.yaml, typed.*."""
+    t = dialog_texts()
+    said = " ".join(text.lower().replace("’", "'").strip(" .!?").split())
+    for option in ("yes", "no", "unknown"):
+        words = {w.strip() for lang in ("nl", "en") for w in t(f"typed.{option}", lang).split(",")}
+        if said in words:
+            return option
+    return None
 
 
 class Cases:
@@ -199,6 +212,14 @@ class Cases:
         `code`: the case the channel says the text answers; `replied`: the user replied to that
         case's note prompt (then the text goes there or nowhere), else it is a hint (the case whose
         note prompt was sent last) that falls back to the most recently touched open case."""
+        option = typed_answer(text)
+        if option is not None and not replied:   # "ja" typed at a question answers it (issue 15)
+            target = self.service.open_case(user)
+            current = self.service.resume(user, target, lang) if target is not None else None
+            if current is not None and current.prompt is not None and \
+                    any(o.id == option for o in current.prompt.options):
+                reply = self.choose(user, current.case_code, option, current.step, lang, update)
+                return TextResult("duplicate") if reply.duplicate else TextResult("answer", reply)
         if code is not None:
             view = self.service.view(user, code)
             at_note = view is not None and view.case.state == NOTE and view.case.status == "open"
@@ -237,6 +258,10 @@ class Cases:
     def resume(self, user: UserRow, code: str, lang: str) -> Reply:
         return self.service.resume(user, code, lang)
 
+    def current(self, user: UserRow) -> str | None:
+        """The code of the user's most recently touched open case (the one on screen), or None."""
+        return self.service.open_case(user)
+
     def resume_choices(self, user: UserRow) -> list[CaseSummary]:
         """The open cases a user may continue: real ones, or practice ones for a trainee.
 
@@ -257,7 +282,13 @@ class Cases:
             tx.audit(actor(user), "list", None, f"cases ({len(cases)})")
         return cases
 
-    def summary(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
+    def summary(self, user: UserRow, code: str, lang: str, short: bool = False) -> list[Block] | None:
+        """A case's summary: in full, or with `short` the first screen (reading, why, what to do now,
+        whom to call, at most three open topics); a channel offers the full one as "details"."""
+        return self.service.summary(user, code, lang, short)
+
+    def details(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
+        """The full summary behind a short one (the "Details" button, the console's `details`)."""
         return self.service.summary(user, code, lang)
 
     def progress(self, user: UserRow, lang: str) -> list[Block]:

@@ -108,7 +108,7 @@ class Door:
 
     @cached_property
     def reports(self) -> CaseReports:
-        return CaseReports(Reports(self.service))
+        return CaseReports(Reports(self.service, self.settings.organisation))
 
     @cached_property
     def admin(self) -> Admin:

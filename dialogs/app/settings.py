@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     telegram_content: str = Field("full", validation_alias=AliasChoices("LENSBOT_TELEGRAM_CONTENT",
                                                                         "telegram_content"),
                                   pattern="^(full|minimal)$")
+    # The organisation named as the author's on a dossier PDF (issue 15), e.g. "Gemeente Utrecht, team Jeugd"
+    organisation: str | None = Field(None, validation_alias=AliasChoices("LENSBOT_ORGANISATION", "organisation"),
+                                     max_length=120)
 
     @property
     def web_base_url(self) -> str:

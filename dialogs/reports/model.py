@@ -21,6 +21,11 @@ class CaseInfo:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None = None
+    author_role: str | None = None      # the role of who made the dossier (their profile, as stored)
+    organisation: str | None = None     # LENSBOT_ORGANISATION: named beside the role on a dossier
 
 
-__all__ = ["SUPPRESS_BELOW", "CaseInfo", "LocalPicture", "protect", "shown", "shown_all"]
+DatedNote = tuple[str, datetime | None]   # a note's text and when it was written (None: not known)
+
+
+__all__ = ["SUPPRESS_BELOW", "CaseInfo", "DatedNote", "LocalPicture", "protect", "shown", "shown_all"]

@@ -9,7 +9,7 @@ it is binary. A new format is one row and its renderer; channels and the CLI rea
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from dialogs.access import confirm
@@ -123,9 +123,10 @@ def case_info(view: CaseView) -> CaseInfo:
 
 
 class Reports:
-    def __init__(self, service: IntakeService) -> None:
+    def __init__(self, service: IntakeService, organisation: str | None = None) -> None:
         self.service = service
         self.store = service.store
+        self.organisation = organisation   # LENSBOT_ORGANISATION, named on a dossier beside the author's role
 
     def case_file(self, user: UserRow, code: str, fmt: str, lang: str) -> File | None:
         """The report of one of the user's own cases; None when there is no such case for them."""
@@ -133,11 +134,21 @@ class Reports:
         view = self.service.view(user, code, audit=(form.audit, fmt))   # read and audited in one transaction
         if view is None:
             return None
-        data = form.render(view, lambda: self.store.notes(view.case.id), lang)
+        if fmt == "pdf":   # the dossier names its author and dates its notes (issue 15)
+            data = self._dossier(view, user, lang)
+        else:
+            data = form.render(view, lambda: self.store.notes(view.case.id), lang)
         name = form.name.format(code=view.case.code)
         if view.case.mode == "training":   # fiction stays fiction: the file name says so too (issue 14)
             name = f"oefencasus-{name}"
         return File(name, form.mime, data, form.binary)
+
+    def _dossier(self, view: CaseView, user: UserRow, lang: str) -> bytes:
+        from dialogs.reports.pdf import dossier_pdf  # reportlab: imported on first use
+
+        info = replace(case_info(view), author_role=user.role, organisation=self.organisation)
+        return dossier_pdf(view.lens, view.assessment(), info, self.store.dated_notes(view.case.id), lang,
+                           shared_lines(view, lang))
 
     def case_report(self, user: UserRow, code: str, fmt: ReportFormat, lang: str) -> bytes | None:
         """The bytes of case_file()."""
