@@ -7,6 +7,7 @@ printed; at end of input everything answered so far is already stored.
 
 from __future__ import annotations
 
+import select
 import sys
 from functools import cache
 from pathlib import Path
@@ -35,6 +36,7 @@ SAVE_NOTE = "save_note"   # the prompt after a note with likely identifying data
 STOP_WORDS = {"stop", "pauze", "quit", "exit", "q"}
 DELETE_WORDS = {"verwijder", "delete"}   # erase this case (asks first), as /verwijder does in Telegram
 YES_WORDS = {"j", "ja", "y", "yes"}
+NOTE_END = "."   # a line with only a full stop also ends a note (besides an empty line)
 
 
 @cache
@@ -82,8 +84,55 @@ class ConsoleChat:
             self.say(render_prompt(reply.prompt))
             if any(o.id == SAVE_NOTE for o in reply.prompt.options):
                 self.say(self.t("console.save_note", self.lang))
+            elif reply.prompt.accepts_text:
+                self.say(self.t("console.note_lines", self.lang))
 
     def run(self, code: str | None = None, mode: str = Mode.FULL, vignette: str | None = None) -> int:
+        """The whole chat; whatever way it ends, no typed or pasted input is left for the shell."""
+        try:
+            return self._run(code, mode, vignette)
+        finally:
+            self.drop_unread_input()
+
+    def drop_unread_input(self) -> None:
+        """Discard what is still waiting on a terminal (a paste that went past the end of the chat), so
+        the shell does not run it as commands; say so when there was something."""
+        if not self.interactive:
+            return
+        try:
+            import termios
+
+            fd = self.stdin.fileno()
+            waiting = bool(select.select([fd], [], [], 0)[0])
+            termios.tcflush(fd, termios.TCIFLUSH)
+        except (ImportError, OSError, ValueError):   # not a real terminal (or not a POSIX one)
+            return
+        if waiting:
+            self.say(self.t("console.input_dropped", self.lang))
+
+    def read_line(self, prompt: str = "> ") -> str:
+        """One line typed or piped ("" at the end of input), echoed when piped so the transcript reads
+        like a chat."""
+        self.stdout.write(prompt)
+        self.stdout.flush()
+        line = self.stdin.readline()
+        if line and not self.interactive:
+            self.say(line.rstrip("\n"))
+        return line
+
+    def read_note(self, first: str) -> tuple[str, bool]:
+        """A note of one or more lines: it ends with an empty line (or a line with only "."), or at the
+        end of input. Returns (the note, whether the input ended)."""
+        lines = [first.rstrip()]
+        while True:
+            line = self.read_line("… ")
+            if not line:
+                return "\n".join(lines).strip(), True
+            if line.strip() in ("", NOTE_END):
+                return "\n".join(lines).strip(), False
+            lines.append(line.rstrip())
+
+    def _run(self, code: str | None, mode: str, vignette: str | None) -> int:
         try:
             if code:
                 reply = self.cases.resume(self.user, code, self.lang)
@@ -98,7 +147,11 @@ class ConsoleChat:
             self.say(self.t("console.storage_error", self.lang, error=exc))
             return 1
         self.show(reply)
-        return self.loop(reply)
+        try:
+            return self.loop(reply)
+        except KeyboardInterrupt:   # Ctrl-C: every answer was committed when it was given
+            self.say("\n" + self.t("console.interrupted", self.lang, code=reply.case_code))
+            return 130
 
     def delete(self, code: str) -> bool:
         """Erase the case on screen after a yes; True when it is gone."""
@@ -122,12 +175,9 @@ class ConsoleChat:
         code = reply.case_code
         prompt = reply.prompt
         step = reply.step
+        ended = False
         while prompt is not None:
-            self.stdout.write("> ")
-            self.stdout.flush()
-            line = self.stdin.readline()
-            if line and not self.interactive:
-                self.say(line.rstrip("\n"))  # echo piped input so the transcript reads like a chat
+            line = "" if ended else self.read_line()
             if not line:
                 self.say("\n" + self.t("console.eof", self.lang, code=code))
                 return 0
@@ -144,6 +194,8 @@ class ConsoleChat:
                 self.say(self.t("console.not_understood", self.lang, hint=hint))
                 continue
             option, text = choice
+            if option == "note" and text is not None:   # the note's further lines, up to an empty line
+                text, ended = self.read_note(text)
             if option == "retype":   # "n" to "save anyway?": nothing is stored; they type the note again
                 self.say(self.t("console.retype_note", self.lang))
                 continue

@@ -2,33 +2,42 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 
 from dialogs.output import Block, Line, Prompt
 
-WIDTH = 100
+MAX_WIDTH = 100   # wider lines read badly, even on a wide terminal
+MIN_WIDTH = 40
+
+
+def width() -> int:
+    """The terminal's width (COLUMNS first, as shutil does), kept between 40 and 100 columns; read on
+    every call, so a resized window is followed."""
+    return max(MIN_WIDTH, min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns))
 
 
 def render_line(line: Line) -> str:
+    w = width()
     if line.style == "title":
-        return f"\n{line.text}\n{'=' * min(len(line.text), WIDTH)}"
+        return f"\n{line.text}\n{'=' * min(len(line.text), w)}"
     if line.style == "heading":
         return f"\n{line.text}"
     if line.style == "item":
-        return textwrap.fill(line.text, WIDTH, initial_indent="  • ", subsequent_indent="    ")
+        return textwrap.fill(line.text, w, initial_indent="  • ", subsequent_indent="    ")
     if line.style == "subitem":
-        return textwrap.fill(line.text, WIDTH, initial_indent="      - ", subsequent_indent="        ")
+        return textwrap.fill(line.text, w, initial_indent="      - ", subsequent_indent="        ")
     if line.style == "alert":
-        return textwrap.fill(line.text, WIDTH, initial_indent="!! ", subsequent_indent="   ")
+        return textwrap.fill(line.text, w, initial_indent="!! ", subsequent_indent="   ")
     if line.style == "muted":
-        return textwrap.fill(line.text, WIDTH, initial_indent="  ", subsequent_indent="  ")
-    return textwrap.fill(line.text, WIDTH)
+        return textwrap.fill(line.text, w, initial_indent="  ", subsequent_indent="  ")
+    return textwrap.fill(line.text, w)
 
 
 def render_block(block: Block) -> str:
     text = "\n".join(render_line(line) for line in block.lines)
     if block.kind == "alert":
-        bar = "!" * 60
+        bar = "!" * min(60, width())
         return f"\n{bar}\n{text.strip()}\n{bar}"
     return text
 
@@ -37,7 +46,7 @@ def render_prompt(prompt: Prompt) -> str:
     parts: list[str] = [""]
     if prompt.progress:
         parts.append(f"[{prompt.progress}]")
-    parts += [textwrap.fill(p, WIDTH) if p.strip() else p for p in prompt.text.split("\n")]
+    parts += [textwrap.fill(p, width()) if p.strip() else p for p in prompt.text.split("\n")]
     if prompt.current:
         parts.append(f"({prompt.current})")
     rows: dict[int, list[str]] = {}

@@ -82,6 +82,9 @@ _share_the_tls_context()
 _remember_that_sniffio_is_missing()
 
 POSTGRES_URL = os.environ.get("LENSBOT_TEST_POSTGRES_URL")
+# Without LENSBOT_DATABASE_URL lensbot uses the user data folder (dialogs/app/settings.py): tests that
+# rely on that default get a folder of their own, never the real ~/.local/share/lensbot.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="lensbot-test-data-")
 # One lock for every lensbot test run on this machine: the PostgreSQL server is shared by all of them.
 SUITE_LOCK = Path(tempfile.gettempdir()) / f"lensbot-tests-{os.getuid()}.lock"
 
