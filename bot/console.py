@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import TextIO
 
-from bot.terminal import render_block, render_prompt
+from bot.terminal import fit, render_block, render_prompt
 from dialogs.app import Mode, Prompt, Reply, Unavailable, User
 from dialogs.app.cases import Cases
 from dialogs.texts import Catalog
@@ -74,7 +74,7 @@ class ConsoleChat:
         self.interactive = bool(getattr(self.stdin, "isatty", lambda: False)())
 
     def say(self, text: str) -> None:
-        self.stdout.write(text + "\n")
+        self.stdout.write(fit(text) + "\n")
         self.stdout.flush()
 
     def show(self, reply: Reply) -> None:

@@ -17,6 +17,14 @@ def width() -> int:
     return max(MIN_WIDTH, min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns))
 
 
+def fit(text: str) -> str:
+    """A message of the console's own, each line longer than the terminal wrapped to it (commands and
+    case codes are not broken)."""
+    w = width()
+    return "\n".join(textwrap.fill(line, w, break_long_words=False, break_on_hyphens=False)
+                     if len(line) > w else line for line in text.split("\n"))
+
+
 def render_line(line: Line) -> str:
     w = width()
     if line.style == "title":
