@@ -249,6 +249,14 @@ class Cases:
             tx.audit(actor(user), "list", None, f"cases ({len(cases)})")
         return cases
 
+    def concern(self, user: UserRow, code: str, lang: str) -> str | None:
+        """The concern level of one of the user's cases as a label ("aandacht", ...), for a case list;
+        None when the case is not theirs. Read without an audit row: the list read was audited."""
+        view = self.service.view(user, code)
+        if view is None:
+            return None
+        return dialog_texts()(f"concern.{view.assessment().concern}", lang)
+
     def summary(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
         return self.service.summary(user, code, lang)
 

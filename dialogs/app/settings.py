@@ -143,6 +143,16 @@ class Settings(BaseSettings):
             return admin_ids(value)
         return frozenset(str(v) for v in value or ())
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: Any) -> Any:
+        raw = str(value).strip()
+        scheme = raw.split("://", 1)[0].split("+", 1)[0].lower() if "://" in raw else ""
+        if scheme not in ("sqlite", "postgres", "postgresql"):
+            shown = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", raw)   # never a password in a message
+            raise ValueError(f"LENSBOT_DATABASE_URL must be sqlite:///FILE or postgresql://USER@HOST/DB, not {shown!r}")
+        return raw
+
     @field_validator("retention_days", mode="before")
     @classmethod
     def _retention(cls, value: Any) -> int:
