@@ -132,7 +132,8 @@ def lens_error(exc: LensError, lang: str) -> str:
         lens = None
     place = t("cli.lens_where", lang, path=lens) if lens else ""
     first = exc.problems[0] if exc.problems else "?"
-    return t("cli.lens_error", lang, where=place, count=counted, first=first)
+    more = t("cli.lens_more", lang) if count > 1 else ""
+    return t("cli.lens_error", lang, where=place, count=counted, first=first, more=more)
 
 
 def cli_lang(argv: list[str]) -> str:
@@ -429,7 +430,9 @@ def cmd_assess(args: argparse.Namespace) -> int:
         return 2
     result = tools.assess(data, args.lang)
     if result.problems:
-        print(f"lensbot: {args.answers}: {len(result.problems)} problem(s):", file=sys.stderr)
+        count = len(result.problems)
+        counted = t("cli.problems_one", args.lang) if count == 1 else t("cli.problems_many", args.lang, count=count)
+        print(f"lensbot: {args.answers}: {counted}:", file=sys.stderr)
         for e in result.problems:
             print(f"  {e}", file=sys.stderr)
         return 2
@@ -449,7 +452,8 @@ def cmd_matrix_check(args: argparse.Namespace) -> int:
             print(json.dumps({"ok": False, "problems": [p.__dict__ for p in result.problems]}, indent=2,
                              ensure_ascii=False))
         else:
-            print(f"{len(result.problems)} problem(s) found:")
+            count = len(result.problems)
+            print(t("cli.found_one", args.lang) if count == 1 else t("cli.found_many", args.lang, count=count))
             for p in result.problems:
                 print(p)
         return 1

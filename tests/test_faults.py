@@ -1087,10 +1087,11 @@ def check_output(b: Broken, rc: int, stdout: str, stderr: str, what: str, how: s
         assert_names("\n".join(f"{p['file']}:{p['line']}: {p['path']}: {p['message']}" for p in data["problems"]),
                      b, exactly_one=True)
     elif what == "check":
-        assert stdout.splitlines()[0].endswith("problem(s) found:"), stdout
+        assert stdout.splitlines()[0] == "1 probleem gevonden:", stdout   # one mistake, one problem
         assert_names(stdout, b, exactly_one=True)
     else:
-        assert stderr.startswith("lensbot: the lens is not valid"), stderr
+        assert stderr.startswith("lensbot: de lens ") and "is niet geldig (1 probleem)" in stderr, stderr
+        assert stderr.count("\n") == 1, stderr   # one line
         assert_names(stderr, b, exactly_one=True)
 
 
