@@ -347,6 +347,7 @@ def console_user(d: Door) -> User:
 # -- commands -----------------------------------------------------------------------------
 def cmd_chat(args: argparse.Namespace) -> int:
     d = door(args)
+    d.service   # noqa: B018 - the lens and the database first: a broken one stops here, before the opening
     if args.vignette and not d.cases.has_vignette(args.vignette):
         say_error(t("cli.unknown_vignette", args.lang, vignette=args.vignette, known=", ".join(d.cases.vignettes())))
         return 2

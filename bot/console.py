@@ -140,6 +140,12 @@ class ConsoleChat:
                     self.say(reply.toast or "")
                     return 2
                 self.say(self.t("console.resumed", self.lang, code=reply.case_code))
+            elif mode == Mode.FULL:   # the opening first; the case is created only at Begin
+                begun = self.before_begin()
+                if begun is None:
+                    return 0
+                reply = begun
+                self.say(self.t("console.started", self.lang, code=reply.case_code))
             else:
                 reply = self.cases.start(self.user, self.lang, mode=mode, vignette=vignette)
                 self.say(self.t("console.started", self.lang, code=reply.case_code))
@@ -152,6 +158,24 @@ class ConsoleChat:
         except KeyboardInterrupt:   # Ctrl-C: every answer was committed when it was given
             self.say("\n" + self.t("console.interrupted", self.lang, code=reply.case_code))
             return 130
+
+    def before_begin(self) -> Reply | None:
+        """Show the opening and wait for Begin; then create the case and return its first question.
+        None when the person stops (or the input ends) before Begin: nothing was stored."""
+        intro = self.cases.intro(self.lang)
+        self.say(render_prompt(intro))
+        while True:
+            line = self.read_line()
+            if not line or line.strip().lower() in STOP_WORDS:
+                self.say(("\n" if not line else "") + self.t("console.no_case", self.lang))
+                return None
+            if interpret(line, intro) == ("begin", None):
+                reply = self.cases.begin(self.user, self.lang)
+                if reply.refused:
+                    self.say(reply.toast or "")
+                    continue
+                return reply
+            self.say(self.t("console.not_understood", self.lang, hint=self.t("console.options_hint", self.lang)))
 
     def delete(self, code: str) -> bool:
         """Erase the case on screen after a yes; True when it is gone."""

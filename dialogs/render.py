@@ -54,6 +54,15 @@ def vignette_lines(dialog: IntakeDialog, case_vignette: str | None, lang: str) -
             Line(t("training.fictional", lang), "muted")]
 
 
+def intro_before_case(lang: str) -> Prompt:
+    """The full intake's opening before any case exists (the console creates the case at Begin):
+    the same text as `intro_prompt`, without a case code."""
+    t = dialog_texts()
+    text = "\n\n".join([t("intro.title", lang), t("intro.body", lang), t("intro.privacy", lang),
+                         t("intro.answers", lang), t("intro.acute", lang)])
+    return Prompt(text, options(lang, "begin"))
+
+
 def intro_prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignette: str | None) -> Prompt:
     t = dialog_texts()
     if case.mode == Mode.TRAINING:
@@ -80,8 +89,9 @@ def prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignett
             Option(f"deepen_{lens.leefgebied_by_id[lg].order}",
                    t("option.deepen", lang, name=lens.leefgebied_by_id[lg].name.get(lang)), 1 + i)
             for i, lg in enumerate(dialog.deepen_options(case)))
-        return Prompt(t("quick.more", lang),
-                      options(lang, "continue") + deepen + options(lang, "finish", "back", row=9))
+        # "Klaar" first and "Doorgaan" second, whatever leefgebieden follow: the same number every time
+        return Prompt(t("quick.more", lang), options(lang, "finish") + options(lang, "continue", row=1)
+                      + tuple(Option(o.id, o.label, o.row + 1) for o in deepen) + options(lang, "back", row=9))
     if case.state == DONE:
         return None
     q = dialog.current_question(case)

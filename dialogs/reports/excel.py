@@ -77,15 +77,15 @@ def view_sheet(view: AssessmentView, info: CaseInfo, status: str, lang: str) -> 
             lens.indicators[indicator].name.get(lang) if indicator else "",
             view.say(lens.question_text(item), lang), t(f"kind.{kind}", lang),
             t(f"signal_kind.{signal.kind}", lang) if signal else "",
-            answer_words(lens, answer, lang),
+            answer_words(lens, answer, lang, kind == "age"),
             item, leefgebied, indicator, answer, view.concern,
         ])
     return sheet(header, rows)
 
 
-def answer_words(lens: Lens, answer: str, lang: str) -> str:
+def answer_words(lens: Lens, answer: str, lang: str, age: bool = False) -> str:
     """ja / nee / weet ik niet / niet gevraagd, or the age band as the question offered it."""
-    band = lens.age_bands.get(answer)
+    band = lens.age_bands.get(answer) if age else None
     if band is not None:
         return band.label.get(lang)
     key = f"answer.{answer}"

@@ -52,6 +52,17 @@ def month_label(month: str, lang: str) -> str:
     return f"{MONTHS[lang].split()[int(number) - 1]} {year}"
 
 
+def two_lines(text: str, fnt: object, width: int) -> list[str]:
+    """At most two lines; a longer text ends in "…" (the question is in full in the CSV and the text)."""
+    lines = wrap(text, fnt, width)  # type: ignore[arg-type]
+    if len(lines) <= 2:
+        return lines
+    second = lines[1]
+    while second and fnt.getlength(second + " …") > width:  # type: ignore[attr-defined]
+        second = second.rsplit(" ", 1)[0] if " " in second else second[:-1]
+    return [lines[0], second + " …"]
+
+
 def _shade(value: int, top: int) -> RGB:
     share = 0.25 + 0.75 * (value / top) if top else 0.25
     return tuple(round(a + (b - a) * share) for a, b in zip(LIGHT, DARK, strict=True))  # type: ignore[return-value]
@@ -90,7 +101,7 @@ def stats_timeline(lens: Lens, pic: LocalPicture, monthly: tuple[LocalPicture, .
                                                               font(24), font(22))
     label_w = WIDTH - 2 * MARGIN - COLUMN * len(monthly)
     parts = sections(lens, pic, lang)
-    wrapped = {label: wrap(label, cell_font, label_w - 16)[:2] for _, rows in parts for label, _, _ in rows}
+    wrapped = {label: two_lines(label, cell_font, label_w - 16) for _, rows in parts for label, _, _ in rows}
     legend = wrap(tt("legend", lang), small_font, WIDTH - 2 * MARGIN - 70)
     subtitle = wrap(tt("subtitle", lang), sub_font, WIDTH - 2 * MARGIN)
     height = MARGIN + 54 + 32 * len(subtitle) + 20 + ROW   # title, subtitle, month header
