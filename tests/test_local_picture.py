@@ -151,7 +151,8 @@ def test_a_quick_scan_export_tells_never_asked_from_dont_know(store: Store, lens
     ann = store.user("console", "ann", create_role="professional")
     assert ann is not None
     code = run_case(service, ann, random.Random(11), "quick", p_yes=0.3, p_unknown=0.3)
-    rows = list(csv.DictReader(io.StringIO((Reports(service).case_report(ann, code, "csv-plain", "nl") or b"").decode())))
+    plain = Reports(service).case_report(ann, code, "csv-plain", "nl") or b""   # the CSV for programs
+    rows = list(csv.DictReader(io.StringIO(plain.decode())))
     by_item = {r["question"]: r for r in rows}
     assert len(rows) == len(by_item)                               # one row per question
     asked = {lens.all_questions[i].item_id for i in lens.quick_script}
