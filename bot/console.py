@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import TextIO
 
-from bot.terminal import fit, render_block, render_prompt
+from bot.terminal import fit, numbered, render_block, render_prompt
 from dialogs.app import Mode, Prompt, Reply, Unavailable, User
 from dialogs.app.cases import Cases
 from dialogs.texts import Catalog
@@ -47,7 +47,7 @@ def console_texts() -> Catalog:
 def interpret(line: str, prompt: Prompt) -> tuple[str, str | None] | None:
     """Map a typed line to (option id, free text) for the prompt on screen; None if unclear."""
     text = line.strip()
-    ids = [o.id for o in prompt.options]
+    ids = [o.id for o in numbered(prompt)]   # the numbers as render_prompt showed them
     if text.isdigit() and 1 <= int(text) <= len(ids):
         return ids[int(text) - 1], None
     by_label = {o.label.lower(): o.id for o in prompt.options}   # "12 tot 18 jaar", "Weet ik niet" at the age

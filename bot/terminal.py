@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import textwrap
 
-from dialogs.output import Block, Line, Prompt
+from dialogs.output import Block, Line, Option, Prompt
 
 MAX_WIDTH = 100   # wider lines read badly, even on a wide terminal
 MIN_WIDTH = 40
@@ -50,6 +50,20 @@ def render_block(block: Block) -> str:
     return text
 
 
+FIRST = "finish"   # "Klaar" is always 1 in the console, however many other choices the prompt offers
+
+
+def numbered(prompt: Prompt) -> list[Option]:
+    """The prompt's options in the order the console numbers them: the door's order, except that
+    "Klaar" comes first on a line of its own, so a person who typed 1 last time types 1 again."""
+    first = [o for o in prompt.options if o.id == FIRST]
+    if not first:
+        return list(prompt.options)
+    rows = sorted({o.row for o in prompt.options})
+    top = rows[0] - 1
+    return [Option(o.id, o.label, top) for o in first] + [o for o in prompt.options if o.id != FIRST]
+
+
 def render_prompt(prompt: Prompt) -> str:
     parts: list[str] = [""]
     if prompt.progress:
@@ -58,7 +72,7 @@ def render_prompt(prompt: Prompt) -> str:
     if prompt.current:
         parts.append(f"({prompt.current})")
     rows: dict[int, list[str]] = {}
-    for i, opt in enumerate(prompt.options, 1):
+    for i, opt in enumerate(numbered(prompt), 1):
         rows.setdefault(opt.row, []).append(f"{i}) {opt.label}")
     parts += ["   ".join(labels) for _, labels in sorted(rows.items())]
     return "\n".join(parts)

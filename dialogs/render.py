@@ -89,9 +89,8 @@ def prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignett
             Option(f"deepen_{lens.leefgebied_by_id[lg].order}",
                    t("option.deepen", lang, name=lens.leefgebied_by_id[lg].name.get(lang)), 1 + i)
             for i, lg in enumerate(dialog.deepen_options(case)))
-        # "Klaar" first and "Doorgaan" second, whatever leefgebieden follow: the same number every time
-        return Prompt(t("quick.more", lang), options(lang, "finish") + options(lang, "continue", row=1)
-                      + tuple(Option(o.id, o.label, o.row + 1) for o in deepen) + options(lang, "back", row=9))
+        return Prompt(t("quick.more", lang),
+                      options(lang, "continue") + deepen + options(lang, "finish", "back", row=9))
     if case.state == DONE:
         return None
     q = dialog.current_question(case)

@@ -73,6 +73,20 @@ def quick_scan(run, **env: str) -> str:  # type: ignore[no-untyped-def]
     return code.group(1)
 
 
+def test_klaar_keeps_its_number_and_no_case_exists_before_begin(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db = f"sqlite:///{tmp_path / 'lensbot.db'}"
+    _, out, _ = run("chat", stdin="hallo\nstop\n", LENSBOT_DATABASE_URL=db)   # looks at the opening, leaves
+    assert "1) Begin" in out and "Nieuwe zaak gestart" not in out
+    assert "Er is geen zaak aangemaakt en niets opgeslagen." in out
+    assert "Nog geen zaken." in run("cases", LENSBOT_DATABASE_URL=db)[1]
+    # the quick result: with two leefgebieden to deepen, and with none, "Klaar" is 1 and "Doorgaan" 2
+    for typed in (QUICK, "2\nnee\n" + "nee\n" * 10 + "1\n"):
+        _, out, _ = run("chat", "--mode", "quick", stdin=typed, LENSBOT_DATABASE_URL=db)
+        assert "\n1) Klaar\n2) Doorgaan met volledige intake\n" in out
+        assert "De intake is afgerond" in out
+    assert len(json.loads(run("cases", "--format", "json", LENSBOT_DATABASE_URL=db)[1])) == 2
+
+
 def test_the_same_database_from_any_folder(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     data, one, two, here = (tmp_path / d for d in ("data", "one", "two", "here"))
     for folder in (one, two, here):

@@ -245,7 +245,7 @@ def test_deepen_asks_only_the_rest_of_a_leefgebied_with_a_yes(store: Store, lens
     name = {lg.id: lg.name.nl for lg in lens.leefgebieden}
     deepen = [label for label in s.labels if label.startswith("Meer vragen over")]
     assert deepen == [f"Meer vragen over {name[lg]}" for lg in ("wonen_financien", "werk_activiteiten_relaties")]
-    assert s.labels[:2] == ["Klaar", "Doorgaan met volledige intake"] and s.labels[-1] == "← Terug"   # stable numbers
+    assert s.labels[0] == "Doorgaan met volledige intake" and s.labels[-2:] == ["Klaar", "← Terug"]
     order = {lg.id: lg.order for lg in lens.leefgebieden}
     assert s.event("deepen", str(order["gezondheid"])).refused      # no yes there: not offered, not accepted
 
