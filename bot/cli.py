@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     except Unavailable as exc:
         say_error(t("cli.database", lang, location=where(args), error=exc))
         return 1
-    except Exception as exc:   # one line for the person, never a traceback
-        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+    except Exception as exc:   # one line for the person, never a traceback (nor its text: it may hold content)
         say_error(t("cli.unexpected", lang, error=type(exc).__name__))
         return 1
 
