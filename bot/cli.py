@@ -1,24 +1,32 @@
 """The `lensbot` command line: chat, web, cases, assess, matrix check, dialog graph, db upgrade.
 
-Exit codes: 0 success, 1 the thing checked is wrong (e.g. a broken lens), 2 bad usage or
-bad input (unknown answer ids, a missing token).
+Exit codes: 0 success, 1 the thing checked is wrong (a broken lens, the database), 2 bad usage or
+bad input (unknown answer ids, a missing token, a bad setting), 130 interrupted (Ctrl-C), 141 the
+reader of the output went away (`| head`). Every error is one line on standard error, in the
+language of --lang or LANG; help texts come from bot/texts.yaml in the same language.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
 import os
 import sys
+import textwrap
+from datetime import UTC, date, datetime
+from importlib import metadata
 from pathlib import Path
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 from bot.cli_sharing import add_commands as add_sharing_commands
 from bot.cli_training import add_commands as add_training_commands
 from bot.cli_training import write_chart
 from bot.console import ConsoleChat, console_texts
-from bot.terminal import render_block
+from bot.terminal import render_block, width
 from dialogs.app import (
     CASE_FORMAT_NAMES,
     ROLES,
@@ -36,182 +44,304 @@ from dialogs.app import (
     User,
 )
 from dialogs.app.admin import console_actor
+from dialogs.app.cases import Cases
 from dialogs.app.tools import check_lens
+from dialogs.texts import DEFAULT_LANG, LANGUAGES
 
 CONSOLE_CHANNEL = "console"
 YES_WORDS = {"j", "ja", "y", "yes"}
 DEFAULT_USERS_CHANNEL = "telegram"
+LOCAL_ZONE = ZoneInfo("Europe/Amsterdam")   # times are stored in UTC and shown as people here read them
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    lang = cli_lang(argv)
+    translate_argparse(lang)
+    parser = build_parser(lang)
     args = parser.parse_args(argv)
     os.umask(0o077)   # every file lensbot creates (the SQLite database, its WAL, --out files) is 0600
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    lang = getattr(args, "lang", None) or lang
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, BadInput) as exc:
-        print(f"lensbot: {exc}", file=sys.stderr)
+    except BrokenPipeError:   # `lensbot summary CODE | head`: the reader stopped; nothing to report
+        quiet_stdout()
+        return 141
+    except KeyboardInterrupt:
+        say_error(t("cli.interrupted", lang))
+        return 130
+    except ConfigError as exc:
+        say_error(t("cli.setting", lang, error=exc))
+        return 2
+    except BadInput as exc:
+        say_error(t("cli.bad_input", lang, error=exc))
         return 2
     except NotAllowed:
-        print("lensbot: your role does not allow this (see `lensbot users list --channel console`)",
-              file=sys.stderr)
+        say_error(t("cli.not_allowed", lang))
         return 2
     except LensError as exc:
-        print(f"lensbot: the lens is not valid ({len(exc.problems)} problems):", file=sys.stderr)
-        for p in exc.problems:
-            print(f"  {p}", file=sys.stderr)
+        say_error(lens_error(exc, lang))
         return 1
-    except (Unavailable, SchemaOutdated) as exc:
-        print(f"lensbot: database problem: {exc}", file=sys.stderr)
+    except SchemaOutdated:
+        say_error(t("cli.schema", lang, location=where(args)))
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except Unavailable as exc:
+        say_error(t("cli.database", lang, location=where(args), error=exc))
+        return 1
+    except Exception as exc:   # one line for the person, never a traceback (nor its text: it may hold content)
+        say_error(t("cli.unexpected", lang, error=type(exc).__name__))
+        return 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lensbot", description="Signals of criminal exploitation through the CCV lens.")
-    p.add_argument("--database", metavar="URL", help="database URL (default: LENSBOT_DATABASE_URL or sqlite:///lensbot.db)")
-    sub = p.add_subparsers(metavar="COMMAND")
+def t(key: str, lang: str, **params: object) -> str:
+    return console_texts()(key, lang, **params)
 
-    chat = sub.add_parser("chat", help="the intake in this terminal")
-    chat.add_argument("--lang", choices=["nl", "en"], default="nl")
-    chat.add_argument("--case", metavar="CODE", help="resume this case where it stopped")
-    chat.add_argument("--mode", choices=list(Mode), default=Mode.FULL,
-                      help="full intake, quick scan for school staff, or training on a vignette")
-    chat.add_argument("--vignette", metavar="ID",
-                      help="with --mode training only: this vignette (default: the one that exercises what you miss)")
-    chat.add_argument("--round", choices=["kort", "volledig"], default=None,
-                      help="training: kort (the leefgebieden the case touches, default) or volledig (the whole lens)")
+
+def say_error(text: str) -> None:
+    """One line on standard error, whatever the message held (a driver's message may span lines)."""
+    with contextlib.suppress(BrokenPipeError, OSError):
+        print(" ".join(str(text).split()), file=sys.stderr, flush=True)
+
+
+def quiet_stdout() -> None:
+    """After a closed pipe: point standard output at /dev/null so Python's own flush at exit stays quiet."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def where(args: argparse.Namespace) -> str:
+    """Where the database is, for a message (no password)."""
+    try:
+        return door_settings(args).database_location
+    except ConfigError:
+        return "LENSBOT_DATABASE_URL"
+
+
+def lens_error(exc: LensError, lang: str) -> str:
+    """A broken lens in one line: how many problems (1 probleem, 3 problemen), the first, and where
+    the lens came from when LENSBOT_LENS chose it."""
+    count = len(exc.problems)
+    counted = t("cli.problems_one", lang) if count == 1 else t("cli.problems_many", lang, count=count)
+    try:
+        lens = Settings.load().lens
+    except ConfigError:
+        lens = None
+    place = t("cli.lens_where", lang, path=lens) if lens else ""
+    first = exc.problems[0] if exc.problems else "?"
+    more = t("cli.lens_more", lang) if count > 1 else ""
+    return t("cli.lens_error", lang, where=place, count=counted, first=first, more=more)
+
+
+def cli_lang(argv: list[str]) -> str:
+    """The language of help and messages: --lang if given, else LANG (en_* is English), else Dutch."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang", choices=LANGUAGES)
+    try:
+        known, _ = early.parse_known_args(argv)
+    except SystemExit:
+        known = argparse.Namespace(lang=None)
+    if known.lang:
+        return str(known.lang)
+    locale = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+    return "en" if locale.lower().startswith("en") else DEFAULT_LANG
+
+
+ARGPARSE_WORDS = {   # argparse's own English strings -> our catalogue keys
+    "usage: ": "argparse.usage", "positional arguments": "argparse.positional", "options": "argparse.options",
+    "show this help message and exit": "argparse.help",
+    "invalid choice: %(value)r (choose from %(choices)s)": "argparse.invalid_choice",
+    "the following arguments are required: %s": "argparse.required",
+    "unrecognized arguments: %s": "argparse.unrecognized", "expected one argument": "argparse.expected_one",
+    "argument %(argument_name)s: %(message)s": "argparse.argument",
+    "invalid %(type)s value: %(value)r": "argparse.invalid_type",
+    "ambiguous option: %(option)s could match %(matches)s": "argparse.ambiguous",
+    "not allowed with argument %s": "argparse.not_allowed_with",
+    "one of the arguments %s is required": "argparse.one_required",
+}
+
+
+def translate_argparse(lang: str) -> None:
+    """argparse's own words ("usage:", "options", its error messages) in the chosen language: argparse
+    looks them up through its module-level gettext function at the moment it prints."""
+    def words(text: str) -> str:
+        key = ARGPARSE_WORDS.get(text)
+        return t(key, lang) if key else text
+    argparse._ = words  # type: ignore[attr-defined]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors in the chosen language: "lensbot: ... (hulp: lensbot chat --help)"."""
+
+    lang = DEFAULT_LANG
+
+    def error(self, message: str) -> NoReturn:
+        say_error(t("cli.usage", self.lang, error=message, prog=self.prog))
+        raise SystemExit(2)
+
+
+def build_parser(lang: str = DEFAULT_LANG) -> argparse.ArgumentParser:
+    def h(key: str) -> str:
+        return t(f"help.{key}", lang)
+
+    Parser.lang = lang
+    raw = argparse.RawDescriptionHelpFormatter
+    p = Parser(prog="lensbot", description=textwrap.fill(h("description"), width()), epilog=h("examples"),
+               formatter_class=raw)
+    p.add_argument("--version", action="version", version=f"lensbot {lensbot_version()}", help=h("version"))
+    p.add_argument("--database", metavar="URL", help=h("database"))
+    p.add_argument("--lang", choices=LANGUAGES, default=lang, help=h("lang"))
+    language = Parser(add_help=False)   # --lang after the command too: lensbot cases --lang en
+    language.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS, help=h("lang"))
+    sub = p.add_subparsers(metavar="COMMAND", parser_class=Parser)
+
+    def command(name: str, key: str, parent: Any = sub, **kwargs: Any) -> argparse.ArgumentParser:
+        return parent.add_parser(name, help=h(key), description=h(key), parents=[language], **kwargs)
+
+    chat = command("chat", "chat", epilog=h("chat_examples"), formatter_class=raw)
+    chat.add_argument("--case", metavar="CODE", help=h("case"))
+    chat.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.FULL.value, help=h("mode"))
+    chat.add_argument("--vignette", metavar="ID", help=h("vignette"))
+    chat.add_argument("--round", choices=["kort", "volledig"], default=None, help=h("round"))
     chat.set_defaults(func=cmd_chat)
 
-    progress = sub.add_parser("progress", help="your training record: vignettes done, scores, signals missed")
-    progress.add_argument("--lang", choices=["nl", "en"], default="nl")
-    progress.add_argument("--chart", metavar="FILE.png", help="also write your scores per round as a PNG chart")
+    progress = command("progress", "progress")
+    progress.add_argument("--chart", metavar="FILE.png", help=h("chart"))
     progress.set_defaults(func=cmd_progress)
 
-    cases = sub.add_parser("cases", help="list your cases (or delete one: lensbot cases delete CODE)")
-    cases.add_argument("--format", choices=["text", "json"], default="text")
+    cases = command("cases", "cases")
+    cases.add_argument("--format", choices=["text", "json"], default="text", help=h("format_list"))
     cases.set_defaults(func=cmd_cases)
-    cases_sub = cases.add_subparsers(metavar="ACTION")
-    cdel = cases_sub.add_parser("delete", help="delete one of your cases with its answers, notes and log")
-    cdel.add_argument("code")
-    cdel.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    cdel.add_argument("--lang", choices=["nl", "en"], default="nl")
+    cases_sub = cases.add_subparsers(metavar="ACTION", parser_class=Parser)
+    cdel = command("delete", "delete", cases_sub)
+    cdel.add_argument("code", help=h("code"))
+    cdel.add_argument("--yes", action="store_true", help=h("yes"))
     cdel.set_defaults(func=cmd_cases_delete)
 
-    summ = sub.add_parser("summary", help="show the summary of one of your cases")
-    summ.add_argument("code")
-    summ.add_argument("--lang", choices=["nl", "en"], default="nl")
+    summ = command("summary", "summary")
+    summ.add_argument("code", help=h("code"))
     summ.set_defaults(func=cmd_summary)
 
-    ass = sub.add_parser("assess", help="assess answers from a JSON file (signal id -> yes/no/unknown)")
-    ass.add_argument("answers", metavar="ANSWERS.json", help="JSON file, or - for standard input")
-    ass.add_argument("--format", choices=["text", "json"], default="text")
-    ass.add_argument("--lang", choices=["nl", "en"], default="nl")
+    ass = command("assess", "assess")
+    ass.add_argument("answers", metavar="ANSWERS.json", help=h("answers"))
+    ass.add_argument("--format", choices=["text", "json"], default="text", help=h("format_list"))
     ass.set_defaults(func=cmd_assess)
 
-    matrix = sub.add_parser("matrix", help="the lens data").add_subparsers(metavar="ACTION")
-    check = matrix.add_parser("check", help="validate a lens and print its counts")
-    check.add_argument("path", nargs="?", help="lens folder or file (default: LENSBOT_LENS or the bundled lens)")
-    check.add_argument("--contacts", help="a local contacts file to validate with it (default: LENSBOT_CONTACTS)")
-    check.add_argument("--json", action="store_true")
+    matrix = command("matrix", "matrix").add_subparsers(metavar="ACTION", parser_class=Parser)
+    check = command("check", "check", matrix)
+    check.add_argument("path", nargs="?", help=h("lens_path"))
+    check.add_argument("--contacts", help=h("contacts"))
+    check.add_argument("--json", action="store_true", help=h("json"))
     check.set_defaults(func=cmd_matrix_check)
 
-    dialog = sub.add_parser("dialog", help="the dialog machines").add_subparsers(metavar="ACTION")
-    graph = dialog.add_parser("graph", help="print the intake machine as a Mermaid diagram")
-    graph.set_defaults(func=cmd_dialog_graph)
+    dialog = command("dialog", "dialog").add_subparsers(metavar="ACTION", parser_class=Parser)
+    command("graph", "graph", dialog).set_defaults(func=cmd_dialog_graph)
 
-    tg = sub.add_parser("telegram", help="run the Telegram bot (long polling, or a webhook server)")
-    tg.add_argument("--webhook-url", metavar="URL", help="public HTTPS URL Telegram posts updates to")
-    tg.add_argument("--listen", default="127.0.0.1", metavar="HOST", help="webhook server address")
-    tg.add_argument("--port", type=int, default=8443, metavar="N", help="webhook server port")
+    tg = command("telegram", "telegram")
+    tg.add_argument("--webhook-url", metavar="URL", help=h("webhook_url"))
+    tg.add_argument("--listen", default="127.0.0.1", metavar="HOST", help=h("listen"))
+    tg.add_argument("--port", type=int, default=8443, metavar="N", help=h("tg_port"))
     tg.set_defaults(func=cmd_telegram)
 
-    web = sub.add_parser("web", help="run the web app (prints a setup link on an empty database)")
-    web.add_argument("--host", metavar="H", help="address to listen on (default: LENSBOT_WEB_HOST or 127.0.0.1)")
-    web.add_argument("--port", type=int, metavar="N", help="port (default: LENSBOT_WEB_PORT or 8080; 0: any free one)")
+    web = command("web", "web")
+    web.add_argument("--host", metavar="H", help=h("host"))
+    web.add_argument("--port", type=int, metavar="N", help=h("web_port"))
     web.set_defaults(func=cmd_web)
 
-    users = sub.add_parser("users", help="users and roles of a channel (default: telegram)")
-    users_sub = users.add_subparsers(metavar="ACTION")
-    channel = argparse.ArgumentParser(add_help=False)
-    channel.add_argument("--channel", default=DEFAULT_USERS_CHANNEL, metavar="NAME",
-                         help=f"the channel the user id belongs to (default: {DEFAULT_USERS_CHANNEL})")
-    add = users_sub.add_parser("add", help="give a user id a role", parents=[channel])
-    add.add_argument("user_id", metavar="USER_ID", help="the user's id on that channel (Telegram: a number)")
-    add.add_argument("--role", choices=list(ROLES), default="professional")
+    users = command("users", "users")
+    users_sub = users.add_subparsers(metavar="ACTION", parser_class=Parser)
+    channel = Parser(add_help=False)
+    channel.add_argument("--channel", default=DEFAULT_USERS_CHANNEL, metavar="NAME", help=h("channel"))
+    add = users_sub.add_parser("add", help=h("users_add"), description=h("users_add"), parents=[channel, language])
+    add.add_argument("user_id", metavar="USER_ID", help=h("user_id"))
+    add.add_argument("--role", choices=list(ROLES), default="professional", help=h("role"))
     add.set_defaults(func=cmd_users_add)
-    lst = users_sub.add_parser("list", help="list the users of a channel and their roles", parents=[channel])
+    lst = users_sub.add_parser("list", help=h("users_list"), description=h("users_list"), parents=[channel, language])
     lst.set_defaults(func=cmd_users_list)
-    rm = users_sub.add_parser("remove", help="remove a user and their cases", parents=[channel])
-    rm.add_argument("user_id", metavar="USER_ID")
+    rm = users_sub.add_parser("remove", help=h("users_remove"), description=h("users_remove"),
+                              parents=[channel, language])
+    rm.add_argument("user_id", metavar="USER_ID", help=h("user_id"))
     rm.set_defaults(func=cmd_users_remove)
-    reset = users_sub.add_parser("reset-login", help="web: clear a login's password and second factor, and print "
-                                                      "a one-hour link to set them again")
-    reset.add_argument("login", metavar="LOGIN", help="the web login name")
+    reset = command("reset-login", "reset_login", users_sub)
+    reset.add_argument("login", metavar="LOGIN", help=h("login"))
     reset.set_defaults(func=cmd_users_reset_login)
 
     # `lensbot invite --role R` (no action) still creates one, as before the actions existed
-    inv = sub.add_parser("invite", help="single-use invitation codes: create (the default), list, revoke")
-    inv.add_argument("--role", choices=list(ROLES), default="professional")
-    inv.add_argument("--days", type=int, default=7, help="days before the code expires")
+    inv = command("invite", "invite")
+    inv.add_argument("--role", choices=list(ROLES), default="professional", help=h("role"))
+    inv.add_argument("--days", type=int, default=7, help=h("days"))
     inv.set_defaults(func=cmd_invite)
-    inv_sub = inv.add_subparsers(metavar="ACTION")
-    inv_create = inv_sub.add_parser("create", help="create a single-use invitation code (the default)")
-    inv_create.add_argument("--role", choices=list(ROLES), default="professional")
-    inv_create.add_argument("--days", type=int, default=7, help="days before the code expires")
+    inv_sub = inv.add_subparsers(metavar="ACTION", parser_class=Parser)
+    inv_create = command("create", "invite_create", inv_sub)
+    inv_create.add_argument("--role", choices=list(ROLES), default="professional", help=h("role"))
+    inv_create.add_argument("--days", type=int, default=7, help=h("days"))
     inv_create.set_defaults(func=cmd_invite)
-    inv_list = inv_sub.add_parser("list", help="open invitations (--all: used, revoked and expired ones too)")
-    inv_list.add_argument("--all", action="store_true")
+    inv_list = command("list", "invite_list", inv_sub)
+    inv_list.add_argument("--all", action="store_true", help=h("all"))
     inv_list.set_defaults(func=cmd_invite_list)
-    inv_revoke = inv_sub.add_parser("revoke", help="revoke an open invitation")
-    inv_revoke.add_argument("code", metavar="CODE")
+    inv_revoke = command("revoke", "invite_revoke", inv_sub)
+    inv_revoke.add_argument("code", metavar="CODE", help=h("invite_code"))
     inv_revoke.set_defaults(func=cmd_invite_revoke)
 
-    rep = sub.add_parser("report", help="a report of one of your cases: lens picture, PDF dossier, JSON or CSV")
-    rep.add_argument("code")
-    rep.add_argument("--format", choices=list(CASE_FORMAT_NAMES), default="pdf")
-    rep.add_argument("--out", metavar="FILE", help="write here (default: standard output for json/csv)")
-    rep.add_argument("--lang", choices=["nl", "en"], default="nl")
+    rep = command("report", "report", epilog=h("report_examples"), formatter_class=raw)
+    rep.add_argument("code", help=h("code"))
+    rep.add_argument("--format", choices=list(CASE_FORMAT_NAMES), default="pdf", help=h("report_format"))
+    rep.add_argument("--out", metavar="FILE", help=h("out"))
     rep.set_defaults(func=cmd_report)
 
-    st = sub.add_parser("stats", help="the local picture of a closed month or quarter (counts below 5 shown as <5)")
-    st.add_argument("--period", metavar="PERIOD",
-                    help="a month (YYYY-MM) or quarter (YYYY-Qn) that has ended; default: the last quarter that ended")
+    st = command("stats", "stats")
+    st.add_argument("--period", metavar="PERIOD", help=h("period"))
     st.add_argument("--since", help=argparse.SUPPRESS)   # refused with a message: windows can be differenced
     st.add_argument("--until", help=argparse.SUPPRESS)
-    st.add_argument("--format", choices=list(STATS_FORMAT_NAMES), default="text")
-    st.add_argument("--out", metavar="FILE")
-    st.add_argument("--lang", choices=["nl", "en"], default="nl")
+    st.add_argument("--format", choices=list(STATS_FORMAT_NAMES), default="text", help=h("stats_format"))
+    st.add_argument("--out", metavar="FILE", help=h("stats_out"))
     st.set_defaults(func=cmd_stats)
 
-    pu = sub.add_parser("purge", help="delete cases inactive longer than LENSBOT_RETENTION_DAYS (default 90)")
-    pu.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
-    pu.add_argument("--confirm", action="store_true",
-                    help="run although the purge guard refused (after a clock jump, or too large a share of cases)")
+    pu = command("purge", "purge")
+    pu.add_argument("--dry-run", action="store_true", help=h("dry_run"))
+    pu.add_argument("--confirm", action="store_true", help=h("confirm"))
     pu.set_defaults(func=cmd_purge)
 
-    au = sub.add_parser("audit", help="the audit log: who viewed, reported, exported or deleted what")
-    au.add_argument("--since", metavar="DATE", help="YYYY-MM-DD")
+    au = command("audit", "audit")
+    au.add_argument("--since", metavar="DATE", type=lambda v: a_date(v, lang), help=h("since"))
     au.set_defaults(func=cmd_audit)
 
-    db = sub.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
-    up = db.add_parser("upgrade", help="run the Alembic migrations up to the newest schema")
-    up.set_defaults(func=cmd_db_upgrade)
+    db = command("db", "db").add_subparsers(metavar="ACTION", parser_class=Parser)
+    command("upgrade", "upgrade", db).set_defaults(func=cmd_db_upgrade)
     add_sharing_commands(sub)   # share, shares, amend, export-case (bot/cli_sharing.py, issue 13)
     add_training_commands(sub)  # trainees (bot/cli_training.py, issue 14)
     return p
 
 
+def a_date(value: str, lang: str) -> str:
+    """--since: a real calendar date (2026-13-01 is refused in one line, exit 2)."""
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(t("help.bad_date", lang, value=value)) from None
+
+
+def lensbot_version() -> str:
+    try:
+        return metadata.version("lensbot")
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
 # -- shared set-up ------------------------------------------------------------------------
+def door_settings(args: argparse.Namespace) -> Settings:
+    """The settings from the environment, --database on top."""
+    overrides = {"database_url": args.database} if getattr(args, "database", None) else {}
+    return Settings.load(**overrides)
+
+
 def door(args: argparse.Namespace) -> Door:
-    """The door for this command: the settings from the environment, --database on top."""
-    overrides = {"database_url": args.database} if args.database else {}
-    return Door(Settings.load(**overrides), CONSOLE_CHANNEL)
+    """The door for this command."""
+    return Door(door_settings(args), CONSOLE_CHANNEL)
 
 
 def console_user(d: Door) -> User:
@@ -225,9 +355,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print("lensbot: --vignette and --round are for practice only: add --mode training", file=sys.stderr)
         return 2
     d = door(args)
+    d.service   # noqa: B018 - the lens and the database first: a broken one stops here, before the opening
     if args.vignette and not d.cases.has_vignette(args.vignette):
-        print(f"lensbot: unknown vignette '{args.vignette}' (known: {', '.join(d.cases.vignettes())})",
-              file=sys.stderr)
+        say_error(t("cli.unknown_vignette", args.lang, vignette=args.vignette, known=", ".join(d.cases.vignettes())))
         return 2
     return ConsoleChat(d.cases, console_user(d), args.lang).run(args.case, args.mode, args.vignette, args.round)
 
@@ -244,24 +374,31 @@ def cmd_progress(args: argparse.Namespace) -> int:
 def cmd_cases(args: argparse.Namespace) -> int:
     d = door(args)
     cases = d.cases.list(console_user(d), limit=None)
+    user = console_user(d)
     if args.format == "json":
-        print(json.dumps([c.as_dict() for c in cases], indent=2, ensure_ascii=False))
+        rows = [{**c.as_dict(), "concern": d.cases.concern(user, c.code, args.lang)} for c in cases]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
+    print(t("cli.database_at", args.lang, location=d.settings.database_location))
     if not cases:
-        print(console_texts()("console.no_cases", "nl"))
+        print(t("console.no_cases", args.lang))
         return 0
-    header = f"{'code':8}  {'mode':5}  {'status':9}  {'answers':>7}  {'lens':18}  {'created':19}  updated"
-    print(header)
+    print(t("cli.cases_header", args.lang, zone=LOCAL_ZONE.key))
     for c in cases:
-        row = c.as_dict()
-        print(f"{c.code:8}  {c.mode:5}  {c.status:9}  {c.answers:>7}  {c.lens_version:18}  "
-              f"{row['created'][:19]:19}  {row['updated'][:19]}")
+        concern = d.cases.concern(user, c.code, args.lang) or "-"
+        print(f"{c.code:8}  {c.mode:5}  {c.status:9}  {c.answers:>10}  {concern[:31]:31}  {c.lens_version:18}  "
+              f"{local(c.created_at)}  {local(c.updated_at)}")
     return 0
+
+
+def local(at: datetime) -> str:
+    """A stored time (UTC) as people here read it: Europe/Amsterdam, to the minute."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
 def cmd_cases_delete(args: argparse.Namespace) -> int:
     """Delete one of the console user's cases, after a yes at the prompt (or --yes)."""
-    d, t = door(args), console_texts()
+    d = door(args)
     user = console_user(d)
     code = d.cases.deletable(user, args.code)
     if code is None:
@@ -283,7 +420,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     d = door(args)
     blocks = d.cases.summary(console_user(d), args.code, args.lang)
     if blocks is None:
-        print(f"lensbot: case {args.code} not found", file=sys.stderr)
+        say_error(t("cli.case_not_found", args.lang, code=args.code))
         return 2
     for block in blocks:
         print(render_block(block))
@@ -297,14 +434,16 @@ def cmd_assess(args: argparse.Namespace) -> int:
         raw = sys.stdin.read() if args.answers == "-" else Path(args.answers).read_text(encoding="utf-8")
         data = json.loads(raw)
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"lensbot: cannot read {args.answers}: {exc}", file=sys.stderr)
+        say_error(t("cli.cannot_read", args.lang, path=args.answers, error=exc))
         return 2
     except json.JSONDecodeError as exc:
-        print(f"lensbot: {args.answers}:{exc.lineno}: not valid JSON: {exc.msg}", file=sys.stderr)
+        say_error(t("cli.not_json", args.lang, path=args.answers, line=exc.lineno, error=exc.msg))
         return 2
     result = tools.assess(data, args.lang)
     if result.problems:
-        print(f"lensbot: {args.answers}: {len(result.problems)} problem(s):", file=sys.stderr)
+        count = len(result.problems)
+        counted = t("cli.problems_one", args.lang) if count == 1 else t("cli.problems_many", args.lang, count=count)
+        print(f"lensbot: {args.answers}: {counted}:", file=sys.stderr)
         for e in result.problems:
             print(f"  {e}", file=sys.stderr)
         return 2
@@ -324,7 +463,8 @@ def cmd_matrix_check(args: argparse.Namespace) -> int:
             print(json.dumps({"ok": False, "problems": [p.__dict__ for p in result.problems]}, indent=2,
                              ensure_ascii=False))
         else:
-            print(f"{len(result.problems)} problem(s) found:")
+            count = len(result.problems)
+            print(t("cli.found_one", args.lang) if count == 1 else t("cli.found_many", args.lang, count=count))
             for p in result.problems:
                 print(p)
         return 1
@@ -359,8 +499,7 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     try:
         run(settings, d, args.webhook_url, args.listen, args.port)
     except InvalidToken:   # its message holds the token: never let it reach a traceback
-        print("lensbot: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped? ask @BotFather)",
-              file=sys.stderr)
+        say_error(t("cli.token_rejected", args.lang))
         return 2
     return 0
 
@@ -373,7 +512,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     try:
         run(settings, args.host or settings.web_host, settings.web_port if args.port is None else args.port)
     except OSError as exc:   # the address is in use, or not ours to listen on
-        print(f"lensbot: cannot listen there: {exc.strerror}", file=sys.stderr)
+        say_error(t("cli.cannot_listen", args.lang, error=exc.strerror))
         return 2
     return 0
 
@@ -460,45 +599,45 @@ def cmd_report(args: argparse.Namespace) -> int:
     d = door(args)
     file = d.reports.case(console_user(d), args.code, args.format, args.lang)
     if file is None:
-        print(f"lensbot: case {args.code} not found", file=sys.stderr)
+        say_error(t("cli.case_not_found", args.lang, code=args.code))
         return 2
-    return write_output(file, args.out)
+    # a picture or PDF without --out goes to CODE.png / CODE.pdf in this folder, never to the terminal
+    default = f"{Cases.normalise_code(args.code)}{Path(file.name).suffix}"
+    return write_output(file, args.out or (default if file.binary else None), args.lang)
 
 
-def write_output(file: File, out: str | None) -> int:
-    """Write a file to --out (mode 0600, never through a symlink), or text to standard output;
-    binary data needs --out."""
+def write_output(file: File, out: str | None, lang: str = DEFAULT_LANG) -> int:
+    """Write a file to `out` (mode 0600, never through a symlink), or text to standard output;
+    binary data without `out` goes to the file's own name."""
+    if out is None and file.binary:
+        out = file.name
     if out:
         try:
             fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         except OSError as exc:   # ELOOP: --out is a symbolic link
-            why = "it is a symbolic link" if Path(out).is_symlink() else exc.strerror
-            print(f"lensbot: cannot write {out}: {why}", file=sys.stderr)
+            why = t("cli.symlink", lang) if Path(out).is_symlink() else exc.strerror
+            say_error(t("cli.cannot_write", lang, path=out, error=why))
             return 2
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o600)   # an existing file keeps no wider mode
             f.write(file.data)
-        print(f"written: {out} ({len(file.data)} bytes)", file=sys.stderr)
-    elif file.binary:
-        print("lensbot: this format is binary; give --out FILE", file=sys.stderr)
-        return 2
+        say_error(t("cli.written", lang, path=out, size=len(file.data)))
     else:
         sys.stdout.write(file.data.decode())
+        sys.stdout.flush()   # a closed pipe shows here, inside main's BrokenPipeError handler
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     if args.since or args.until:
-        print("lensbot: --since/--until are no longer offered: two windows could be subtracted to reveal a "
-              "small count. The local picture is published per closed month or quarter: "
-              "use --period YYYY-MM or --period YYYY-Qn.", file=sys.stderr)
+        say_error(t("cli.stats_windows", args.lang))
         return 2
     d = door(args)
     result = d.reports.local_picture(console_user(d), args.format, args.lang, args.period)
     if isinstance(result, list):
         text = "\n".join(render_block(b) for b in result) + "\n"
-        return write_output(File("lokaal-beeld.txt", "text/plain", text.encode(), False), args.out)
-    return write_output(result, args.out)
+        return write_output(File("lokaal-beeld.txt", "text/plain", text.encode(), False), args.out, args.lang)
+    return write_output(result, args.out, args.lang)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:

@@ -29,14 +29,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:   # type: ignore[type
     rq = sub.add_parser("shares", help="the requests of one of your cases (--revoke ID withdraws one)")
     rq.add_argument("code")
     rq.add_argument("--revoke", type=int, metavar="ID")
-    rq.add_argument("--lang", choices=("nl", "en"), default="nl")
+    rq.add_argument("--lang", choices=("nl", "en"), default=argparse.SUPPRESS)   # else: lensbot --lang, LANG
     rq.set_defaults(func=cmd_shares)
 
     am = sub.add_parser("amend", help="add to a completed case: change an answer (ITEM=yes|no|unknown) or add a note")
     am.add_argument("code")
     am.add_argument("--answer", action="append", default=[], metavar="ITEM=VALUE")
     am.add_argument("--note", metavar="TEXT")
-    am.add_argument("--lang", choices=("nl", "en"), default="nl")
+    am.add_argument("--lang", choices=("nl", "en"), default=argparse.SUPPRESS)
     am.set_defaults(func=cmd_amend)
 
     ex = sub.add_parser("export-case", help="a data-subject export: everything stored about one case, as JSON "

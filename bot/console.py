@@ -7,12 +7,13 @@ printed; at end of input everything answered so far is already stored.
 
 from __future__ import annotations
 
+import select
 import sys
 from functools import cache
 from pathlib import Path
 from typing import TextIO
 
-from bot.terminal import render_block, render_prompt
+from bot.terminal import fit, numbered, render_block, render_prompt
 from dialogs.app import Mode, Prompt, Reply, Unavailable, User
 from dialogs.app.cases import Cases
 from dialogs.texts import Catalog
@@ -35,6 +36,7 @@ SAVE_NOTE = "save_note"   # the prompt after a note with likely identifying data
 STOP_WORDS = {"stop", "pauze", "quit", "exit", "q"}
 DELETE_WORDS = {"verwijder", "delete"}   # erase this case (asks first), as /verwijder does in Telegram
 YES_WORDS = {"j", "ja", "y", "yes"}
+NOTE_END = "."   # a line with only a full stop also ends a note (besides an empty line)
 
 
 @cache
@@ -45,7 +47,7 @@ def console_texts() -> Catalog:
 def interpret(line: str, prompt: Prompt) -> tuple[str, str | None] | None:
     """Map a typed line to (option id, free text) for the prompt on screen; None if unclear."""
     text = line.strip()
-    ids = [o.id for o in prompt.options]
+    ids = [o.id for o in numbered(prompt)]   # the numbers as render_prompt showed them
     if text.isdigit() and 1 <= int(text) <= len(ids):
         return ids[int(text) - 1], None
     by_label = {o.label.lower(): o.id for o in prompt.options}   # "12 tot 18 jaar", "Weet ik niet" at the age
@@ -72,7 +74,7 @@ class ConsoleChat:
         self.interactive = bool(getattr(self.stdin, "isatty", lambda: False)())
 
     def say(self, text: str) -> None:
-        self.stdout.write(text + "\n")
+        self.stdout.write(fit(text) + "\n")
         self.stdout.flush()
 
     def show(self, reply: Reply) -> None:
@@ -82,9 +84,56 @@ class ConsoleChat:
             self.say(render_prompt(reply.prompt))
             if any(o.id == SAVE_NOTE for o in reply.prompt.options):
                 self.say(self.t("console.save_note", self.lang))
+            elif reply.prompt.accepts_text:
+                self.say(self.t("console.note_lines", self.lang))
 
     def run(self, code: str | None = None, mode: str = Mode.FULL, vignette: str | None = None,
             length: str | None = None) -> int:
+        """The whole chat; whatever way it ends, no typed or pasted input is left for the shell."""
+        try:
+            return self._run(code, mode, vignette, length)
+        finally:
+            self.drop_unread_input()
+
+    def drop_unread_input(self) -> None:
+        """Discard what is still waiting on a terminal (a paste that went past the end of the chat), so
+        the shell does not run it as commands; say so when there was something."""
+        if not self.interactive:
+            return
+        try:
+            import termios
+
+            fd = self.stdin.fileno()
+            waiting = bool(select.select([fd], [], [], 0)[0])
+            termios.tcflush(fd, termios.TCIFLUSH)
+        except (ImportError, OSError, ValueError):   # not a real terminal (or not a POSIX one)
+            return
+        if waiting:
+            self.say(self.t("console.input_dropped", self.lang))
+
+    def read_line(self, prompt: str = "> ") -> str:
+        """One line typed or piped ("" at the end of input), echoed when piped so the transcript reads
+        like a chat."""
+        self.stdout.write(prompt)
+        self.stdout.flush()
+        line = self.stdin.readline()
+        if line and not self.interactive:
+            self.say(line.rstrip("\n"))
+        return line
+
+    def read_note(self, first: str) -> tuple[str, bool]:
+        """A note of one or more lines: it ends with an empty line (or a line with only "."), or at the
+        end of input. Returns (the note, whether the input ended)."""
+        lines = [first.rstrip()]
+        while True:
+            line = self.read_line("… ")
+            if not line:
+                return "\n".join(lines).strip(), True
+            if line.strip() in ("", NOTE_END):
+                return "\n".join(lines).strip(), False
+            lines.append(line.rstrip())
+
+    def _run(self, code: str | None, mode: str, vignette: str | None, length: str | None) -> int:
         try:
             if code:
                 reply = self.cases.resume(self.user, code, self.lang)
@@ -92,6 +141,12 @@ class ConsoleChat:
                     self.say(reply.toast or "")
                     return 2
                 self.say(self.t("console.resumed", self.lang, code=reply.case_code))
+            elif mode == Mode.FULL:   # the opening first; the case is created only at Begin
+                begun = self.before_begin()
+                if begun is None:
+                    return 0
+                reply = begun
+                self.say(self.t("console.started", self.lang, code=reply.case_code))
             else:
                 reply = self.cases.start(self.user, self.lang, mode=mode, vignette=vignette, length=length)
                 started = "console.started_training" if mode == Mode.TRAINING else "console.started"
@@ -100,7 +155,29 @@ class ConsoleChat:
             self.say(self.t("console.storage_error", self.lang, error=exc))
             return 1
         self.show(reply)
-        return self.loop(reply)
+        try:
+            return self.loop(reply)
+        except KeyboardInterrupt:   # Ctrl-C: every answer was committed when it was given
+            self.say("\n" + self.t("console.interrupted", self.lang, code=reply.case_code))
+            return 130
+
+    def before_begin(self) -> Reply | None:
+        """Show the opening and wait for Begin; then create the case and return its first question.
+        None when the person stops (or the input ends) before Begin: nothing was stored."""
+        intro = self.cases.intro(self.lang)
+        self.say(render_prompt(intro))
+        while True:
+            line = self.read_line()
+            if not line or line.strip().lower() in STOP_WORDS:
+                self.say(("\n" if not line else "") + self.t("console.no_case", self.lang))
+                return None
+            if interpret(line, intro) == ("begin", None):
+                reply = self.cases.begin(self.user, self.lang)
+                if reply.refused:
+                    self.say(reply.toast or "")
+                    continue
+                return reply
+            self.say(self.t("console.not_understood", self.lang, hint=self.t("console.options_hint", self.lang)))
 
     def delete(self, code: str) -> bool:
         """Erase the case on screen after a yes; True when it is gone."""
@@ -124,12 +201,9 @@ class ConsoleChat:
         code = reply.case_code
         prompt = reply.prompt
         step = reply.step
+        ended = False
         while prompt is not None:
-            self.stdout.write("> ")
-            self.stdout.flush()
-            line = self.stdin.readline()
-            if line and not self.interactive:
-                self.say(line.rstrip("\n"))  # echo piped input so the transcript reads like a chat
+            line = "" if ended else self.read_line()
             if not line:
                 self.say("\n" + self.t("console.eof", self.lang, code=code))
                 return 0
@@ -146,6 +220,8 @@ class ConsoleChat:
                 self.say(self.t("console.not_understood", self.lang, hint=hint))
                 continue
             option, text = choice
+            if option == "note" and text is not None:   # the note's further lines, up to an empty line
+                text, ended = self.read_note(text)
             if option == "retype":   # "n" to "save anyway?": nothing is stored; they type the note again
                 self.say(self.t("console.retype_note", self.lang))
                 continue

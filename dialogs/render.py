@@ -54,6 +54,15 @@ def vignette_lines(dialog: IntakeDialog, case_vignette: str | None, lang: str) -
             Line(t("training.fictional", lang), "muted")]
 
 
+def intro_before_case(lang: str) -> Prompt:
+    """The full intake's opening before any case exists (the console creates the case at Begin):
+    the same text as `intro_prompt`, without a case code."""
+    t = dialog_texts()
+    text = "\n\n".join([t("intro.title", lang), t("intro.body", lang), t("intro.privacy", lang),
+                         t("intro.answers", lang), t("intro.acute", lang)])
+    return Prompt(text, options(lang, "begin"))
+
+
 def intro_prompt(dialog: IntakeDialog, case: IntakeCase, lang: str, code: str, vignette: str | None) -> Prompt:
     t = dialog_texts()
     if case.mode == Mode.TRAINING:

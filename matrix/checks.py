@@ -29,13 +29,19 @@ class Ref:
         return Problem(self.source.file, self.source.line_of(self.path), self.source.label(self.path), message)
 
 
-def cross_check(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Problem]:
+def cross_check(docs: list[tuple[SourceDoc, Doc]], lens_path: str,
+                invalid: list[SourceDoc] | tuple[SourceDoc, ...] = ()) -> list[Problem]:
+    """Problems across files. `invalid`: files already reported as not valid on their own; what they
+    define (every `id` in them, every section) counts as there, so that one bad weight is one
+    problem and not one more for every reference into that file."""
     problems: list[Problem] = []
     defined = {kind: _defined(docs, kind, problems) for kind in
                ("phenomena", "viewers", "leefgebieden", "indicators", "questions", "contacts", "advice",
                 "vignettes")}
+    half = set().union(*(_raw_ids(s.data) for s in invalid)) if invalid else set()
+    sections = {key for s in invalid if isinstance(s.data, dict) for key in s.data}
     lens_meta = [(s, ("lens",)) for s, d in docs if isinstance(d, LensDocument) and d.lens is not None]
-    if not lens_meta:
+    if not lens_meta and "lens" not in sections:
         problems.append(Problem(lens_path, 1, "lens", "no 'lens' section (id, version, name) found in any file"))
     for source, path in lens_meta[1:]:
         problems.append(Ref("lens", source, path).problem(
@@ -46,7 +52,7 @@ def cross_check(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Probl
             f"second 'quick_scan' section (the first is in {quick[0][0].file})"))
     problems += _check_quick(docs, lens_path, bool(quick))
     problems += _check_vignettes(docs)
-    if not defined["leefgebieden"]:
+    if not defined["leefgebieden"] and "leefgebieden" not in sections:
         problems.append(Problem(lens_path, 1, "leefgebieden", "the lens defines no leefgebied"))
     problems += _check_orders(docs)
     problems += _check_concern(docs, lens_path)
@@ -56,9 +62,19 @@ def cross_check(docs: list[tuple[SourceDoc, Doc]], lens_path: str) -> list[Probl
     targets = {"phenomena": "phenomenon", "viewers": "viewer", "contacts": "contact",
                "questions": "signal or red flag", "advice": "advice rule"}
     for kind, ref in _references(docs):
-        if ref.ident not in defined[kind]:
+        if ref.ident not in defined[kind] and ref.ident not in half:
             problems.append(ref.problem(f"unknown {targets[kind]} '{ref.ident}'{_suggest(ref.ident, defined[kind])}"))
     return problems
+
+
+def _raw_ids(node: object) -> set[str]:
+    """Every `id` value anywhere in a file's raw data (it may not have passed validation)."""
+    if isinstance(node, dict):
+        found = {node["id"]} if isinstance(node.get("id"), str) else set()
+        return found.union(*(_raw_ids(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_raw_ids(v) for v in node))
+    return set()
 
 
 def _defined(docs: list[tuple[SourceDoc, Doc]], kind: str, problems: list[Problem]) -> set[str]:

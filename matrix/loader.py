@@ -72,7 +72,8 @@ def load_lens(path: Path | str | None = None, contacts: Path | str | None = None
     docs = [(s, _validate(s, LensDocument, problems)) for s in sources]
     if local is not None:
         docs.append((local, _validate(local, ContactsDocument, problems)))
-    problems += cross_check([(s, d) for s, d in docs if d is not None], str(path))
+    problems += cross_check([(s, d) for s, d in docs if d is not None], str(path),
+                            [s for s, d in docs if d is None])   # already reported: no cascade from them
     if problems:
         raise LensError(_sorted(problems))
     merged = merge([d for _, d in docs if d is not None])

@@ -20,6 +20,7 @@ import functools
 import os
 import ssl
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,12 @@ _share_the_tls_context()
 _remember_that_sniffio_is_missing()
 
 POSTGRES_URL = os.environ.get("LENSBOT_TEST_POSTGRES_URL")
+# Without LENSBOT_DATABASE_URL lensbot uses the user data folder (dialogs/app/settings.py): tests that
+# rely on that default get a folder of their own, never the real ~/.local/share/lensbot.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="lensbot-test-data-")
+# The console wraps to COLUMNS (bot/terminal.py); pytest-xdist's workers set it to 80. Tests that want a
+# width set it themselves; the rest see the console as a pipe does (100 columns).
+os.environ.pop("COLUMNS", None)
 # One lock for every lensbot test run on this machine: the PostgreSQL server is shared by all of them.
 SUITE_LOCK = MACHINE_TMP / f"lensbot-tests-{os.getuid()}.lock"   # not TMPDIR (tests/__init__.py)
 

@@ -164,7 +164,7 @@ def test_bad_answer_value_is_refused(runs: dict) -> None:
 def test_invalid_json_is_refused(runs: dict) -> None:
     result = runs["invalid_json"]
     assert result.returncode == 2
-    assert "not valid JSON" in result.stderr
+    assert "geen geldige JSON" in result.stderr
     assert result.stdout == ""
 
 

@@ -162,9 +162,10 @@ def test_sigkill_mid_intake_loses_no_acknowledged_answer(env: dict[str, str], le
     proc = subprocess.Popen(lensbot_cmd("chat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0)
     buf: list[str] = []
     _read_until(proc, "1) Begin", buf)
-    code = case_code("".join(buf))
+    assert "Nieuwe zaak gestart" not in "".join(buf)   # no case before Begin
     _say(proc, "begin")
     _read_until(proc, "[Leeftijd · 1/1]", buf)
+    code = case_code("".join(buf))
     _say(proc, age_option(lens))
     flags = len(lens.red_flags)
     first_lg = lens.leefgebieden[0].name.nl

@@ -84,7 +84,7 @@ def test_database_and_out_files_are_private_and_out_refuses_a_symlink(tmp_path: 
         link = tmp_path / "link.json"
         link.symlink_to(target)
         refused = lensbot(env, "stats", "--format", "json", "--out", str(link))
-        assert refused.returncode == 2 and "symbolic link" in refused.stderr
+        assert refused.returncode == 2 and "symbolische link" in refused.stderr
         assert target.read_text() == "not lensbot's"
     finally:
         os.umask(old)

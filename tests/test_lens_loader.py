@@ -108,7 +108,7 @@ def parse_problems(output: str) -> list[dict[str, str]]:
     lines = [line for line in output.splitlines() if line.strip()]
     assert lines, "no output"
     header, *rest = lines
-    assert re.fullmatch(r"\d+ problem\(s\) found:", header), header
+    assert re.fullmatch(r"1 probleem gevonden:|\d+ problemen gevonden:", header), header
     assert int(header.split()[0]) == len(rest)
     found = []
     for line in rest:

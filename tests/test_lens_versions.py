@@ -196,7 +196,7 @@ def test_local_picture_and_progress_survive_a_removed_and_a_renamed_signal(tmp_p
     assert new_id not in {row["id"] for row in data["signals_yes"]}   # a small count is not listed
     assert {row["version"]: row["count"] for row in data["lens_versions"]} == {old_lens.version: "*",
                                                                                new_lens.version: "<5"}
-    csv_text = reports.stats("csv", "nl", period).decode()   # type: ignore[union-attr]
+    csv_text = reports.stats("csv-plain", "nl", period).decode()   # type: ignore[union-attr]
     assert f"signals_yes,{removed},5" in csv_text and f"lens_versions,{old_lens.version},*" in csv_text
     png = reports.stats("png", "nl", period)
     assert isinstance(png, bytes) and png.startswith(PNG_MAGIC)

@@ -82,7 +82,7 @@ def test_stats_show_the_local_picture_with_small_counts_suppressed(big: tuple[st
     codes = [c.code for u in range(5) for c in store.list_cases(store.user("console", f"u{u}").id)]  # type: ignore[union-attr]
     assert len(codes) == 212 and not any(code in text for code in codes)   # no case code in the picture
     store.dispose()
-    csv_out = lensbot(env, "stats", "--period", last_month(), "--format", "csv").stdout
+    csv_out = lensbot(env, "stats", "--period", last_month(), "--format", "csv-plain").stdout
     assert csv_out.splitlines()[0] == "section,id,count" and "completed_cases,,212" in csv_out
 
 
@@ -153,7 +153,8 @@ def test_a_quick_scan_export_tells_never_asked_from_dont_know(store: Store, lens
     ann = store.user("console", "ann", create_role="professional")
     assert ann is not None
     code = run_case(service, ann, random.Random(11), "quick", p_yes=0.3, p_unknown=0.3)
-    rows = list(csv.DictReader(io.StringIO((Reports(service).case_report(ann, code, "csv", "nl") or b"").decode())))
+    plain = Reports(service).case_report(ann, code, "csv-plain", "nl") or b""   # the CSV for programs
+    rows = list(csv.DictReader(io.StringIO(plain.decode())))
     by_item = {r["question"]: r for r in rows}
     assert len(rows) == len(by_item)                               # one row per question
     asked = {lens.all_questions[i].item_id for i in lens.quick_script}

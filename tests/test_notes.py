@@ -190,7 +190,7 @@ def console_lines(lens: Lens) -> list[str]:
 
 def test_console_asks_before_storing_identifying_data(lens: Lens, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    out = console(tmp_path, [*console_lines(lens), IDENTIFYING, "n", CLEAN], monkeypatch, capsys)
+    out = console(tmp_path, [*console_lines(lens), IDENTIFYING, "", "n", CLEAN, ""], monkeypatch, capsys)
     assert "een naam (Jan de Vries)" in out and "Toch opslaan zoals het is? (j/n)" in out
     assert "Er is niets opgeslagen." in out and "Notitie opgeslagen." in out
     assert stored_notes(tmp_path, out) == [CLEAN]
@@ -199,7 +199,7 @@ def test_console_asks_before_storing_identifying_data(lens: Lens, tmp_path: Path
 def test_console_saves_identifying_data_only_when_confirmed(lens: Lens, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    out = console(tmp_path, [*console_lines(lens), IDENTIFYING, "j"], monkeypatch, capsys)
+    out = console(tmp_path, [*console_lines(lens), IDENTIFYING, "", "j"], monkeypatch, capsys)
     assert "Notitie opgeslagen." in out
     assert stored_notes(tmp_path, out) == [IDENTIFYING]
     # input ends at the question: nothing stored

@@ -515,7 +515,7 @@ def test_console_training_with_expected_answers_and_progress(env: dict[str, str]
 def test_console_unknown_vignette_is_bad_usage(env: dict[str, str]) -> None:
     done = run(env, "", "chat", "--mode", "training", "--vignette", "v99_bestaat_niet")
     assert done.returncode == 2
-    assert "unknown vignette" in done.stderr
+    assert "onbekende casus" in done.stderr
 
 
 # -- 9. the vignettes themselves ---------------------------------------------------------------

@@ -24,8 +24,8 @@ from typing import Literal
 from dialogs.access import Access, actor, confirm
 from dialogs.domain import REAL_MODES, TRAINING_MODES, Action, Mode
 from dialogs.intake import NOTE
-from dialogs.output import Block, Line, Option, Reply
-from dialogs.render import AGE_OPTION, option_event
+from dialogs.output import Block, Line, Option, Prompt, Reply
+from dialogs.render import AGE_OPTION, intro_before_case, option_event
 from dialogs.service import IDENTIFYING, SAVE_NOTE, IntakeService
 from dialogs.summary import progress_blocks, red_flag_block
 from dialogs.texts import dialog_texts
@@ -121,6 +121,18 @@ class Cases:
     def start(self, user: UserRow, lang: str, mode: Mode | str = Mode.FULL, update: Update = None,
               vignette: str | None = None, length: str | None = None) -> Reply:
         return self.service.start(user, lang, Mode(mode), update, vignette, length)
+
+    def intro(self, lang: str) -> Prompt:
+        """The full intake's opening with its Begin option, before a case exists: a channel that can
+        wait (the console) creates the case only when Begin is chosen, so looking stores nothing."""
+        return intro_before_case(lang)
+
+    def begin(self, user: UserRow, lang: str) -> Reply:
+        """Create a full intake and begin it at once: the first question (after `intro`)."""
+        started = self.service.start(user, lang, Mode.FULL)
+        if started.refused:
+            return started
+        return self.service.handle(user, started.case_code, "begin", None, started.step, lang)
 
     def practise(self, user: UserRow, lang: str, update: Update = None, length: str | None = None) -> Reply:
         """Continue the open practice case, or start the next vignette: a "kort" (default) or
@@ -281,6 +293,14 @@ class Cases:
             cases = cases if limit is None else cases[:limit]
             tx.audit(actor(user), "list", None, f"cases ({len(cases)})")
         return cases
+
+    def concern(self, user: UserRow, code: str, lang: str) -> str | None:
+        """The concern level of one of the user's cases as a label ("aandacht", ...), for a case list;
+        None when the case is not theirs. Read without an audit row: the list read was audited."""
+        view = self.service.view(user, code)
+        if view is None:
+            return None
+        return dialog_texts()(f"concern.{view.assessment().concern}", lang)
 
     def summary(self, user: UserRow, code: str, lang: str, short: bool = False) -> list[Block] | None:
         """A case's summary: in full, or with `short` the first screen (reading, why, what to do now,

@@ -9,7 +9,10 @@ is never stopped by a half-configured bot.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlparse
@@ -18,7 +21,8 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
-DEFAULT_DATABASE_URL = "sqlite:///lensbot.db"
+DEFAULT_DATABASE_URL = "sqlite:///lensbot.db"   # the current folder's file: still used when it exists
+DATABASE_FILE = "lensbot.db"
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000
 DEFAULT_PURGE_MAX_SHARE = 0.2
@@ -33,8 +37,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
-    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=AliasChoices("LENSBOT_DATABASE_URL",
-                                                                                   "database_url"))
+    database_url: str = Field(default_factory=lambda: default_database_url(),
+                              validation_alias=AliasChoices("LENSBOT_DATABASE_URL", "database_url"))
     lens: Path | None = Field(None, validation_alias=AliasChoices("LENSBOT_LENS", "lens"))
     contacts: Path | None = Field(None, validation_alias=AliasChoices("LENSBOT_CONTACTS", "contacts"))
     token: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "token"), repr=False)
@@ -94,6 +98,18 @@ class Settings(BaseSettings):
                                      max_length=120)
 
     @property
+    def database_location(self) -> str:
+        """Where the data is, to show a person: the SQLite file's full path, or the URL without its password."""
+        parsed = urlparse(self.database_url)
+        if parsed.scheme.startswith("sqlite"):
+            path = self.database_url.split(":///", 1)[-1] or ":memory:"
+            return str(Path(path).resolve()) if path != ":memory:" else path
+        if parsed.password:
+            netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+            return parsed._replace(netloc=netloc).geturl()
+        return self.database_url
+
+    @property
     def web_base_url(self) -> str:
         """Where the web app is reached, without a trailing slash."""
         return (self.web_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
@@ -129,6 +145,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return admin_ids(value)
         return frozenset(str(v) for v in value or ())
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: Any) -> Any:
+        raw = str(value).strip()
+        scheme = raw.split("://", 1)[0].split("+", 1)[0].lower() if "://" in raw else ""
+        if scheme not in ("sqlite", "postgres", "postgresql"):
+            shown = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", raw)   # never a password in a message
+            raise ValueError(f"LENSBOT_DATABASE_URL must be sqlite:///FILE or postgresql://USER@HOST/DB, not {shown!r}")
+        return raw
 
     @field_validator("retention_days", mode="before")
     @classmethod
@@ -168,6 +194,32 @@ class Settings(BaseSettings):
         if not TOKEN_RE.match(self.token):
             raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token (expected 123456789:ABC...)")
         return self.token
+
+
+def data_dir() -> Path:
+    """lensbot's folder in the platform's user data folder: $XDG_DATA_HOME/lensbot (default
+    ~/.local/share/lensbot), ~/Library/Application Support/lensbot on macOS, %APPDATA%\\lensbot on Windows."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME", "")
+        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "lensbot"
+
+
+def default_database_url() -> str:
+    """The database when LENSBOT_DATABASE_URL is not set, the same from any folder: a lensbot.db in the
+    current folder if there is one (as before), otherwise lensbot.db in the user data folder (created,
+    private to the user). `lensbot web`, `chat` and `telegram` all read it from here."""
+    here = Path(DATABASE_FILE)
+    if here.is_file():
+        return f"sqlite:///{here.resolve()}"
+    folder = data_dir()
+    with contextlib.suppress(OSError):   # a read-only home: opening the database then says so in one line
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return f"sqlite:///{folder / DATABASE_FILE}"
 
 
 def admin_ids(raw: str) -> frozenset[str]:

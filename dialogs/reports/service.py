@@ -17,16 +17,18 @@ from dialogs.combined import case_lines, history_lines
 from dialogs.counts import Period
 from dialogs.domain import Action
 from dialogs.output import Block, Line
+from dialogs.reports.excel import case_sheet, stats_sheet
 from dialogs.reports.export import case_json, case_rows, cases_csv
 from dialogs.reports.model import CaseInfo, LocalPicture
 from dialogs.service import CaseView, IntakeService, actor
-from dialogs.stats import local_picture, stats_blocks, stats_csv, stats_json
+from dialogs.stats import local_picture, stats_blocks, stats_csv, stats_dict, stats_json
 from matrix.lens import Lens
 from storage.records import read_counts, seal_closed_months
 from storage.repo import UserRow, now
 
-ReportFormat = Literal["png", "pdf", "json", "csv"]
-StatsFormat = Literal["text", "json", "csv", "png"]
+ReportFormat = Literal["png", "pdf", "json", "csv", "csv-plain"]
+StatsFormat = Literal["text", "json", "csv", "csv-plain", "png"]
+Monthly = Callable[[], "tuple[LocalPicture, ...]"]   # the period's months, each sealed as its own published month
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,12 @@ def _json(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:
 
 
 def _csv(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:
+    """For Dutch Excel: semicolons, a BOM, words, local times; ids in columns of their own."""
+    return case_sheet(view.lens, case_info(view), view.case.status, view.answers, lang)
+
+
+def _csv_plain(view: CaseView, notes: Callable[[], list[str]], lang: str) -> bytes:
+    """For programs: commas, ids, UTC (the columns of CSV_COLUMNS)."""
     return cases_csv(case_rows(view.lens, case_info(view), view.case.status, view.answers)).encode()
 
 
@@ -86,31 +94,34 @@ CASE_FORMATS: dict[str, CaseFormat] = {
     "png": CaseFormat(_png, "lens-{code}.png", "image/png", True, "report"),
     "pdf": CaseFormat(_pdf, "lensbot-{code}.pdf", "application/pdf", True, "report"),
     "json": CaseFormat(_json, "lensbot-{code}.json", "application/json", False, "export"),
-    "csv": CaseFormat(_csv, "lensbot-{code}.csv", "text/csv", False, "export"),
+    "csv": CaseFormat(_csv, "lensbot-{code}.csv", "text/csv", False, "export"),              # Excel (NL)
+    "csv-plain": CaseFormat(_csv_plain, "lensbot-{code}-plain.csv", "text/csv", False, "export"),   # programs
 }
 EXPORT_ALL = ("lensbot-cases.csv", "text/csv")
 
 
 # -- the local picture ---------------------------------------------------------------------------
-def _stats_png(lens: Lens, pic: LocalPicture, lang: str) -> bytes:
-    from dialogs.reports.chart import stats_chart  # Pillow: imported on first use
+def _stats_png(lens: Lens, pic: LocalPicture, lang: str, monthly: Monthly) -> bytes:
+    from dialogs.reports.timeline import stats_timeline  # Pillow: imported on first use
 
-    return stats_chart(lens, pic, lang)
+    return stats_timeline(lens, pic, monthly(), lang)
 
 
 @dataclass(frozen=True)
 class StatsFileFormat:
-    render: Callable[[Lens, LocalPicture, str], bytes]
+    render: Callable[[Lens, LocalPicture, str, Monthly], bytes]
     name: str
     mime: str
     binary: bool
 
 
 STATS_FORMATS: dict[str, StatsFileFormat] = {
-    "json": StatsFileFormat(lambda lens, pic, lang: stats_json(lens, pic).encode(), "lokaal-beeld.json",
+    "json": StatsFileFormat(lambda lens, pic, lang, monthly: stats_json(lens, pic).encode(), "lokaal-beeld.json",
                             "application/json", False),
-    "csv": StatsFileFormat(lambda lens, pic, lang: stats_csv(lens, pic).encode(), "lokaal-beeld.csv",
-                           "text/csv", False),
+    "csv": StatsFileFormat(lambda lens, pic, lang, monthly: stats_sheet(lens, pic, stats_dict(lens, pic), lang),
+                           "lokaal-beeld.csv", "text/csv", False),   # Excel (NL)
+    "csv-plain": StatsFileFormat(lambda lens, pic, lang, monthly: stats_csv(lens, pic).encode(),
+                                 "lokaal-beeld-plain.csv", "text/csv", False),
     "png": StatsFileFormat(_stats_png, "lokaal-beeld.png", "image/png", True),
 }
 STATS_TEXT = "text"   # not a file: blocks each channel renders in its own way
@@ -185,11 +196,15 @@ class Reports:
         seal_closed_months(self.store, f"{now():%Y-%m}")
         rows = read_counts(self.store, period.months[0], period.months[-1])
         # ids that left the lens are named in the words of the stored version they were counted under
-        pic = local_picture(rows, period, lenses=lambda version: self.service.dialog_for(version).lens)
+        versions = lambda version: self.service.dialog_for(version).lens  # noqa: E731
+        pic = local_picture(rows, period, lenses=versions)
         if fmt == STATS_TEXT:
             return stats_blocks(lens, pic, lang)
         form = STATS_FORMATS[fmt]
-        return File(form.name, form.mime, form.render(lens, pic, lang), form.binary)
+
+        def monthly() -> tuple[LocalPicture, ...]:   # each month exactly as `stats --period YYYY-MM` publishes it
+            return tuple(local_picture(rows, Period.parse(month), lenses=versions) for month in period.months)
+        return File(form.name, form.mime, form.render(lens, pic, lang, monthly), form.binary)
 
     def stats(self, fmt: StatsFormat, lang: str, period: Period, who: str = "console") -> bytes | list[Block]:
         result = self.stats_result(fmt, lang, period, who)
