@@ -78,7 +78,18 @@ class ConsoleChat:
         self.stdout.flush()
 
     def show(self, reply: Reply) -> None:
-        for block in reply.blocks:
+        """A reply's blocks, then its question. Where the summary comes (the end of an intake, a quick
+        result), the short one is shown: the reading, why, what to do now, whom to call, at most three
+        open topics (issue 15); the full summary is `lensbot summary CODE`, the dossier `lensbot report`."""
+        blocks = list(reply.blocks)
+        short = None
+        if "lens_picture" in reply.attachments and reply.mode != Mode.TRAINING:
+            short = self.cases.summary(self.user, reply.case_code, self.lang, short=True, more="short.more_console")
+        if short:
+            blocks = [b for b in blocks if b.kind != "summary"]
+        for block in blocks:
+            self.say(render_block(block))
+        for block in short or ():
             self.say(render_block(block))
         if reply.prompt:
             self.say(render_prompt(reply.prompt))

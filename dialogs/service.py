@@ -215,13 +215,15 @@ class IntakeService:
             raise NotAllowed(Action.CASES if case.mode in REAL_MODES else Action.TRAINING, user)
         return case
 
-    def summary(self, user: UserRow, code: str, lang: str, short: bool = False) -> list[Block] | None:
-        """The full summary, or with `short` its first screen (`dialogs.summary.short_blocks`)."""
+    def summary(self, user: UserRow, code: str, lang: str, short: bool = False,
+                more: str = "short.more") -> list[Block] | None:
+        """The full summary, or with `short` its first screen (`dialogs.summary.short_blocks`, whose
+        last line is the text `more`)."""
         view = self.view(user, code, audit=("view", "summary"))
         if view is None:
             return None
         if short:
-            return short_blocks(AssessmentView.of(view.lens, view.assessment()), lang, view.case.code)
+            return short_blocks(AssessmentView.of(view.lens, view.assessment()), lang, view.case.code, more)
         blocks = summary_blocks(view.lens, view.assessment(), lang, view.case.code)
         if view.case.mode in TRAINING_MODES:   # fiction stays fiction: never mistaken for a real case
             blocks.insert(0, practice_block(lang))

@@ -138,7 +138,7 @@ def first_sentence(text: str) -> str:
     return head + "." if dot else text
 
 
-def short_lines(view: AssessmentView, lang: str, code: str | None = None) -> list[Line]:
+def short_lines(view: AssessmentView, lang: str, code: str | None = None, more: str = "short.more") -> list[Line]:
     """The first screen of a result (issue 15): the reading, why in one line, what to do now, whom to
     call, and what is not seen yet in at most three lines. The rest is one tap away (details, PDF);
     no lens version: that is for the dossier."""
@@ -168,13 +168,15 @@ def short_lines(view: AssessmentView, lang: str, code: str | None = None) -> lis
         for group in open_questions:
             who = ", ".join(v.name.get(lang) for v in group.seen_by[:2])
             lines.append(Line(t("short.unknown_line", lang, name=group.indicator.name.get(lang), who=who), "item"))
-    lines.append(Line(t("short.more", lang), "muted"))
+    lines.append(Line(t(more, lang, code=code or ""), "muted"))
     return lines
 
 
-def short_blocks(view: AssessmentView, lang: str, code: str | None = None) -> list[Block]:
-    """`short_lines` as the one block a channel shows first (kind "short": buttons may follow it)."""
-    return [Block(tuple(short_lines(view, lang, code)), "short")]
+def short_blocks(view: AssessmentView, lang: str, code: str | None = None, more: str = "short.more") -> list[Block]:
+    """`short_lines` as the one block a channel shows first (kind "short": buttons may follow it).
+    `more` is the text key of its last line, where the details are: buttons in a chat, a command in
+    the console ("short.more_console")."""
+    return [Block(tuple(short_lines(view, lang, code, more)), "short")]
 
 
 def summary_blocks(lens: Lens, result: Assessment, lang: str, code: str | None = None,

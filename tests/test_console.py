@@ -72,7 +72,12 @@ def test_strong_signals_in_two_leefgebieden(env: dict[str, str], lens: Lens) -> 
     done = run(env, script(lens, {s: "ja" for s in STRONG}, default="?"), "chat")
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    summary = out[out.index("Overzicht zaak"):]
+    code = case_code(out)
+    short = out[out.index("Overzicht zaak"):]   # the chat ends with the short summary: one screen
+    assert "Zorgniveau: mogelijke criminele uitbuiting" in short and f"Leeftijd: {AGE}" in short
+    assert "Wat zie ik nog niet?" in short and f"lensbot summary {code}" in short
+    assert len(short.splitlines()) <= 30 and "lens 2." not in short
+    summary = run(env, "", "summary", code).stdout   # the details, as the chat's last line says
     assert "Zorgniveau: mogelijke criminele uitbuiting" in summary
     assert f"Leeftijd: {AGE}" in summary
     for ind in indicators:   # each pair of strong signals makes its indicator stand out
@@ -89,7 +94,9 @@ def test_strong_signals_in_two_leefgebieden(env: dict[str, str], lens: Lens) -> 
 def test_all_no_gives_no_exploitation_advice(env: dict[str, str], lens: Lens) -> None:
     done = run(env, script(lens, {}), "chat")
     assert done.returncode == 0, done.stderr
-    summary = done.stdout[done.stdout.index("Overzicht zaak"):]
+    short = done.stdout[done.stdout.index("Overzicht zaak"):]
+    assert "Zorgniveau: geen signalen" in short
+    summary = run(env, "", "summary", case_code(done.stdout)).stdout
     assert "Zorgniveau: geen signalen" in summary
     for contact in ("Veilig Thuis", "Politie", "CoMensha", "Alarmnummer 112", "Meld Misdaad Anoniem"):
         assert contact not in summary

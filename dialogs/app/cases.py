@@ -302,10 +302,12 @@ class Cases:
             return None
         return dialog_texts()(f"concern.{view.assessment().concern}", lang)
 
-    def summary(self, user: UserRow, code: str, lang: str, short: bool = False) -> list[Block] | None:
+    def summary(self, user: UserRow, code: str, lang: str, short: bool = False,
+                more: str = "short.more") -> list[Block] | None:
         """A case's summary: in full, or with `short` the first screen (reading, why, what to do now,
-        whom to call, at most three open topics); a channel offers the full one as "details"."""
-        return self.service.summary(user, code, lang, short)
+        whom to call, at most three open topics, then the line `more`: where the details are — the
+        chat's buttons by default, "short.more_console" for a terminal)."""
+        return self.service.summary(user, code, lang, short, more)
 
     def details(self, user: UserRow, code: str, lang: str) -> list[Block] | None:
         """The full summary behind a short one (the "Details" button, the console's `details`)."""
