@@ -74,6 +74,9 @@ class Instances:
         await self.server.wait_for(lambda: not self.server.unanswered_callback_queries(), timeout=WAIT)
         await self.server.wait_for(lambda: changed(user, marks), timeout=WAIT,
                                    message=f"the edit that follows the toast of {label}")
+        # Everything the tap leads to (an edit, an alert, the next question) is sent once the instance
+        # has handled a sentinel tap posted after it: one chat's updates are handled in order there.
+        await self.server.settle(user, timeout=WAIT, deliver=lambda update: self.post(update, instance))
 
     async def command(self, user: FakeUser, text: str, instance: int) -> None:
         before = user.action_count

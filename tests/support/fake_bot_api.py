@@ -1453,13 +1453,21 @@ class FakeBotAPI:
     def is_sentinel(self, query_id: str) -> bool:
         return query_id in self._sentinels
 
-    async def settle(self, user: FakeUser, timeout: float = 5.0) -> None:
-        """Send `user`'s sentinel tap (see settle_with_sentinels) and wait until the bot has answered it."""
+    async def settle(self, user: FakeUser, timeout: float = 5.0,
+                     deliver: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
+        """Send `user`'s sentinel tap (see settle_with_sentinels) and wait until the bot has answered it.
+
+        With `deliver` (a bot on webhooks, which never polls) the sentinel is handed to it rather than
+        queued: post it to the instance that got the update to wait for."""
         qid = f"sentinel-{next(self._sentinel_ids)}"
         self._sentinels.add(qid)
         self.inject_update({"callback_query": {
             "id": qid, "from": dict(user.profile), "chat_instance": "1", "data": SENTINEL_DATA,
             "message": {"message_id": 0, "chat": user.chat, "date": 0}}})
+        if deliver is not None:
+            (update,) = self.pending_updates
+            self._drop_pending()
+            await deliver(update)
         await self.wait_for(lambda: self._queries.get(qid, (0, 0, False))[2], timeout=timeout,
                             message=f"the bot to answer the sentinel tap of {user.user_id} (updates before it handled)")
 
