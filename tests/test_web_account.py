@@ -20,7 +20,7 @@ import pytest
 from dialogs.app import Door, Settings
 from storage import accounts
 from storage.repo import Store
-from tests.support.web import PASSWORD, WebServer, browser, register, start_server  # noqa: F401 - browser: a fixture
+from tests.support.web import PASSWORD, WebServer, browser, register, server, start_server  # noqa: F401 - fixtures
 from tests.support.web_client import SECRET, WebClient
 
 pytestmark = pytest.mark.slow(seconds=7)   # about its wall time on one worker: handed out early (tests/conftest.py)
@@ -29,18 +29,7 @@ INVITE_LINK = re.compile(r'<code id="invite-link" class="secret">([^<]+)</code>'
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    running = start_server(tmp_path_factory.mktemp("web-account"))
-    try:
-        yield running
-    finally:
-        running.stop()
-        log = "".join(running.output)
-        assert "Traceback" not in log, log
-
-
-@pytest.fixture(scope="module")
-def admin(server: WebServer) -> Iterator[WebClient]:
+def admin(server: WebServer) -> Iterator[WebClient]:  # noqa: F811
     person = WebClient([server.base])
     assert server.setup_link is not None
     person.register(server.setup_link, "ada", PASSWORD, 0, 0)
@@ -49,7 +38,7 @@ def admin(server: WebServer) -> Iterator[WebClient]:
     person.close()
 
 
-def test_a_trainee_turns_on_the_second_step_from_the_account_page(server: WebServer, admin: WebClient) -> None:
+def test_a_trainee_turns_on_the_second_step_from_the_account_page(server: WebServer, admin: WebClient) -> None:  # noqa: F811
     admin.get("/admin/invites")
     m = INVITE_LINK.search(admin.post("/admin/invites", {"role": "trainee"}).text)
     assert m is not None
@@ -80,7 +69,7 @@ def test_a_trainee_turns_on_the_second_step_from_the_account_page(server: WebSer
     tina.close()
 
 
-def test_a_telegram_user_is_greeted_by_their_web_login_name(server: WebServer) -> None:
+def test_a_telegram_user_is_greeted_by_their_web_login_name(server: WebServer) -> None:  # noqa: F811
     """Telegram's minimal mode: a link, a web login made from it; the start page says the login."""
     url = f"sqlite:///{server.db_path}"
     store = Store(url)
@@ -101,7 +90,7 @@ def test_a_telegram_user_is_greeted_by_their_web_login_name(server: WebServer) -
 
 
 @pytest.mark.browser
-def test_the_account_pages_have_no_axe_violations_in_dutch_and_in_english(server: WebServer, admin: WebClient,
+def test_the_account_pages_have_no_axe_violations_in_dutch_and_in_english(server: WebServer, admin: WebClient,  # noqa: F811
                                                                           browser: object) -> None:  # noqa: F811
     from tests.test_web import axe_problems, switch_language
 

@@ -241,7 +241,7 @@ class Accounts:
         name = login.strip().lower()
         if not LOGIN.fullmatch(name):
             raise BadInput("accounts.login_invalid")
-        self._check_password(name, password)
+        self.check_password(name, password)
         code, lang = code.strip(), normalise_lang(lang)
         if not INVITE_CODE.fullmatch(code):
             raise BadInput("accounts.invite_bad")
@@ -287,7 +287,7 @@ class Accounts:
         return redeemed.user
 
     @staticmethod
-    def _check_password(login: str, password: str) -> None:
+    def check_password(login: str, password: str) -> None:
         lowered = _nfkc(password).lower()
         if (len(password) < MIN_PASSWORD or len(password) > 1024 or login in lowered
                 or lowered in COMMON_PASSWORDS or len(set(password)) < 4):

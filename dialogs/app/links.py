@@ -186,7 +186,7 @@ class Links:
             raise BadInput("links.bad")
         if not LOGIN.fullmatch(name):
             raise BadInput("accounts.login_invalid")
-        self.accounts._check_password(name, password)
+        self.accounts.check_password(name, password)
         digest = self.accounts.hasher.hash(password)   # before the transaction: it takes ~50 ms
         at = self.clock()
         try:

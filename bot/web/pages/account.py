@@ -55,7 +55,7 @@ async def login(ctx: Ctx) -> Response:
         return ctx.page("login.html", status=401, error=_error(ctx, "accounts.login_failed"), notice=None, login=name)
     if result.second_factor:
         return await _promote(ctx, result.user, "password")
-    return await _signed_in(ctx, result.user)
+    return await signed_in(ctx, result.user)
 
 
 @page("password")
@@ -74,7 +74,7 @@ async def code(ctx: Ctx) -> Response:
     return await _promote(ctx, result.user, "active")
 
 
-async def _signed_in(ctx: Ctx, user: User) -> Response:
+async def signed_in(ctx: Ctx, user: User) -> Response:
     """Password (and no second factor yet): set it up first when the role asks for it."""
     needs = await ctx.rt.db(ctx.rt.door.accounts.needs_totp, user)
     return await _promote(ctx, user, "enrol" if needs else "active")
@@ -161,7 +161,7 @@ async def register(ctx: Ctx) -> Response:
         except BadInput as exc:
             error = _error(ctx, str(exc))
         else:
-            return await _signed_in(ctx, user)
+            return await signed_in(ctx, user)
     return ctx.page("invite.html", status=400, role=ctx.t(f"role.{info.role}"), error=error, login=name,
                     fixed_login=info.login is not None)
 

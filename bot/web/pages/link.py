@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.web.guard import LOGIN_STEP, Ctx, page
-from bot.web.pages.account import _signed_in
+from bot.web.pages.account import signed_in
 from dialogs.app import BadInput
 from dialogs.app.links import Opened, link_texts
 
@@ -81,7 +81,7 @@ async def link_register(ctx: Ctx) -> Response:
             return _bad(ctx)
         return _form(ctx, still, error=_text(ctx, key), login=name, status=400)
     await ctx.rt.db(ctx.rt.door.accounts.remember, ctx.visit.token, target_path(opened), None)
-    return await _signed_in(ctx, user)
+    return await signed_in(ctx, user)
 
 
 routes = [
