@@ -27,6 +27,7 @@ from storage import accounts, records
 from storage.models import Invite, User
 from storage.repo import Store
 from tests.support.app import Lens
+from tests.support.lensbot_cli import run_lensbot
 from tests.support.telegram_env import TelegramEnv, running_bot, start_intake
 
 pytestmark = pytest.mark.slow(seconds=8)   # about its wall time on one worker: handed out early (tests/conftest.py)
@@ -43,8 +44,7 @@ def lensbot(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`lensbot ...` in a process of its own: another process than the running bot, as an operator runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LENSBOT_", "TELEGRAM_"))}
     env["LENSBOT_DATABASE_URL"] = db_url
-    cmd = [str(LENSBOT), *args] if LENSBOT.exists() else [sys.executable, "-m", "bot.cli", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    return run_lensbot(*args, env=env)
 
 
 def code_in(reply: str) -> str:

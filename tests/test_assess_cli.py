@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from dialogs.texts import dialog_texts
 from matrix.loader import DEFAULT_LENS, load_lens
+from tests.support.lensbot_cli import run_lensbot
 
 pytestmark = pytest.mark.slow(seconds=8)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
@@ -53,19 +53,13 @@ def cli_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess]:
-    """Run `lensbot assess <file> ...` for every entry of RUNS, concurrently."""
+    """Run `lensbot assess <file> ...` for every entry of RUNS (tests/support/lensbot_cli.py)."""
     root = tmp_path_factory.mktemp("assess")
-    procs = {}
+    results = {}
     for name, (answers, options) in RUNS.items():
         file = root / f"{name}.json"
         file.write_text(answers if isinstance(answers, str) else json.dumps(answers), encoding="utf-8")
-        procs[name] = subprocess.Popen([sys.executable, "-m", "bot.cli", "assess", str(file), *options], cwd=root,
-                                       env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       encoding="utf-8")
-    results = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
-        results[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        results[name] = run_lensbot("assess", str(file), *options, cwd=root, env=cli_env(), timeout=120)
     return results
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from matrix.lens import Lens
+from tests.support.lensbot_cli import run_lensbot
 
 pytestmark = pytest.mark.slow(seconds=18)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
@@ -39,7 +40,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(lensbot_cmd(*args), input=stdin, env=env, capture_output=True, text=True, timeout=60)
+    return run_lensbot(*args, env=env, input=stdin)
 
 
 def age_option(lens: Lens, label: str = AGE) -> str:

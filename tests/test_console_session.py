@@ -18,6 +18,7 @@ import pytest
 
 from matrix.lens import Lens
 from tests.support.app import Store
+from tests.support.lensbot_cli import run_lensbot
 
 LENSBOT = Path(sys.executable).with_name("lensbot")
 
@@ -57,7 +58,7 @@ class Terminal:
         deadline = time.monotonic() + timeout
         while not re.search(pattern, self.screen):
             left = deadline - time.monotonic()
-            assert left > 0, f"{pattern!r} did not appear:\n{self.screen[-2000:]}"
+            assert left > 0, f"{pattern!r} did not appear:\n{self.screen[-2000:]}\n{self.diagnosis()}"
             if select.select([self.master], [], [], left)[0]:
                 try:
                     chunk = os.read(self.master, 65536)
@@ -68,6 +69,21 @@ class Terminal:
                     break
                 self.screen += chunk.decode(errors="replace").replace("\r\n", "\n")
         return self.screen
+
+    def diagnosis(self) -> str:
+        """The process's state and signal masks (a Ctrl-C that went unanswered), for the failure message."""
+        lines = []
+        for pid in (self.proc.pid, os.getpid()):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                wchan = Path(f"/proc/{pid}/wchan").read_text()
+            except OSError as exc:
+                lines.append(f"{pid}: {exc}")
+                continue
+            keep = [x for x in status.splitlines() if x.startswith(("State", "SigBlk", "SigIgn", "SigCgt", "SigPnd",
+                                                                  "ShdPnd"))]
+            lines.append(f"{pid}: wchan={wchan} " + " ".join(keep))
+        return "\n".join(lines)
 
     def close(self) -> int:
         try:
@@ -117,7 +133,7 @@ def test_a_pasted_two_line_note_is_stored_whole_and_nothing_reaches_the_shell(en
 
 def test_a_piped_note_of_two_lines_ends_at_the_empty_line(env: dict[str, str], lens: Lens) -> None:
     typed = to_the_note(lens) + "Eerste regel.\nTweede regel.\n\n"
-    done = subprocess.run(lensbot_cmd("chat"), input=typed, env=env, capture_output=True, text=True, timeout=60)
+    done = run_lensbot("chat", env=env, input=typed)
     assert done.returncode == 0, done.stderr
     assert "Notitie opgeslagen." in done.stdout and "herken ik niet" not in done.stdout
     code = re.search(r"Nieuwe zaak gestart: ([A-Z0-9]{2}-[A-Z0-9]{4})", done.stdout)
@@ -145,8 +161,7 @@ def test_ctrl_c_says_what_was_saved_and_how_to_resume(env: dict[str, str], lens:
 
 
 def test_ctrl_d_says_the_same_and_columns_sets_the_width(env: dict[str, str]) -> None:
-    done = subprocess.run(lensbot_cmd("chat"), input="begin\n", env={**env, "COLUMNS": "50"}, capture_output=True,
-                          text=True, timeout=60)
+    done = run_lensbot("chat", env={**env, "COLUMNS": "50"}, input="begin\n")
     assert done.returncode == 0
     assert max(len(line) for line in done.stdout.split("\n")) <= 50
     assert re.search(r"Einde van de invoer\. Alles tot nu toe is opgeslagen onder zaakcode ([A-Z0-9-]+)\. "

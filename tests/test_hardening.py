@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from matrix.lens import Lens
 from storage.repo import StorageUnavailable, Store
+from tests.support.lensbot_cli import run_lensbot
 from tests.support.telegram_env import NOTE_KEYS, TelegramEnv, after, running_bot, start_intake, taps
 
 LENSBOT = Path(sys.executable).with_name("lensbot")
@@ -34,8 +35,7 @@ NOTE = f"Gesprek met {NAME} gepland. {CYRILLIC}. {GREEK}. {ARABIC}."
 
 
 def lensbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [str(LENSBOT), *args] if LENSBOT.exists() else [sys.executable, "-m", "bot.cli", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    return run_lensbot(*args, env=env)
 
 
 def mode(path: Path) -> int:

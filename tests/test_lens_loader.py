@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from dialogs.app import Settings
 from dialogs.app.root import configured_lens
 from matrix.loader import DEFAULT_LENS, LensError, lens_from_content, load_lens
 from matrix.scoring import assess
+from tests.support.lensbot_cli import run_lensbot
 
 pytestmark = pytest.mark.slow(seconds=9)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
@@ -68,15 +68,8 @@ def cli_env() -> dict[str, str]:
 
 
 def run_cli_all(jobs: dict[str, tuple[list[str], Path | None]]) -> dict[str, subprocess.CompletedProcess]:
-    """Run `lensbot <args>` (in `cwd`) for every job as a real process, all at once to save time."""
-    procs = {name: subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=cli_env(),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
-             for name, (args, cwd) in jobs.items()}
-    results = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
-        results[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    return results
+    """Run `lensbot <args>` (in `cwd`) for every job as a real process (tests/support/lensbot_cli.py)."""
+    return {name: run_lensbot(*args, cwd=cwd, env=cli_env(), timeout=120) for name, (args, cwd) in jobs.items()}
 
 
 def copy_lens(dest: Path) -> Path:

@@ -35,6 +35,7 @@ from matrix.training import expected_answers
 from storage import records
 from storage.repo import Store, UserRow
 from tests.support.closed import close_this_month
+from tests.support.lensbot_cli import run_lensbot
 
 pytestmark = pytest.mark.slow(seconds=10)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
@@ -45,8 +46,7 @@ t = dialog_texts()
 
 
 def lensbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [str(LENSBOT), *args] if LENSBOT.exists() else [sys.executable, "-m", "bot.cli", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    return run_lensbot(*args, env=env)
 
 
 def words(text: str) -> str:

@@ -23,6 +23,7 @@ from storage.models import Case
 from storage.repo import Store, audit_hash, now
 from tests.support.closed import close_this_month, last_month
 from tests.support.generate import run_case
+from tests.support.lensbot_cli import run_lensbot
 
 pytestmark = pytest.mark.slow(seconds=18)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
@@ -30,8 +31,7 @@ LENSBOT = Path(sys.executable).with_name("lensbot")
 
 
 def lensbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [str(LENSBOT), *args] if LENSBOT.exists() else [sys.executable, "-m", "bot.cli", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    return run_lensbot(*args, env=env)
 
 
 def age_cases(store: Store, days: int) -> None:

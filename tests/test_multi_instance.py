@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from matrix.lens import Lens
 from storage.repo import Store
 from tests.conftest import POSTGRES_URL, _postgres_schema_url
 from tests.support.fake_bot_api import FakeBotAPI, FakeUser
+from tests.support.lensbot_cli import run_lensbot
 from tests.test_telegram_process import TOKEN, BotProcess, free_port, port_open
 
 pytestmark = [pytest.mark.skipif(not POSTGRES_URL, reason="LENSBOT_TEST_POSTGRES_URL is not set"),
@@ -89,10 +89,9 @@ class Instances:
 @pytest.fixture
 async def instances(pg_url: str, tmp_path: Path) -> AsyncIterator[Instances]:
     env = dict(os.environ, LENSBOT_DATABASE_URL=pg_url)
-    cmd = [str(LENSBOT)] if LENSBOT.exists() else [sys.executable, "-m", "bot.cli"]
     # Migrations run once, on purpose, before any instance starts (README: deploying several instances).
     for args in (["db", "upgrade"], ["users", "add", str(BOB), "--role", "professional"]):
-        done = subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=60)
+        done = run_lensbot(*args, env=env)
         assert done.returncode == 0, done.stderr
     async with FakeBotAPI(token=TOKEN) as server:
         ports = [free_port(), free_port()]

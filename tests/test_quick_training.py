@@ -27,6 +27,7 @@ from matrix.scoring import assess
 from matrix.training import expected_answers, model_answers, round_items, score_training
 from storage import records
 from storage.repo import Store, UserRow
+from tests.support.lensbot_cli import run_lensbot
 
 pytestmark = pytest.mark.slow(seconds=20)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
@@ -457,7 +458,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(lensbot_cmd(*args), input=stdin, env=env, capture_output=True, text=True, timeout=60)
+    return run_lensbot(*args, env=env, input=stdin)
 
 
 def age_line(lens: Lens, band: str) -> str:

@@ -28,6 +28,7 @@ from dialogs.texts import dialog_texts
 from matrix.lens import Lens, Question
 from storage.repo import Store
 from tests.support.fake_bot_api import FakeBotAPI, FakeUser, FaultPlan, SentMessage
+from tests.support.lensbot_cli import run_lensbot
 
 pytestmark = pytest.mark.slow(seconds=25)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
@@ -254,9 +255,8 @@ async def open_age_question(server: FakeBotAPI, ann: FakeUser, bot: BotProcess) 
 # -- 1. configuration errors ---------------------------------------------------------------
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     # A guard against a hang, not a speed check: on a loaded machine the start-up alone took over 15 s.
-    return subprocess.run(
-        [str(LENSBOT), "telegram", *args], capture_output=True, text=True, timeout=4 * WAIT, stdin=subprocess.DEVNULL,
-        env=bot_env(LENSBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'lensbot.db'}", **env))
+    return run_lensbot("telegram", *args, timeout=4 * WAIT,
+                       env=bot_env(LENSBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'lensbot.db'}", **env))
 
 
 def test_missing_token_exits_2_with_one_line(tmp_path: Path) -> None:

@@ -39,7 +39,8 @@ from matrix.training import (
 from storage import accounts, records
 from storage.models import Case
 from storage.repo import Store, UserRow
-from tests.test_quick_training import Session, age_line, lensbot_cmd
+from tests.support.lensbot_cli import run_lensbot
+from tests.test_quick_training import Session, age_line
 
 pytestmark = pytest.mark.slow(seconds=13)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
@@ -238,7 +239,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(lensbot_cmd(*args), input=stdin, env=env, capture_output=True, text=True, timeout=60)
+    return run_lensbot(*args, env=env, input=stdin)
 
 
 def console_lines(lens: Lens, vignette: str, answers: dict[str, str], default: str | None = None) -> list[str]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import html
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +23,7 @@ from sqlalchemy import create_engine, text
 
 from dialogs.texts import dialog_texts
 from tests.conftest import POSTGRES_URL, _postgres_schema_url
+from tests.support.lensbot_cli import run_lensbot
 from tests.support.web import PASSWORD, WebServer, start_server
 from tests.support.web_client import CASE, Page, WebClient
 
@@ -68,8 +67,7 @@ def pg_url() -> Iterator[str]:
 def instances(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[WebServer]]:
     """`lensbot db upgrade` once (README: deploying several instances), then two instances."""
     env = dict(os.environ, LENSBOT_DATABASE_URL=pg_url)
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = run_lensbot("db", "upgrade", env=env)
     assert done.returncode == 0, done.stderr
     servers: list[WebServer] = []
     try:

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.faults import CHILDREN_CPU
+
 ENABLED = bool(os.environ.get("LENSBOT_TEST_CPU"))
 _KEY = "lensbot_cpu"
 _start: dict[str, tuple[float, float, float]] = {}
@@ -46,7 +48,8 @@ if ENABLED:
 def _now() -> tuple[float, float, float, int]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime, time.perf_counter(), _started[0])
+    forked = CHILDREN_CPU[0]   # `lensbot` processes forked by a zygote (tests/support/lensbot_cli.py)
+    return (own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime + forked, time.perf_counter(), _started[0])
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -42,21 +42,27 @@ from aiohttp import ClientSession, ClientTimeout, web
 
 ROOT = Path(__file__).resolve().parents[2]
 LENSBOT = Path(sys.executable).with_name("lensbot")
+# CPU seconds of every zygote child that has ended in this process (tests/support/cpu_report.py adds
+# them to a test's child processes: the zygote reaps them, so the test process's rusage cannot see them).
+CHILDREN_CPU = [0.0]
 
 
 # -- the zygote ---------------------------------------------------------------------------
 def _zygote_main() -> None:  # pragma: no cover - runs in the zygote process
     """Import lensbot once, then fork one child per command line read from stdin.
 
-    Commands (JSON lines): {"id": N, "args": [...], "env": {...}, "cwd": DIR, "out": FILE, "err": FILE}.
+    Commands (JSON lines): {"id": N, "args": [...], "env": {...}, "cwd": DIR, "out": FILE, "err": FILE}
+    and optionally "in": FILE (standard input; /dev/null without it).
     Replies (JSON lines): {"id": N, "pid": PID} and, when a child ends, {"exit": PID, "rc": CODE}.
     """
     import gc
     import selectors
+    import tempfile
     import traceback
 
     import bot.cli
     import bot.telegram.app
+    import bot.web.server
     import dialogs.reports.picture  # noqa: F401  (imported lazily by the bot on the first summary)
 
     _warm_up()
@@ -83,9 +89,12 @@ def _zygote_main() -> None:  # pragma: no cover - runs in the zygote process
         rc = 1
         try:
             sel.close()
-            null = os.open(os.devnull, os.O_RDONLY)
+            null = os.open(cmd.get("in") or os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             for fd, path in ((1, cmd["out"]), (2, cmd["err"])):
+                if fd == 2 and path == cmd["out"]:   # 2>&1: one file, one offset
+                    os.dup2(1, 2)
+                    continue
                 target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 os.dup2(target, fd)
                 os.close(target)
@@ -94,6 +103,7 @@ def _zygote_main() -> None:  # pragma: no cover - runs in the zygote process
             os.chdir(cmd["cwd"])
             os.environ.clear()
             os.environ.update(cmd["env"])
+            tempfile.tempdir = None   # gettempdir() looks at this child's TMPDIR, not the zygote's
             sys.argv = ["lensbot", *cmd["args"]]
             rc = int(bot.cli.main(list(cmd["args"])) or 0)
         except SystemExit as exc:
@@ -123,13 +133,14 @@ def _zygote_main() -> None:  # pragma: no cover - runs in the zygote process
                     fork(json.loads(line))
         while children:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid == 0:
                 break
             children.discard(pid)
-            reply({"exit": pid, "rc": os.waitstatus_to_exitcode(status)})
+            reply({"exit": pid, "rc": os.waitstatus_to_exitcode(status),
+                   "cpu": usage.ru_utime + usage.ru_stime})
 
 
 def _warm_up() -> None:  # pragma: no cover - runs in the zygote process
@@ -164,7 +175,7 @@ class Zygote:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from tests.support.faults import _zygote_main; _zygote_main()"],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_clean_env(), bufsize=0)
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()   # held to read or change the tables; notified on each message
         self._pids: dict[int, int] = {}
         self._exits: dict[int, int] = {}
         self._ready = threading.Event()
@@ -186,24 +197,75 @@ class Zygote:
                     self._pids[msg["id"]] = msg["pid"]
                 elif "exit" in msg:
                     self._exits[msg["exit"]] = msg["rc"]
+                    CHILDREN_CPU[0] += msg.get("cpu", 0.0)
+                self._lock.notify_all()
+        with self._lock:
+            self._lock.notify_all()   # the zygote is gone: wake anyone waiting
 
-    async def spawn(self, args: Sequence[str], env: dict[str, str], cwd: Path, out: Path, err: Path) -> int:
+    def _send(self, args: Sequence[str], env: dict[str, str], cwd: Path, out: Path, err: Path,
+              stdin: Path | None = None) -> int:
         with self._lock:
             self._ids += 1
             ident = self._ids
-        line = json.dumps({"id": ident, "args": list(args), "env": env, "cwd": str(cwd), "out": str(out),
-                           "err": str(err)}) + "\n"
+        cmd = {"id": ident, "args": list(args), "env": env, "cwd": str(cwd), "out": str(out), "err": str(err)}
+        if stdin is not None:
+            cmd["in"] = str(stdin)
         assert self.proc.stdin is not None
-        self.proc.stdin.write(line.encode())
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        return ident
+
+    def _forked(self, ident: int) -> int | None:
+        """The child's pid once the zygote has forked it; raises when it cannot have."""
+        with self._lock:
+            pid = self._pids.pop(ident, None)
+        if pid is None and self.proc.poll() is not None:
+            raise RuntimeError("the zygote is gone")
+        return pid
+
+    async def spawn(self, args: Sequence[str], env: dict[str, str], cwd: Path, out: Path, err: Path) -> int:
+        ident = self._send(args, env, cwd, out, err)
         deadline = time.monotonic() + 10
-        while True:
-            with self._lock:
-                pid = self._pids.pop(ident, None)
-            if pid is not None:
-                return pid
-            if time.monotonic() > deadline or self.proc.poll() is not None:
+        while (pid := self._forked(ident)) is None:
+            if time.monotonic() > deadline:
                 raise RuntimeError("the zygote did not fork")
             await asyncio.sleep(0.002)
+        return pid
+
+    def start(self, args: Sequence[str], env: dict[str, str], cwd: Path, out: Path, err: Path,
+              timeout: float = 30) -> int:
+        """Fork `lensbot ARGS` and return its pid once forked (synchronous; see returncode)."""
+        ident = self._send(args, env, cwd, out, err)
+        with self._lock:
+            self._lock.wait_for(lambda: ident in self._pids or self.proc.poll() is not None, timeout)
+            pid = self._pids.pop(ident, None)
+        if pid is None:
+            raise RuntimeError("the zygote did not fork")
+        return pid
+
+    def wait(self, pid: int, timeout: float) -> int | None:
+        """The exit code of a forked child, waiting up to `timeout` s for it (None: still running)."""
+        with self._lock:
+            self._lock.wait_for(lambda: pid in self._exits or self.proc.poll() is not None, timeout)
+            return self._exits.get(pid)
+
+    def run(self, args: Sequence[str], env: dict[str, str], cwd: Path, out: Path, err: Path,
+            stdin: Path | None, timeout: float) -> int:
+        """Fork `lensbot ARGS`, wait for it to end and return its exit code (synchronous, for plain tests).
+
+        Raises subprocess.TimeoutExpired after SIGKILLing a child still running after `timeout` s."""
+        ident = self._send(args, env, cwd, out, err, stdin)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            forked = self._lock.wait_for(lambda: ident in self._pids or self.proc.poll() is not None, timeout)
+            pid = self._pids.pop(ident, None)
+            if pid is None:
+                raise RuntimeError("the zygote did not fork" if forked else "the zygote did not answer")
+            if self._lock.wait_for(lambda: pid in self._exits or self.proc.poll() is not None,
+                                   max(0.0, deadline - time.monotonic())) and pid in self._exits:
+                return self._exits.pop(pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        raise subprocess.TimeoutExpired(["lensbot", *args], timeout)
 
     def returncode(self, pid: int) -> int | None:
         with self._lock:

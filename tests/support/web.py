@@ -14,8 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +22,8 @@ from pathlib import Path
 import pyotp
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.support.lensbot_cli import Forked, start_lensbot
 
 CHROMIUM = "/usr/bin/chromium"
 SETUP = re.compile(r"(http://\S+/invite/\S+)")
@@ -34,13 +34,18 @@ START_TIMEOUT = 60.0
 
 @dataclass
 class WebServer:
-    """A running `lensbot web`: its address, the setup link it printed, its database."""
+    """A running `lensbot web`: its address, the setup link it printed, its database and its output."""
 
-    process: subprocess.Popen[str]
+    process: Forked | subprocess.Popen[bytes]
     base: str
     setup_link: str | None
     db_path: Path
-    output: list[str] = field(default_factory=list)
+    log: Path
+
+    @property
+    def output(self) -> list[str]:
+        """What the server printed so far (standard output and error), line by line."""
+        return self.log.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
 
     def sql(self, statement: str, **params: object) -> list[tuple[object, ...]]:
         """Look into (or change) the database the server uses, as an operator could."""
@@ -63,38 +68,29 @@ class WebServer:
 
 
 def start_server(tmp: Path, **env: str) -> WebServer:
-    """`lensbot web --port 0` on an empty database; waits for its "listening" line."""
-    db_path = tmp / "web.db"
+    """`lensbot web --port 0` on an empty database; waits for its "listening" line.
+
+    The process is forked from the worker's lensbot zygote (tests/support/lensbot_cli.py): the same
+    `lensbot web` code path without a second of imports per server."""
+    db_path, log = tmp / "web.db", tmp / "web.log"
     environment = {**os.environ, "LENSBOT_DATABASE_URL": f"sqlite:///{db_path}",
                    "LENSBOT_PASSWORD_HASHING": "cheapest", "PYTHONUNBUFFERED": "1", **env}
     environment.pop("LENSBOT_WEB_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "web", "--port", "0"], env=environment,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    lines: list[str] = []
-    setup, base = None, None
+    process = start_lensbot("web", "--port", "0", env=environment, output=log, cwd=tmp)
     deadline = time.monotonic() + START_TIMEOUT
-    while base is None:
-        line = process.stdout.readline()
-        if not line:
-            raise AssertionError("lensbot web stopped before listening:\n" + "".join(lines))
-        lines.append(line)
-        if (m := SETUP.search(line)) is not None:
-            setup = m.group(1)
-        if (m := LISTENING.search(line)) is not None:
-            base = m.group(1)
+    pause = 0.005
+    while True:
+        printed = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        if (listening := LISTENING.search(printed)) is not None:
+            setup = SETUP.search(printed)
+            return WebServer(process, listening.group(1), setup.group(1) if setup else None, db_path, log)
+        if process.poll() is not None:
+            raise AssertionError("lensbot web stopped before listening:\n" + printed)
         if time.monotonic() > deadline:
             process.kill()
-            raise AssertionError("lensbot web did not start:\n" + "".join(lines))
-    server = WebServer(process, base, setup, db_path, lines)
-    threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
-    return server
-
-
-def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line)
+            raise AssertionError("lensbot web did not start:\n" + printed)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.05)
 
 
 @pytest.fixture(scope="module")
