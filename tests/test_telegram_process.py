@@ -28,7 +28,7 @@ from dialogs.texts import dialog_texts
 from matrix.lens import Lens, Question
 from storage.repo import Store
 from tests.support.fake_bot_api import FakeBotAPI, FakeUser, FaultPlan, SentMessage
-from tests.support.lensbot_cli import run_lensbot
+from tests.support.lensbot_cli import EXEC, run_lensbot, zygote
 
 pytestmark = pytest.mark.slow(seconds=25)   # about its wall time on one worker: handed out early (tests/conftest.py)
 
@@ -74,42 +74,62 @@ def free_port() -> int:
 
 
 class BotProcess:
-    """One `lensbot telegram` child; stdout and stderr go to files in `workdir`."""
+    """One `lensbot telegram` process; stdout and stderr go to files in `workdir`.
+
+    Forked from the worker's lensbot zygote (tests/support/lensbot_cli.py: the same code path as the
+    console script, without a second of imports), or with `real=True` the installed executable itself
+    (the signal tests, and the first life of the SIGKILL test). LENSBOT_TEST_EXEC=1 makes all of them real.
+    """
 
     counter = 0
 
-    def __init__(self, server: FakeBotAPI, db_url: str, workdir: Path, *args: str, **env: str) -> None:
+    def __init__(self, server: FakeBotAPI, db_url: str, workdir: Path, *args: str, real: bool = False,
+                 **env: str) -> None:
         BotProcess.counter += 1
         self.server = server
         self.args = args
+        self.real = real or EXEC
         self.env = bot_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=server.base_url,
                            LENSBOT_DATABASE_URL=db_url, LENSBOT_ADMIN_IDS=str(ADMIN), **env)
+        self.workdir = workdir
         self.stderr_path = workdir / f"bot{BotProcess.counter}.stderr"
         self.stdout_path = workdir / f"bot{BotProcess.counter}.stdout"
         self.proc: asyncio.subprocess.Process | None = None
+        self.pid: int | None = None
         self.calls_at_start = 0
 
     async def start(self) -> BotProcess:
         self.calls_at_start = len(self.server.calls)
+        if not self.real:
+            self.pid = await zygote().spawn(["telegram", *self.args], self.env, self.workdir, self.stdout_path,
+                                            self.stderr_path)
+            return self
         with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 str(LENSBOT), "telegram", *self.args, env=self.env,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        self.pid = self.proc.pid
         return self
 
     @property
+    def returncode(self) -> int | None:
+        if self.proc is not None:
+            return self.proc.returncode
+        assert self.pid is not None
+        return zygote().returncode(self.pid)
+
+    @property
     def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace") if self.stderr_path.exists() else ""
 
     @property
     def stdout(self) -> str:
-        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
+        return self.stdout_path.read_text(encoding="utf-8", errors="replace") if self.stdout_path.exists() else ""
 
     def alive(self) -> bool:
         """True while running; fails the test with the bot's stderr if it has exited."""
-        assert self.proc is not None
-        if self.proc.returncode is not None:
-            raise AssertionError(f"lensbot exited with {self.proc.returncode}; stderr:\n{self.stderr}")
+        if self.returncode is not None:
+            raise AssertionError(f"lensbot exited with {self.returncode}; stderr:\n{self.stderr}")
         return True
 
     def calls_since_start(self, method: str) -> list[dict[str, Any]]:
@@ -122,37 +142,46 @@ class BotProcess:
 
     def kill(self) -> None:
         """SIGKILL, synchronously: nothing else runs in the event loop before it lands."""
-        assert self.proc is not None and self.proc.returncode is None
-        self.proc.kill()
+        assert self.pid is not None and self.returncode is None
+        os.kill(self.pid, signal.SIGKILL)
+
+    async def _wait(self, timeout: float) -> int:
+        if self.proc is not None:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        deadline = time.monotonic() + timeout
+        while (code := self.returncode) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            await asyncio.sleep(0.005)
+        return code
 
     async def wait_exit(self) -> int:
-        assert self.proc is not None
-        return await asyncio.wait_for(self.proc.wait(), WAIT)
+        return await self._wait(WAIT)
 
     async def terminate(self, signum: int = signal.SIGTERM) -> int:
         """Send `signum` and wait for the exit code (fails after SHUTDOWN_WAIT seconds)."""
-        assert self.proc is not None
-        self.proc.send_signal(signum)
+        assert self.pid is not None
+        os.kill(self.pid, signum)
         try:
-            return await asyncio.wait_for(self.proc.wait(), SHUTDOWN_WAIT)
+            return await self._wait(SHUTDOWN_WAIT)
         except TimeoutError:
             raise AssertionError(f"lensbot did not exit within {SHUTDOWN_WAIT}s of signal {signum}; stderr:\n"
                                  f"{self.stderr}") from None
 
     async def close(self) -> None:
-        if self.proc is None:
+        if self.pid is None:
             return
-        if self.proc.returncode is None:
+        if self.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
+                os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), WAIT)
+            await self._wait(WAIT)
 
 
 @contextlib.asynccontextmanager
-async def running_bot(server: FakeBotAPI, db_url: str, workdir: Path, *args: str,
+async def running_bot(server: FakeBotAPI, db_url: str, workdir: Path, *args: str, real: bool = False,
                       **env: str) -> AsyncIterator[BotProcess]:
-    bot = BotProcess(server, db_url, workdir, *args, **env)
+    bot = BotProcess(server, db_url, workdir, *args, real=real, **env)
     try:
         await bot.start()
         yield bot
@@ -314,7 +343,7 @@ async def test_sigkill_mid_intake_keeps_each_acknowledged_answer_once(lens: Lens
         intake = Intake(server, ann, lens)
 
         # Process A: start, answer the age and the red flags and a few questions, then one more tap and SIGKILL.
-        async with running_bot(server, sqlite_url, tmp_path) as a:
+        async with running_bot(server, sqlite_url, tmp_path, real=True) as a:   # the installed executable
             await a.wait_polling()
             await open_age_question(server, ann, a)
             await intake.answer_age(a)
@@ -401,7 +430,8 @@ async def test_sigkill_mid_intake_keeps_each_acknowledged_answer_once(lens: Lens
 # -- 3. SIGTERM (and Ctrl-C) -----------------------------------------------------------------
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_signal_shuts_down_cleanly(signum: int, sqlite_url: str, tmp_path: Path) -> None:
-    async with fake_api() as server, running_bot(server, sqlite_url, tmp_path) as bot:
+    # Ctrl-C to the installed executable, SIGTERM to a forked one (tests/support/lensbot_cli.py)
+    async with fake_api() as server, running_bot(server, sqlite_url, tmp_path, real=signum == signal.SIGINT) as bot:
         ann = server.user(ADMIN)
         await bot.wait_polling()
         update = ann.send("/start")

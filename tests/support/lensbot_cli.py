@@ -37,7 +37,8 @@ def lensbot_cmd(*args: str) -> list[str]:
     return [str(LENSBOT), *args] if LENSBOT.exists() else [sys.executable, "-m", "bot.cli", *args]
 
 
-def _the_zygote() -> Zygote:
+def zygote() -> Zygote:
+    """The worker's zygote, started at first use."""
     with _starting:
         if not _zygote or _zygote[0].proc.poll() is not None:
             _zygote[:] = [Zygote()]
@@ -63,7 +64,7 @@ def run_lensbot(*args: str, env: dict[str, str], input: str | None = None, cwd: 
             stdin = here / "in"
             stdin.write_bytes(input.encode("utf-8"))
         out, err = here / "out", here / "err"
-        code = _the_zygote().run(list(args), dict(env), Path(cwd or os.getcwd()), out, err, stdin, timeout)
+        code = zygote().run(list(args), dict(env), Path(cwd or os.getcwd()), out, err, stdin, timeout)
         return subprocess.CompletedProcess(["lensbot", *args], code, _text(out.read_bytes() if out.exists() else b""),
                                            _text(err.read_bytes() if err.exists() else b""))
 
@@ -102,5 +103,5 @@ def start_lensbot(*args: str, env: dict[str, str], output: Path,
         with open(output, "wb") as out:
             return subprocess.Popen(lensbot_cmd(*args), env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT)
-    zygote = _the_zygote()
-    return Forked(zygote, zygote.start(list(args), dict(env), Path(cwd or os.getcwd()), output, output))
+    forker = zygote()
+    return Forked(forker, forker.start(list(args), dict(env), Path(cwd or os.getcwd()), output, output))
