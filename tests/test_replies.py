@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
+from telegram.ext import AIORateLimiter
 from telegram.request import HTTPXRequest
 
 import tests.support.harness as harness
@@ -208,17 +209,24 @@ async def test_reminders_go_out_at_most_25_a_second(env: TelegramEnv) -> None:
 @pytest.mark.slow
 async def test_replies_are_not_held_back_by_our_own_throttle(env: TelegramEnv,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """150 people ask for help at once. With a throttle of ours of 30 a second (PTB's default
-    overall limit, a burst of 30 and then 30 a second) the last reply could not come before 4 s."""
+    """150 people ask for help at once and each gets a reply. With a throttle of ours of 30 a second
+    (PTB's default overall limit, a burst of 30 and then 30 a second) the last reply could not come
+    before 4 s: the Application the bot runs has that limit off and keeps only Telegram's own 429
+    retry_after. Checked on the limiter, not with a clock (a loaded test machine is no clock); the
+    time is a figure of bench/load.py --throttled and is printed here."""
+    assert env.harness.app is not None
+    limiter = env.harness.app.bot.rate_limiter
+    assert isinstance(limiter, AIORateLimiter)
+    assert limiter._base_limiter is None   # PTB keeps no overall AsyncLimiter when overall_max_rate=0
     users = [env.member(3200 + i) for i in range(150)]
     start = time.monotonic()
     for user in users:
         user.send("/help")
-    await env.server.wait_for(lambda: all(u.messages for u in users), timeout=15, message="every reply")
+    await env.server.wait_for(lambda: all(u.messages for u in users), timeout=60, message="every reply")
     took = time.monotonic() - start
     with capsys.disabled():
         print(f"\n150 replies at once: the last after {took:.2f} s")
-    assert took < 3.9, f"150 replies took {took:.2f} s"
+    assert all(len(u.messages) == 1 for u in users)
 
 
 # -- 6. the webhook: capped and checked in constant time -------------------------------------------------
