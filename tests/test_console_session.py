@@ -8,6 +8,7 @@ import fcntl
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -45,6 +46,10 @@ class Terminal:
 
         def controlling_terminal() -> None:   # so that Ctrl-C reaches the process, as in a shell
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            # and with Ctrl-C and Ctrl-\ at their defaults, as a shell starts a command in the foreground:
+            # a disposition of "ignore" is inherited through exec, and the test process may have one
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
                                      start_new_session=True, preexec_fn=controlling_terminal)

@@ -177,7 +177,8 @@ async def test_a_strangers_flood_does_not_slow_a_real_user(env: TelegramEnv,
     await mallory.wait_handled(last, timeout=30)
     with capsys.disabled():
         print(f"\ntap latency: {quiet * 1000:.0f} ms alone, {flooded * 1000:.0f} ms behind a stranger's 400 messages")
-    assert flooded < 1.0, f"{flooded:.2f} s"
+    # bounded against the same tap alone in the same run (a loaded machine slows both), not a fixed clock
+    assert flooded < 1.0 + 3 * quiet, f"{flooded:.2f} s behind the flood, {quiet:.2f} s alone"
     refusals = [m for m in mallory.messages if NO_ACCESS in m.text]
     assert 1 <= len(refusals) <= STRANGER_BURST + 1, len(refusals)   # a handful, not 400
 
@@ -278,8 +279,8 @@ async def test_a_90_mb_webhook_post_is_refused_unread(sqlite_url: str, tmp_path:
         ann = server.user(ADMIN)
         assert await server.post_webhook(url, command_update(ann, 901, "/start"), secret_token="s3cret") == 200
         await server.wait_for(lambda: ann.messages, timeout=WAIT, message="the welcome")
-        assert bot.proc is not None
-        before = rss_mb(bot.proc.pid)
+        assert bot.pid is not None
+        before = rss_mb(bot.pid)
 
         status, _ = await post_raw(port, 90 << 20)                          # no secret, 90 MB announced
         assert b" 200 " not in status
@@ -287,7 +288,7 @@ async def test_a_90_mb_webhook_post_is_refused_unread(sqlite_url: str, tmp_path:
         assert b" 200 " not in status
         status, _ = await post_raw(port, 90 << 20, secret="s3cret", chunked=True)   # right secret, too big
         assert b" 200 " not in status
-        after = rss_mb(bot.proc.pid)
+        after = rss_mb(bot.pid)
         print(f"\nwebhook RSS {before:.0f} MB -> {after:.0f} MB after three 90 MB posts")
         assert after - before < 20, (before, after)
 
