@@ -108,7 +108,7 @@ async def instances(pg_url: str, tmp_path: Path) -> AsyncIterator[Instances]:
             assert server.violations == []
         finally:
             for bot in bots:
-                if bot.proc is not None and bot.proc.returncode is None:
+                if bot.pid is not None and bot.returncode is None:
                     bot.kill()
                     await bot.wait_exit()
             for bot in bots:
