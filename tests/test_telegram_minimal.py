@@ -30,6 +30,7 @@ from tests.support.telegram_env import TelegramEnv, running_bot, start_intake, t
 from tests.support.web import (  # noqa: F401 - fixtures
     Person,
     WebServer,
+    axe_violations,
     browser,
     login,
     register,
@@ -72,16 +73,6 @@ async def env(lens: Lens, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> A
     minimal_mode(monkeypatch, WEB)
     async with running_bot(lens, sqlite_url) as e:
         yield e
-
-
-def axe_violations(page: object) -> list[str]:
-    """axe-core's violations (WCAG 2.1 A and AA, best practices), as tests/test_web.py checks pages."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-    options = {"runOnly": {"type": "tag", "values": tags}, "resultTypes": ["violations"]}
-    found = Axe().run(page, options=options).response["violations"]
-    return [f"{v['id']}: {v['help']}" for v in found]
 
 
 def links_in(text: str) -> list[str]:
@@ -260,7 +251,7 @@ def test_a_telegram_user_opens_the_link_makes_a_web_login_with_totp_and_sees_the
     other.page.goto(first)
     assert other.page.locator("h1").inner_text() == "Maak je account voor de webapp"
     assert f"Daarna zie je de samenvatting van zaak {code}." in other.page.locator("main").inner_text()
-    assert axe_violations(other.page) == []
+    assert [f"{v['id']}: {v['help']}" for v in axe_violations(other.page)] == []   # WCAG 2.1 A, AA, best practices
 
     # ... and ann makes it on her laptop: the link proves control of the Telegram account, so the web
     # login is for that same users row, with no invitation

@@ -18,7 +18,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, IdentityProvider
-from tests.support.web import Person, WebServer, browser, invite, start_server  # noqa: F401 - fixtures
+from tests.support.web import (  # noqa: F401 - fixtures
+    Person,
+    WebServer,
+    axe_violations,
+    browser,
+    invite,
+    start_server,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow(seconds=12)]
 
@@ -208,23 +215,16 @@ def test_a_replayed_or_cancelled_callback_signs_no_one_in(server, browser, bram)
     not_signed_in(other, server.base)
 
 
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
-               "resultTypes": ["violations"]}
-
-
 def test_the_invitation_page_with_the_single_sign_on_button_has_no_axe_violations(server, browser, anna) -> None:  # noqa: F811
     """The invitation page (the login page's button is the same markup; tests/test_web.py checks
     every other page), in Dutch and in English."""
-    from axe_playwright_python.sync_playwright import Axe
-
     link = invite(anna, server.base, "trainee")
     page, problems = fresh_page(browser), []
     for lang, button in (("nl", SSO), ("en", f"Log in with {ORG}")):
         page.goto(link)
         assert page.locator("html").get_attribute("lang") == lang
         assert page.get_by_role("link", name=button).is_visible()
-        found = Axe().run(page, options=AXE_OPTIONS).response["violations"]
-        problems += [f"{lang}: {v['id']}: {v['help']}" for v in found]
+        problems += [f"{lang}: {v['id']}: {v['help']}" for v in axe_violations(page)]   # AXE_OPTIONS
         if lang == "nl":
             page.get_by_role("button", name="English").click()
             page.wait_for_selector("html[lang=en]")

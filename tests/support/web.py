@@ -184,20 +184,83 @@ def labels(page: object) -> list[str]:
     return [t.strip() for t in page.locator("form.question button").all_inner_texts()]   # type: ignore[attr-defined]
 
 
-def click_answer(page: object, label: str) -> None:
-    """Click the question's button with exactly this label and wait for the next page state."""
-    step = page.locator("input[name=step]").get_attribute("value")   # type: ignore[attr-defined]
+# The question the page shows, read in one round trip: its step and its buttons' labels (innerText,
+# as all_inner_texts() reads them). As a wait: false while the step `old` is still shown or the
+# page is still being parsed (an answer without htmx loads a whole page).
+_QUESTION = """old => {
+  if (document.readyState === 'loading') return false;
+  if (old !== null && document.querySelector(`input[name=step][value="${CSS.escape(old)}"]`)) return false;
+  const step = document.querySelector('input[name=step]');
+  return {step: step ? step.value : null,
+          labels: Array.from(document.querySelectorAll('form.question button'), b => b.innerText.trim())};
+}"""
+
+
+def question(page: object) -> tuple[str | None, list[str]]:
+    """The step of the question the page shows (None: no question) and the labels of its buttons."""
+    state = page.evaluate(_QUESTION, None)   # type: ignore[attr-defined]
+    return state["step"], state["labels"]
+
+
+def _click(page: object, label: str, step: str | None) -> tuple[str | None, list[str]]:
+    """Click the button labelled `label` of the question at `step`; the next question (step, labels)
+    once the page no longer shows that step: one wait that also reads what follows, where a
+    wait for the old step to go and two reads after it cost three round trips to the browser."""
     page.locator("form.question button", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).click()  # type: ignore[attr-defined]
     # the page (swapped in by htmx, or loaded anew without it) no longer shows that step
-    page.wait_for_selector(f"input[name=step][value='{step}']", state="detached")   # type: ignore[attr-defined]
+    state = page.wait_for_function(_QUESTION, arg=step).json_value()   # type: ignore[attr-defined]
+    return state["step"], state["labels"]
+
+
+def click_answer(page: object, label: str) -> list[str]:
+    """Click the question's button with exactly this label and wait for the next page state; the
+    labels of the buttons that page offers."""
+    step, _ = question(page)
+    return _click(page, label, step)[1]
 
 
 def answer_until(page: object, stop: str, choose: tuple[str, ...] = ("Nee",), limit: int = 200) -> int:
     """Click the first of `choose` the question offers until a button labelled `stop` shows (or
     there is no question any more); how many clicks it took."""
+    step, offered = question(page)
     for clicks in range(limit):
-        offered = labels(page)
         if stop in offered or not offered:
             return clicks
-        click_answer(page, next(c for c in choose if c in offered))
+        step, offered = _click(page, next(c for c in choose if c in offered), step)
     raise AssertionError(f"no {stop} after {limit} answers")
+
+
+# -- axe-core ---------------------------------------------------------------------------------------
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+               "resultTypes": ["violations"]}   # WCAG 2.1 A and AA, and axe's best practices
+
+# axe.run in the page, handing back only what a report names (rule, impact, help, the first three
+# nodes): its whole result (every rule that passed or did not apply) costs as much again to
+# serialise and carry over as the run itself. null: axe-core is not in the page yet.
+AXE_RUN = """options => typeof axe === 'undefined' ? null : axe.run(options).then(r => r.violations.map(
+  v => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map(n => n.target)})))"""
+
+
+def axe_script() -> str:
+    """axe-core as axe-playwright-python ships it (the same file its Axe().run injects)."""
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    return AXE_SCRIPT
+
+
+def axe_in_every_page(context: object) -> None:
+    """axe-core in every page the context opens (an init script, as Playwright's evaluate is: no
+    Content-Security-Policy applies), sent to the browser once rather than its 570 kB with every
+    check: for a context most of whose pages are checked."""
+    context.add_init_script(axe_script())   # type: ignore[attr-defined]
+
+
+def axe_violations(page: object, options: dict[str, object] | None = None) -> list[dict[str, object]]:
+    """axe-core's violations on the page as it is now (`options`: AXE_OPTIONS when None); axe-core
+    is injected first when the page does not have it."""
+    options = AXE_OPTIONS if options is None else options
+    found = page.evaluate(AXE_RUN, options)   # type: ignore[attr-defined]
+    if found is None:
+        page.evaluate(axe_script())   # type: ignore[attr-defined]
+        found = page.evaluate(AXE_RUN, options)   # type: ignore[attr-defined]
+    return found
