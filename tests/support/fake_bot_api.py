@@ -83,6 +83,7 @@ import inspect
 import itertools
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -252,6 +253,7 @@ _SIMPLE_TAG_TYPES = {
 }
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _END = "\0"  # sentinel, like the NUL terminator tdlib relies on
+_PLAIN_RUN = re.compile(r"[^<&]+")
 
 
 class HTMLParseError(ValueError):
@@ -327,9 +329,12 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[d
                     "write &amp; (Bot API: '&' must be escaped unless it starts an entity)"
                 )
         if ch != "<":
-            out.append(ch)
-            utf16 += utf16_len(ch)
-            i += 1
+            # plain text up to the next tag or entity in one piece (a character at a time cost ~1 % of
+            # the CPU of the in-process Telegram tests); a literal "&" (not strict) stands alone
+            end = i + 1 if ch == "&" else _PLAIN_RUN.match(src, i, n).end()   # type: ignore[union-attr]
+            out.append(src[i:end])
+            utf16 += utf16_len(out[-1])
+            i = end
             continue
 
         begin = i
