@@ -268,6 +268,12 @@ _LOAD_OWNED = (select(*_CASE_COLUMNS, User.role, User.role_source).join(User, Us
 _HOT_LOAD_OWNED = _Hot(_LOAD_OWNED)
 _HOT_LOAD_OWNED_LOCKED = _Hot(_LOAD_OWNED.with_for_update(of=Case))
 _HOT_RIGHTS = _Hot(select(User.role, User.role_source).where(User.id == bindparam("b_user")))
+# A case's notes and answer log, read for every summary, report and dossier: built once, as above.
+_HOT_NOTES = _Hot(select(Note.text).where(Note.case_id == bindparam("b_case")).order_by(Note.id))
+_HOT_DATED_NOTES = _Hot(select(Note.text, Note.created_at).where(Note.case_id == bindparam("b_case"))
+                        .order_by(Note.id))
+_HOT_ANSWER_LOG = _Hot(select(AnswerLog.item_id, AnswerLog.value).where(AnswerLog.case_id == bindparam("b_case"))
+                       .order_by(AnswerLog.id))
 
 # PostgreSQL: the answer's writes (upsert the current answers, append them to the log, save the
 # case) as one statement, one round trip instead of three. The changes travel as two arrays;
@@ -790,22 +796,19 @@ class Store:
 
     def notes(self, case_id: int) -> list[str]:
         with self.reading() as conn:
-            rows = conn.execute(select(Note.text).where(Note.case_id == case_id).order_by(Note.id)).all()
-        return [r.text for r in rows]
+            rows = _HOT_NOTES.rows(conn, {"b_case": case_id}, self._sqlite)
+        return [note for (note,) in rows]
 
     def dated_notes(self, case_id: int) -> list[tuple[str, datetime]]:
         """The notes with when each was written: a dossier dates every note (issue 15)."""
         with self.reading() as conn:
-            rows = conn.execute(select(Note.text, Note.created_at).where(Note.case_id == case_id)
-                                .order_by(Note.id)).all()
-        return [(r.text, aware(r.created_at)) for r in rows]
+            rows = _HOT_DATED_NOTES.rows(conn, {"b_case": case_id}, self._sqlite)
+        return [(note, aware(at)) for note, at in rows]
 
     def answer_log(self, case_id: int) -> list[tuple[str, str]]:
         with self.reading() as conn:
-            rows = conn.execute(
-                select(AnswerLog.item_id, AnswerLog.value).where(AnswerLog.case_id == case_id).order_by(AnswerLog.id)
-            ).all()
-        return [(r.item_id, r.value) for r in rows]
+            rows = _HOT_ANSWER_LOG.rows(conn, {"b_case": case_id}, self._sqlite)
+        return [(item, value) for item, value in rows]
 
     def delete_case(self, case_id: int, actor: str | None = None, code: str | None = None) -> bool:
         """Erase a case (erase_case); with `actor`, its "delete" audit row is written in the same transaction."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -42,7 +41,6 @@ tg, dt = telegram_texts(), dialog_texts()
 VICTIM, STRANGER = 9001, 3001
 HOLDERS = {"trainee": (4001, 4101), "professional": (4002, 4102), "admin": (1001, 1002)}   # holder, twin
 ADMINS = frozenset(str(uid) for uid in HOLDERS["admin"])   # admins by configuration (LENSBOT_ADMIN_IDS)
-SENTINEL = "~sentinel~"
 NOT_FOUND = re.compile(r"Zaak \S+ is niet gevonden\.|Case \S+ was not found\.")
 VICTIM_AGE = "12 tot 18 jaar"   # the age the victim answered: their questions say "de jongere"
 
@@ -117,7 +115,6 @@ class Env(TelegramEnv):
     """The shared session (tests/support/telegram_env.py) with every user of the matrix at hand."""
 
     users: dict[int, FakeUser] = field(default_factory=dict)
-    _probes: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def user(self, user_id: int, role: str | None) -> FakeUser:
         if role is not None and str(user_id) not in ADMINS:
@@ -137,13 +134,13 @@ class Env(TelegramEnv):
         return [] if row is None else [c.code for c in self.store.list_cases(row.id, modes=("full", "quick",
                                                                                              "training"))]
 
-    async def act(self, actions: dict[int, Callable[[FakeUser], object]]) -> dict[int, Seen]:
-        """Each user does one thing, all at once; wait until every update is handled; what each saw."""
+    async def act(self, actions: dict[int, Callable[[FakeUser], int]]) -> dict[int, Seen]:
+        """Each user does one thing (an update; its id returned), all at once; wait until every one of
+        them is handled; what each saw."""
         marks = {uid: ({m.message_id: m.edit_count for m in self.users[uid].messages},
                        len(self.server.callback_answers)) for uid in actions}
-        for uid, action in actions.items():
-            action(self.users[uid])
-        await asyncio.gather(*(self._settle(self.users[uid]) for uid in actions))
+        sent = {uid: action(self.users[uid]) for uid, action in actions.items()}
+        await asyncio.gather(*(self._settle(self.users[uid], update_id) for uid, update_id in sent.items()))
         seen = {}
         for uid, (before, answers) in marks.items():
             s = seen[uid] = Seen()
@@ -154,18 +151,15 @@ class Env(TelegramEnv):
                     if m.file is not None:
                         s.files.append(m.file.data)
             s.toasts = [a.text or "" for a in self.server.callback_answers[answers:]
-                        if a.chat_id == self.users[uid].chat_id and not a.query_id.startswith("sentinel-")]
+                        if a.chat_id == self.users[uid].chat_id]
         return seen
 
-    async def _settle(self, user: FakeUser) -> None:
-        """A tap that means nothing, sent after the action: updates of one chat are handled in order,
-        so once it is answered the action before it has been handled completely (replies or not)."""
-        qid = f"sentinel-{next(self._probes)}"
-        self.server.inject_update({"callback_query": {
-            "id": qid, "from": dict(user.profile), "chat_instance": "1", "data": SENTINEL,
-            "message": {"message_id": 0, "chat": user.chat, "date": 0}}})
-        await self.server.wait_for(lambda: any(a.query_id == qid for a in reversed(self.server.callback_answers)),
-                                   timeout=20, message=f"the sentinel tap of {user.user_id}")
+    @staticmethod
+    async def _settle(user: FakeUser, update_id: int) -> None:
+        """Wait until the bot has handled the update completely (replies or not): the harness reports
+        the end of every update's processing (TelegramHarness._report_handled), so no sentinel tap is
+        needed after it, and none waits in the chat behind the update while it is handled."""
+        await user.wait_handled(update_id, timeout=20)
 
 
 @pytest.fixture
@@ -412,7 +406,7 @@ async def test_a_trainee_cannot_reach_real_cases_they_held_before(env: Env) -> N
     before = env.snapshot(code)
     bare = code.replace("-", "")
     not_found = dt("refuse.unknown_case", "nl", code=code)
-    expected: list[tuple[Callable[[FakeUser], object], Seen]] = [
+    expected: list[tuple[Callable[[FakeUser], int], Seen]] = [
         (lambda u: u.send(f"/samenvatting {code}"), Seen(texts=[tg("admin_only", "nl")])),
         (lambda u: u.send(f"/rapport {code}"), Seen(texts=[tg("admin_only", "nl")])),
         (lambda u: u.send(f"/verwijder {code}"), Seen(texts=[tg("admin_only", "nl")])),

@@ -3,8 +3,8 @@
 One bot per test, not per example: the harness starts once and Hypothesis feeds it many examples
 (`derandomize=True`: the same examples on every run). Every example is sent by several users at
 once — an admin, professionals, a trainee and a stranger without a role — and is waited for
-exactly: after the fuzzed update each user sends a sentinel tap, and updates of one chat are
-handled in order, so once the sentinel is answered the fuzzed update has been handled completely.
+exactly: the harness reports when the bot has finished each update (TelegramHarness._report_handled),
+so each user's fuzzed update is waited for itself, with nothing queued behind it in the chat.
 
 After every example:
 - nothing crashed: no "Er ging iets mis" in any chat and no ERROR log record;
@@ -52,7 +52,6 @@ pytestmark = pytest.mark.slow(seconds=30)   # about its wall time on one worker:
 TOKEN = "123456789:TEST-lensbot-fuzz-token-abcdefghijk"
 ADMIN, PRO, WRITER, TRAINEE, STRANGER, VICTIM = 1001, 2001, 2002, 3001, 4001, 9001
 NOT_FOUND = re.compile(r"(?:Zaak (\S+) is niet gevonden|Case (\S+) was not found)\.")
-SENTINEL = "~sentinel~"   # callback data that decodes to nothing: answered with a toast, changes nothing
 EXAMPLES = {"free_text": 80, "closing_note": 50, "callback_data": 100, "commands": 100, "other_updates": 40}
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -112,7 +111,6 @@ class Env:
     victim_before: dict[str, tuple[object, ...]] = field(default_factory=dict)
     examples: int = 0
     memo: dict[str, object] = field(default_factory=dict)   # set-up of the test, not of one example
-    _probes: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def _repr_pretty_(self, printer: object, cycle: bool) -> None:   # keep Hypothesis' reports short
         printer.text("env")   # type: ignore[attr-defined]
@@ -158,24 +156,16 @@ class Env:
         return code
 
     # -- sending and waiting exactly --------------------------------------------------------
-    async def exchange(self, actions: dict[int, Callable[[FakeUser], object]]) -> dict[int, Seen]:
-        """Let each user do one thing at the same time; return what each of them saw afterwards."""
+    async def exchange(self, actions: dict[int, Callable[[FakeUser], int]]) -> dict[int, Seen]:
+        """Let each user do one thing (an update; its id returned) at the same time; wait until every one
+        of them is handled; return what each of them saw afterwards."""
         marks = {uid: self._mark(self.users[uid]) for uid in actions}
-        for uid, act in actions.items():
-            act(self.users[uid])
-        await asyncio.gather(*(self._settle(self.users[uid]) for uid in actions))
+        sent = {uid: act(self.users[uid]) for uid, act in actions.items()}
+        await asyncio.gather(*(self.users[uid].wait_handled(update_id, timeout=20) for uid, update_id in sent.items()))
         return {uid: self._seen(self.users[uid], *marks[uid]) for uid in actions}
 
     def _mark(self, user: FakeUser) -> tuple[dict[int, int], int]:
         return {m.message_id: m.edit_count for m in user.messages}, len(self.server.callback_answers)
-
-    async def _settle(self, user: FakeUser) -> None:
-        qid = f"sentinel-{next(self._probes)}"
-        self.server.inject_update({"callback_query": {
-            "id": qid, "from": dict(user.profile), "chat_instance": "1", "data": SENTINEL,
-            "message": {"message_id": 0, "chat": user.chat, "date": 0}}})
-        await self.server.wait_for(lambda: any(a.query_id == qid for a in reversed(self.server.callback_answers)),
-                                   timeout=20, message=f"the sentinel tap of {user.user_id}")
 
     def _seen(self, user: FakeUser, before: dict[int, int], answers: int) -> Seen:
         seen = Seen()
@@ -186,8 +176,7 @@ class Env:
             seen.callback_data += [str(d) for row in m.callback_data for d in row if d is not None]
             if m.file is not None and m.message_id not in before:
                 seen.files.append(m.file.data)
-        seen.toasts = [a.text for a in self.server.callback_answers[answers:]
-                       if a.chat_id == user.chat_id and a.text and not a.query_id.startswith("sentinel-")]
+        seen.toasts = [a.text for a in self.server.callback_answers[answers:] if a.chat_id == user.chat_id and a.text]
         return seen
 
     # -- what must hold after every example -------------------------------------------------
@@ -480,13 +469,15 @@ async def test_commands_with_odd_arguments(env: Env, n: int, name: str, suffix: 
 
 
 # -- 5. documents, photos, stickers and edits where text is expected ----------------------------
-def sent_message_id(user: FakeUser, text: str) -> int:
-    """Send `text`; the id of the user's message (to edit it later)."""
+def send_remembered(user: FakeUser, text: str, seeds: dict[int, int]) -> int:
+    """Send `text` and remember the id of the user's message in `seeds` (to edit it later); the update's id."""
     update_id = user.send(text)
-    return next(int(u["message"]["message_id"]) for u in user.server.pending_updates if u["update_id"] == update_id)
+    seeds[user.user_id] = next(int(u["message"]["message_id"]) for u in user.server.pending_updates
+                               if u["update_id"] == update_id)
+    return update_id
 
 
-def other_update(user: FakeUser, kind: str, text: str, counter: itertools.count, seed: int) -> object:
+def other_update(user: FakeUser, kind: str, text: str, counter: itertools.count, seed: int) -> int:
     if kind == "document":
         return user.send_document(text.encode()[:2000] or b"\x00", "x" + text[:40].replace("/", "_") + ".pdf",
                                   caption=text[:1000] or None)
@@ -515,8 +506,8 @@ async def test_documents_photos_stickers_and_edits_where_text_is_expected(env: E
     if "cases" not in env.memo:   # a question and a closing note waiting; a message of each user to edit
         env.memo["cases"] = {PRO: env.new_case(PRO, answers=3), WRITER: env.new_case(WRITER, to_note=True)}
         env.memo["seeds"], env.memo["ids"] = {}, itertools.count(700_000)
-        await env.exchange({uid: (lambda u: env.memo["seeds"].__setitem__(u.user_id, sent_message_id(u, "eerst")))
-                            for uid in users})
+        seeds_of: dict[int, int] = env.memo["seeds"]   # type: ignore[assignment]
+        await env.exchange({uid: (lambda u: send_remembered(u, "eerst", seeds_of)) for uid in users})
     cases: dict[int, str] = env.memo["cases"]   # type: ignore[assignment]
     seeds: dict[int, int] = env.memo["seeds"]   # type: ignore[assignment]
     before = {uid: env.snapshot(code) for uid, code in cases.items()}
