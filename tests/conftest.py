@@ -47,7 +47,8 @@ def _share_the_tls_context() -> None:
     (~30 ms of CPU on an idle machine, 66 ms on a loaded one: 4 s of 64 s in tests/test_telegram.py).
     The bots under test talk plain HTTP to the fake Bot API on 127.0.0.1, so the context is never even
     used; building it once changes nothing they do. Only the default request (verify=True, no client
-    certificate, no SSL_CERT_* override) is shared; `lensbot` subprocesses build their own as in production.
+    certificate) is shared, one per value of SSL_CERT_FILE and SSL_CERT_DIR (this machine sets both);
+    `lensbot` subprocesses build their own as in production.
     """
     try:
         from httpx._transports import default as transport  # httpx 0.28 (requirements-test.lock)
@@ -56,14 +57,16 @@ def _share_the_tls_context() -> None:
     build = getattr(transport, "create_ssl_context", None)
     if build is None or getattr(build, "shared", False):
         return
-    shared: list[ssl.SSLContext] = []
+    shared: dict[tuple[bool, str | None, str | None], ssl.SSLContext] = {}
 
     def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
-        if verify is not True or cert is not None or os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        if verify is not True or cert is not None:
             return build(verify=verify, cert=cert, trust_env=trust_env)
-        if not shared:
-            shared.append(build(verify=verify, cert=cert, trust_env=trust_env))
-        return shared[0]
+        # httpx reads exactly these (with trust_env): one context per combination, as it would build it
+        key = (bool(trust_env), os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        if key not in shared:
+            shared[key] = build(verify=verify, cert=cert, trust_env=trust_env)
+        return shared[key]
 
     create_ssl_context.shared = True  # type: ignore[attr-defined]
     transport.create_ssl_context = create_ssl_context
