@@ -197,8 +197,9 @@ _QUESTION = """old => {
 
 
 def question(page: object) -> tuple[str | None, list[str]]:
-    """The step of the question the page shows (None: no question) and the labels of its buttons."""
-    state = page.evaluate(_QUESTION, None)   # type: ignore[attr-defined]
+    """The step of the question the page shows (None: no question) and the labels of its buttons,
+    once the page has been parsed (a click that loads a new page may still be loading it)."""
+    state = page.wait_for_function(_QUESTION, arg=None).json_value()   # type: ignore[attr-defined]
     return state["step"], state["labels"]
 
 
