@@ -260,11 +260,14 @@ class Zygote:
             pid = self._pids.pop(ident, None)
             if pid is None:
                 raise RuntimeError("the zygote did not fork" if forked else "the zygote did not answer")
-            if self._lock.wait_for(lambda: pid in self._exits or self.proc.poll() is not None,
-                                   max(0.0, deadline - time.monotonic())) and pid in self._exits:
+            self._lock.wait_for(lambda: pid in self._exits or self.proc.poll() is not None,
+                                max(0.0, deadline - time.monotonic()))
+            if pid in self._exits:
                 return self._exits.pop(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the zygote ended while `lensbot {' '.join(args)}` ran")
         raise subprocess.TimeoutExpired(["lensbot", *args], timeout)
 
     def returncode(self, pid: int) -> int | None:
