@@ -18,8 +18,10 @@ its time importing. Two helpers remove that cost without changing what runs:
   long-poll timeout plus 5 s for getUpdates, 35 s for `lensbot telegram`.) Closing a gate cancels
   the requests of a killed process still in the proxy, as a dropped connection would.
 
-The zygote's children run the same code path as the console script; the crash test still starts a
-part of its processes with the real ``lensbot`` executable (see test_faults.py).
+The zygote's children run the same code path as the console script (with the two shortcuts of
+tests/support/shortcuts.py that the test process has too: one TLS context, no search for sniffio);
+the crash test still starts a part of its processes with the real ``lensbot`` executable (see
+test_faults.py).
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ def _zygote_main() -> None:  # pragma: no cover - runs in the zygote process
     import tempfile
     import traceback
 
+    from tests.support.shortcuts import remember_that_sniffio_is_missing, share_the_tls_context
+
+    share_the_tls_context()   # as in the test process: a child's bots reuse the zygote's TLS context
+    remember_that_sniffio_is_missing()
     import bot.cli
     import bot.telegram.app
     import bot.web.server
