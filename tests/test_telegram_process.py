@@ -28,6 +28,7 @@ from dialogs.texts import dialog_texts
 from matrix.lens import Lens, Question
 from storage.repo import Store
 from tests.support.fake_bot_api import FakeBotAPI, FakeUser, FaultPlan, SentMessage
+from tests.support.faults import BotLife, clean_env
 from tests.support.lensbot_cli import EXEC, run_lensbot, zygote
 
 pytestmark = pytest.mark.slow(seconds=25)   # about its wall time on one worker: handed out early (tests/conftest.py)
@@ -52,11 +53,7 @@ def age_band(lens: Lens, label: str = AGE) -> str:
 # -- helpers ------------------------------------------------------------------------------
 def bot_env(**settings: str) -> dict[str, str]:
     """The test's environment without inherited lensbot/Telegram settings (but the lens under test), plus `settings`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "LENSBOT_")) or k in ("LENSBOT_LENS", "LENSBOT_CONTACTS")}
-    env.update(settings)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return clean_env(**settings)
 
 
 def fake_api() -> FakeBotAPI:
@@ -74,11 +71,11 @@ def free_port() -> int:
 
 
 class BotProcess:
-    """One `lensbot telegram` process; stdout and stderr go to files in `workdir`.
+    """One `lensbot telegram` process (tests/support/faults.py's BotLife) and what it did on the fake API.
 
     Forked from the worker's lensbot zygote (tests/support/lensbot_cli.py: the same code path as the
     console script, without a second of imports), or with `real=True` the installed executable itself
-    (the signal tests, and the first life of the SIGKILL test). LENSBOT_TEST_EXEC=1 makes all of them real.
+    (the Ctrl-C test, and the first life of the SIGKILL test). LENSBOT_TEST_EXEC=1 makes all of them real.
     """
 
     counter = 0
@@ -88,49 +85,40 @@ class BotProcess:
         BotProcess.counter += 1
         self.server = server
         self.args = args
-        self.real = real or EXEC
+        self.kind = "exec" if real or EXEC else "fork"
         self.env = bot_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=server.base_url,
                            LENSBOT_DATABASE_URL=db_url, LENSBOT_ADMIN_IDS=str(ADMIN), **env)
         self.workdir = workdir
-        self.stderr_path = workdir / f"bot{BotProcess.counter}.stderr"
-        self.stdout_path = workdir / f"bot{BotProcess.counter}.stdout"
-        self.proc: asyncio.subprocess.Process | None = None
-        self.pid: int | None = None
+        self.life: BotLife | None = None
         self.calls_at_start = 0
 
     async def start(self) -> BotProcess:
         self.calls_at_start = len(self.server.calls)
-        if not self.real:
-            self.pid = await zygote().spawn(["telegram", *self.args], self.env, self.workdir, self.stdout_path,
-                                            self.stderr_path)
-            return self
-        with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                str(LENSBOT), "telegram", *self.args, env=self.env,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        self.pid = self.proc.pid
+        self.life = await BotLife.start(self.kind, BotProcess.counter, self.workdir, ["telegram", *self.args],
+                                        self.env, zygote() if self.kind == "fork" else None)
         return self
 
     @property
+    def pid(self) -> int | None:
+        return self.life.pid if self.life else None
+
+    @property
     def returncode(self) -> int | None:
-        if self.proc is not None:
-            return self.proc.returncode
-        assert self.pid is not None
-        return zygote().returncode(self.pid)
+        assert self.life is not None
+        return self.life.returncode
 
     @property
     def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace") if self.stderr_path.exists() else ""
+        return self.life.stderr if self.life else ""
 
     @property
     def stdout(self) -> str:
-        return self.stdout_path.read_text(encoding="utf-8", errors="replace") if self.stdout_path.exists() else ""
+        return self.life.stdout if self.life else ""
 
     def alive(self) -> bool:
         """True while running; fails the test with the bot's stderr if it has exited."""
-        if self.returncode is not None:
-            raise AssertionError(f"lensbot exited with {self.returncode}; stderr:\n{self.stderr}")
-        return True
+        assert self.life is not None
+        return self.life.alive()
 
     def calls_since_start(self, method: str) -> list[dict[str, Any]]:
         return [p for m, p in self.server.calls[self.calls_at_start:] if m.lower() == method.lower()]
@@ -142,40 +130,26 @@ class BotProcess:
 
     def kill(self) -> None:
         """SIGKILL, synchronously: nothing else runs in the event loop before it lands."""
-        assert self.pid is not None and self.returncode is None
-        os.kill(self.pid, signal.SIGKILL)
-
-    async def _wait(self, timeout: float) -> int:
-        if self.proc is not None:
-            return await asyncio.wait_for(self.proc.wait(), timeout)
-        deadline = time.monotonic() + timeout
-        while (code := self.returncode) is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError
-            await asyncio.sleep(0.005)
-        return code
+        assert self.life is not None and self.returncode is None
+        self.life.kill()
 
     async def wait_exit(self) -> int:
-        return await self._wait(WAIT)
+        assert self.life is not None
+        return await self.life.wait_exit(WAIT)
 
     async def terminate(self, signum: int = signal.SIGTERM) -> int:
         """Send `signum` and wait for the exit code (fails after SHUTDOWN_WAIT seconds)."""
         assert self.pid is not None
         os.kill(self.pid, signum)
         try:
-            return await self._wait(SHUTDOWN_WAIT)
-        except TimeoutError:
+            return await self.life.wait_exit(SHUTDOWN_WAIT)   # type: ignore[union-attr]
+        except (AssertionError, TimeoutError):
             raise AssertionError(f"lensbot did not exit within {SHUTDOWN_WAIT}s of signal {signum}; stderr:\n"
                                  f"{self.stderr}") from None
 
     async def close(self) -> None:
-        if self.pid is None:
-            return
-        if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            await self._wait(WAIT)
+        if self.life is not None:
+            await self.life.close()
 
 
 @contextlib.asynccontextmanager

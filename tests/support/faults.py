@@ -180,7 +180,7 @@ class Zygote:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from tests.support.faults import _zygote_main; _zygote_main()"],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_clean_env(), bufsize=0)
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=clean_env(), bufsize=0)
         self._lock = threading.Condition()   # held to read or change the tables; notified on each message
         self._pids: dict[int, int] = {}
         self._exits: dict[int, int] = {}
@@ -292,7 +292,7 @@ class Zygote:
                 self.proc.wait(5)
 
 
-def _clean_env(**settings: str) -> dict[str, str]:
+def clean_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TELEGRAM_", "LENSBOT_")) or k in ("LENSBOT_LENS", "LENSBOT_CONTACTS")}
     env.update(settings)
@@ -317,7 +317,7 @@ class BotLife:
     async def start(cls, kind: str, number: int, workdir: Path, args: Sequence[str], env: dict[str, str],
                     zygote: Zygote | None = None, cwd: Path | None = None) -> BotLife:
         life = cls(kind, number, workdir)
-        full_env = _clean_env(**env)
+        full_env = clean_env(**env)
         if kind == "fork":
             assert zygote is not None
             life._zygote = zygote
