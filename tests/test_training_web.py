@@ -41,6 +41,7 @@ STEP = re.compile(r'name="step" value="(\d+)"')
 HEADING = re.compile(r'<h1 id="question"[^>]*>(.*?)</h1>', re.S)
 OPTION = re.compile(r'<button type="submit" name="option" value="([^"]+)"[^>]*>(.*?)</button>')
 SCORE = re.compile(r"Score: (\d+)%")
+CASE_PAGE = re.compile(r"/case/[A-Z0-9-]+")   # a case's page, where Oefenen leads
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,7 @@ def test_a_trainer_follows_a_trainee_who_reads_well_and_games_badly(server, brow
     assert page.get_by_role("button", name="Nieuwe intake").count() == 0
     page.get_by_label("Kort: de rode vlaggen en de leefgebieden van de casus").check()
     page.get_by_role("button", name="Oefenen").click()
+    page.wait_for_url(CASE_PAGE)   # the new case's page, loaded, before its HTML is read
     assert page.get_by_role("button", name="Begin").is_visible()
     assert "casus_" not in page.content()                                # the id says nothing of the reading
     done = answer_round(tim, server.base, page.content(), None)
@@ -104,6 +106,7 @@ def test_a_trainer_follows_a_trainee_who_reads_well_and_games_badly(server, brow
     for answer in ("yes", "unknown", "no"):
         page.goto(f"{server.base}/")
         page.get_by_role("button", name="Oefenen").click()
+        page.wait_for_url(CASE_PAGE)
         body = answer_round(tim, server.base, page.content(), answer)
         assert int(SCORE.findall(body)[-1]) <= 50, answer
 
